@@ -1,0 +1,447 @@
+//! JSON exactly as the Python runner reads and writes it.
+//!
+//! The runner writes every JSON file with `json.dump(obj, indent=2)`: ASCII-only escaping,
+//! Python's float `repr`, insertion key order, no trailing newline, and the non-standard bare
+//! tokens `Infinity` / `NaN` for non-finite floats (LAYOUT §7.1). [`parse`] accepts those tokens
+//! and [`to_string`] reproduces the bytes, so an intact file round-trips byte for byte.
+//!
+//! Values are `serde_json::Value` (with `preserve_order`, so objects keep insertion order).
+//! `serde_json` cannot hold a non-finite number, so `Infinity`, `-Infinity` and `NaN` are held
+//! as sentinel strings that start with a NUL character (which no real file contains); use
+//! [`float`] to build a number and [`as_f64`] to read one, and the sentinels never leak.
+
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+const POS_INF: &str = "\u{0}Infinity";
+const NEG_INF: &str = "\u{0}-Infinity";
+const NAN: &str = "\u{0}NaN";
+
+/// A JSON syntax error, with the byte offset's line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at line {} column {}", self.message, self.line, self.column)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl ParseError {
+    fn from_serde(e: &serde_json::Error) -> Self {
+        let full = e.to_string();
+        // serde_json appends " at line L column C"; keep only the description.
+        let message = match full.rfind(" at line ") {
+            Some(i) => full[..i].to_string(),
+            None => full,
+        };
+        let message = if e.is_eof() { format!("truncated JSON ({message})") } else { message };
+        ParseError { line: e.line(), column: e.column(), message }
+    }
+}
+
+/// Parses a JSON document, accepting Python's bare `Infinity`, `-Infinity` and `NaN`.
+pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
+    if has_nonfinite_token(bytes) {
+        let patched = patch_nonfinite(bytes);
+        serde_json::from_slice(&patched).map_err(|e| ParseError::from_serde(&e))
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| ParseError::from_serde(&e))
+    }
+}
+
+/// Parses into a typed model (non-finite tokens become the sentinel strings, so models that
+/// may meet them use [`PyFloat`]).
+pub fn parse_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
+    if has_nonfinite_token(bytes) {
+        let patched = patch_nonfinite(bytes);
+        serde_json::from_slice(&patched).map_err(|e| ParseError::from_serde(&e))
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| ParseError::from_serde(&e))
+    }
+}
+
+fn has_nonfinite_token(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"Infinity").is_some() || memchr::memmem::find(bytes, b"NaN").is_some()
+}
+
+/// Rewrites bare non-finite tokens outside strings into sentinel strings.
+fn patch_nonfinite(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' && i + 1 < bytes.len() {
+                out.push(bytes[i + 1]);
+                i += 2;
+                continue;
+            }
+            if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        let token: Option<(usize, &str)> = if rest.starts_with(b"-Infinity") {
+            Some((9, NEG_INF))
+        } else if rest.starts_with(b"Infinity") {
+            Some((8, POS_INF))
+        } else if rest.starts_with(b"NaN") {
+            Some((3, NAN))
+        } else {
+            None
+        };
+        if let Some((len, sentinel)) = token {
+            out.push(b'"');
+            out.extend_from_slice(b"\\u0000");
+            out.extend_from_slice(&sentinel.as_bytes()[1..]);
+            out.push(b'"');
+            i += len;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+/// A JSON number for `f`, or the sentinel for a non-finite value.
+pub fn float(f: f64) -> Value {
+    if f.is_nan() {
+        Value::String(NAN.to_string())
+    } else if f.is_infinite() {
+        Value::String(if f > 0.0 { POS_INF } else { NEG_INF }.to_string())
+    } else {
+        // Cannot fail for a finite value.
+        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    }
+}
+
+/// Reads a number (integer, float or non-finite sentinel) as `f64`.
+pub fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            POS_INF => Some(f64::INFINITY),
+            NEG_INF => Some(f64::NEG_INFINITY),
+            NAN => Some(f64::NAN),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An `f64` field that may hold a non-finite value (tier `cost_of_pass`, experiment
+/// `frontier_cop`): serialized through the sentinel so [`to_string`] writes the bare token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyFloat(pub f64);
+
+impl serde::Serialize for PyFloat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        if f.is_nan() {
+            s.serialize_str(NAN)
+        } else if f.is_infinite() {
+            s.serialize_str(if f > 0.0 { POS_INF } else { NEG_INF })
+        } else {
+            s.serialize_f64(f)
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PyFloat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        as_f64(&v).map(PyFloat).ok_or_else(|| serde::de::Error::custom("expected a number"))
+    }
+}
+
+/// Serializes like Python's `json.dumps(v, indent=2)` (no trailing newline).
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_value(&mut out, v, 0);
+    out
+}
+
+/// Serializes a typed value through [`to_string`].
+pub fn to_string_from<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(value) => to_string(&value),
+        // Only maps with non-string keys fail here; the models have none.
+        Err(e) => format!("\"serialization error: {e}\""),
+    }
+}
+
+fn indent(out: &mut String, level: usize) {
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+fn write_value(out: &mut String, v: &Value, level: usize) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(u) = n.as_u64() {
+                let _ = write!(out, "{u}");
+            } else if let Some(f) = n.as_f64() {
+                out.push_str(&float_repr(f));
+            }
+        }
+        Value::String(s) => match s.as_str() {
+            POS_INF => out.push_str("Infinity"),
+            NEG_INF => out.push_str("-Infinity"),
+            NAN => out.push_str("NaN"),
+            _ => write_str(out, s),
+        },
+        Value::Array(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('\n');
+                indent(out, level + 1);
+                write_value(out, item, level + 1);
+            }
+            out.push('\n');
+            indent(out, level);
+            out.push(']');
+        }
+        Value::Object(map) => write_object(out, map, level),
+    }
+}
+
+fn write_object(out: &mut String, map: &Map<String, Value>, level: usize) {
+    if map.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push('{');
+    for (i, (k, item)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('\n');
+        indent(out, level + 1);
+        write_str(out, k);
+        out.push_str(": ");
+        write_value(out, item, level + 1);
+    }
+    out.push('\n');
+    indent(out, level);
+    out.push('}');
+}
+
+/// Writes a string with `ensure_ascii=True` escaping.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, `.0` on integral values, exponent form
+/// (`1e-05`, `1.5e+16`) when the decimal exponent is below -4 or at least 16.
+pub fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
+    }
+    // Rust's `{:e}` finds how many digits the shortest round-trip form needs; printing that
+    // many digits again with exact rounding (ties to even) picks the same digits as Python when
+    // two shortest candidates exist (e.g. ...429.625 -> ...429.62, not .63).
+    let shortest = format!("{:e}", f.abs());
+    let n_digits = shortest.split_once('e').map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let sci = format!("{:.*e}", n_digits.saturating_sub(1), f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let decpt = exp + 1; // position of the decimal point relative to the digit string
+    let mut out = String::with_capacity(24);
+    if f < 0.0 {
+        out.push('-');
+    }
+    if (-4 < decpt) && (decpt <= 16) {
+        if decpt <= 0 {
+            out.push_str("0.");
+            for _ in 0..(-decpt) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else {
+            let d = decpt as usize;
+            if digits.len() <= d {
+                out.push_str(&digits);
+                for _ in digits.len()..d {
+                    out.push('0');
+                }
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..d]);
+                out.push('.');
+                out.push_str(&digits[d..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let e = decpt - 1;
+        let _ = write!(out, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_repr_matches_python() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (1e-05, "1e-05"),
+            (1.5e-05, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (4.56e-05, "4.56e-05"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (123456789012345680.0, "1.2345678901234568e+17"),
+            (0.9733333333333333, "0.9733333333333333"),
+            (0.13038029999999998, "0.13038029999999998"),
+            (35.340126, "35.340126"),
+            (-2.5, "-2.5"),
+            (1e-300, "1e-300"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (100.0, "100.0"),
+            (-233891771783429.625, "-233891771783429.62"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(float_repr(*f), *want, "repr of {f:?}");
+        }
+    }
+
+    #[test]
+    fn dumps_like_python() {
+        let v = parse(br#"{"a": 1, "b": [1.0, "\u00e9\ud83d\ude00/"], "c": {}, "d": [], "e": null}"#)
+            .expect("valid");
+        assert_eq!(
+            to_string(&v),
+            "{\n  \"a\": 1,\n  \"b\": [\n    1.0,\n    \"\\u00e9\\ud83d\\ude00/\"\n  ],\n  \"c\": {},\n  \"d\": [],\n  \"e\": null\n}"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut s = String::new();
+        write_str(&mut s, "a\u{1}\u{7f}\t\"\\");
+        assert_eq!(s, r#""a\u0001\u007f\t\"\\""#);
+    }
+
+    #[test]
+    fn nonfinite_tokens_round_trip() {
+        let text = "{\n  \"x\": Infinity,\n  \"y\": -Infinity,\n  \"z\": NaN,\n  \"s\": \"Infinity NaN\"\n}";
+        let v = parse(text.as_bytes()).expect("lenient");
+        assert_eq!(as_f64(&v["x"]), Some(f64::INFINITY));
+        assert_eq!(as_f64(&v["y"]), Some(f64::NEG_INFINITY));
+        assert!(as_f64(&v["z"]).is_some_and(f64::is_nan));
+        assert_eq!(v["s"], "Infinity NaN");
+        assert_eq!(to_string(&v), text);
+    }
+
+    #[test]
+    fn truncated_input_is_reported() {
+        let e = parse(b"{\"a\": [1, 2").expect_err("truncated");
+        assert!(e.message.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn pyfloat_serializes_sentinels() {
+        let v = serde_json::to_value(PyFloat(f64::INFINITY)).expect("serializable");
+        assert_eq!(to_string(&v), "Infinity");
+        assert_eq!(to_string(&float(2.0)), "2.0");
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+    use std::path::Path;
+
+    fn json_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                json_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Every JSON file the runner wrote re-serializes to the very same bytes.
+    #[test]
+    fn every_fixture_json_file_round_trips_byte_for_byte() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scylla-dryrun");
+        let mut files = Vec::new();
+        json_files(&root, &mut files);
+        assert!(files.len() >= 130, "fixture JSON files found: {}", files.len());
+        for file in files {
+            let bytes = std::fs::read(&file).expect("fixture readable");
+            let value = parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let text = to_string(&value);
+            assert!(text.as_bytes() == bytes.as_slice(), "{} does not round-trip", file.display());
+        }
+    }
+}
