@@ -2,8 +2,20 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the modules, the data flow and the invariants.
 
+pub mod app;
+pub mod classify;
+pub mod cli;
+pub mod commands;
 pub mod era;
+pub mod error;
+pub mod layout;
+pub mod observe;
+pub mod printer;
 pub mod pyfmt;
 pub mod pyjson;
 pub mod pystats;
+pub mod ratelimit;
 pub mod rules;
+pub mod scan;
+pub mod select;
+pub mod settings;

@@ -1,1 +1,20 @@
-fn main() {}
+//! The `darn` binary: parse arguments, run, map errors to exit codes.
+
+use clap::Parser;
+
+fn main() {
+    // A closed pipe (`darn status | head`) must end quietly, not panic on the next write.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = darn::cli::Cli::parse();
+    let code = match darn::app::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("darn: error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

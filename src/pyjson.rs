@@ -373,8 +373,7 @@ mod tests {
 
     #[test]
     fn dumps_like_python() {
-        let v = parse(br#"{"a": 1, "b": [1.0, "\u00e9\ud83d\ude00/"], "c": {}, "d": [], "e": null}"#)
-            .expect("valid");
+        let v = parse(br#"{"a": 1, "b": [1.0, "\u00e9\ud83d\ude00/"], "c": {}, "d": [], "e": null}"#).expect("valid");
         assert_eq!(
             to_string(&v),
             "{\n  \"a\": 1,\n  \"b\": [\n    1.0,\n    \"\\u00e9\\ud83d\\ude00/\"\n  ],\n  \"c\": {},\n  \"d\": [],\n  \"e\": null\n}"

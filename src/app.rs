@@ -1,0 +1,35 @@
+//! Dispatches a parsed command line to the commands.
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use crate::layout::Experiment;
+use crate::printer::Printer;
+use std::path::{Path, PathBuf};
+
+/// Runs darn; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let printer = Printer::new(cli.json, cli.verbose, cli.quiet, cli.color);
+    let start: PathBuf = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let open = || -> Result<Experiment> {
+        if !start.exists() {
+            return Err(Error::io(&start, std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory")));
+        }
+        Experiment::open(&start, cli.config.as_deref())
+    };
+    match &cli.command {
+        Command::Status(args) => crate::commands::status::run(&open()?, &args.select, &printer),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "darn", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf).map_err(|e| Error::io(Path::new("<stdout>"), e))?;
+            printer.out(&String::from_utf8_lossy(&buf));
+            Ok(0)
+        }
+        _ => Err(Error::Usage("this command is not available yet".into())),
+    }
+}

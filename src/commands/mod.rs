@@ -1,0 +1,3 @@
+//! One module per command: gather data with the engine, hand it to the printer.
+
+pub mod status;

@@ -1,0 +1,320 @@
+//! The experiment tree: where it is, which layout and era it has, and which runs it should hold.
+//!
+//! Discovery reads only directory listings, `config/experiment.json`, `checkpoint.json` and
+//! `darn.toml`; run contents are read by [`crate::observe`].
+
+pub mod config;
+pub mod names;
+
+use crate::era::Era;
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+use config::ExperimentConfig;
+use names::{RunKey, is_subtest, is_tier, parse_run_dir, run_dir_name};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Where runs live: directly under the experiment, or under `in_progress/` and `completed/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Flat,
+    Phased,
+}
+
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Flat => "flat",
+            Layout::Phased => "phased",
+        }
+    }
+}
+
+/// The directory a run or subtest was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// `<exp>/T0/...` (flat layout).
+    Root,
+    /// `<exp>/completed/T0/...`.
+    Completed,
+    /// `<exp>/in_progress/T0/...`.
+    InProgress,
+}
+
+impl Phase {
+    /// The path component under the experiment root, if any.
+    pub fn component(self) -> Option<&'static str> {
+        match self {
+            Phase::Root => None,
+            Phase::Completed => Some("completed"),
+            Phase::InProgress => Some("in_progress"),
+        }
+    }
+
+    pub fn base(self, root: &Path) -> PathBuf {
+        match self.component() {
+            Some(c) => root.join(c),
+            None => root.to_path_buf(),
+        }
+    }
+}
+
+/// One expected run and where (if anywhere) its directory is.
+#[derive(Debug, Clone)]
+pub struct RunLoc {
+    pub key: RunKey,
+    /// The run directory darn works on, with its phase; `None` when the run never started.
+    pub dir: Option<(Phase, PathBuf)>,
+    /// Other copies of the same run (e.g. both `in_progress/` and `completed/`).
+    pub duplicates: Vec<PathBuf>,
+}
+
+/// A loaded experiment: configuration, layout, era and the expected runs.
+#[derive(Debug)]
+pub struct Experiment {
+    pub root: PathBuf,
+    pub config: ExperimentConfig,
+    /// `checkpoint.json` as written, if present and readable.
+    pub checkpoint: Option<Value>,
+    /// Why `checkpoint.json` could not be used, if it exists but is broken.
+    pub checkpoint_problem: Option<String>,
+    pub layout: Layout,
+    pub era: Era,
+    pub settings: Settings,
+    /// Tiers in run order (`tiers_to_run`, else those found).
+    pub tiers: Vec<String>,
+    /// Subtests per tier, sorted.
+    pub subtests: BTreeMap<String, Vec<String>>,
+    /// Every expected run, sorted by tier number, subtest and run.
+    pub runs: Vec<RunLoc>,
+}
+
+/// Finds the experiment directory: `start` itself or its nearest ancestor holding
+/// `config/experiment.json` (like git finds `.git`).
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    let start = std::fs::canonicalize(start).map_err(|e| Error::io(start, e))?;
+    let mut dir: &Path = &start;
+    loop {
+        if dir.join("config").join("experiment.json").is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => return Err(Error::NotAnExperiment(start)),
+        }
+    }
+}
+
+impl Experiment {
+    /// Loads the experiment that contains `start`, with `config_file` overriding `darn.toml`.
+    pub fn open(start: &Path, config_file: Option<&Path>) -> Result<Self> {
+        let root = find_root(start)?;
+        Self::open_root(root, config_file)
+    }
+
+    /// Loads the experiment rooted exactly at `root`.
+    pub fn open_root(root: PathBuf, config_file: Option<&Path>) -> Result<Self> {
+        let config = ExperimentConfig::load(&root.join("config").join("experiment.json"))?;
+        let settings = Settings::load(&root, config_file)?;
+        let (checkpoint, checkpoint_problem) = load_checkpoint(&root.join("checkpoint.json"));
+        let phased = root.join("completed").is_dir() || root.join("in_progress").is_dir();
+        let layout = if phased { Layout::Phased } else { Layout::Flat };
+
+        let found = scan_runs(&root)?;
+        let tiers = if config.tiers_to_run.is_empty() {
+            let mut t: Vec<String> = found.subtests.keys().cloned().collect();
+            t.sort_by(|a, b| names::tier_order(a, b));
+            t
+        } else {
+            config.tiers_to_run.clone()
+        };
+
+        let mut subtests: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for tier in &tiers {
+            let list: Vec<String> = if let Some(explicit) = settings.experiment.subtests.get(tier) {
+                explicit.clone()
+            } else {
+                let mut set: BTreeSet<String> = found.subtests.get(tier).cloned().unwrap_or_default();
+                if let Some(cp) = &checkpoint {
+                    set.extend(checkpoint_subtests(cp, tier));
+                }
+                set.into_iter().collect()
+            };
+            subtests.insert(tier.clone(), list);
+        }
+
+        let mut runs = Vec::new();
+        for tier in &tiers {
+            for subtest in subtests.get(tier).map(Vec::as_slice).unwrap_or_default() {
+                for run in 1..=config.runs_per_subtest {
+                    let key = RunKey::new(tier.clone(), subtest.clone(), run);
+                    let mut copies = found.runs.get(&key).cloned().unwrap_or_default();
+                    // Completed copies win: an in_progress copy beside one is a leftover of an
+                    // interrupted promotion or re-run, reported as a duplicate.
+                    copies.sort_by_key(|(phase, _)| *phase);
+                    let mut iter = copies.into_iter();
+                    let dir = iter.next();
+                    let duplicates = iter.map(|(_, p)| p).collect();
+                    runs.push(RunLoc { key, dir, duplicates });
+                }
+            }
+        }
+        runs.sort_by(|a, b| a.key.cmp(&b.key));
+
+        let era = settings.experiment.era.unwrap_or_else(|| detect_era(layout, checkpoint.as_ref(), &runs));
+        Ok(Experiment { root, config, checkpoint, checkpoint_problem, layout, era, settings, tiers, subtests, runs })
+    }
+
+    /// The directory a tier's aggregate files live in (`completed/T0` when phased).
+    pub fn tier_dir(&self, tier: &str) -> PathBuf {
+        self.aggregate_base().join(tier)
+    }
+
+    /// The directory a subtest's aggregate files live in.
+    pub fn subtest_dir(&self, tier: &str, subtest: &str) -> PathBuf {
+        self.aggregate_base().join(tier).join(subtest)
+    }
+
+    /// Where aggregates (and finished runs) live: the root (flat) or `completed/` (phased).
+    pub fn aggregate_base(&self) -> PathBuf {
+        match self.layout {
+            Layout::Flat => self.root.clone(),
+            Layout::Phased => self.root.join("completed"),
+        }
+    }
+
+    /// The directory a run that does not exist yet would be created in.
+    pub fn new_run_dir(&self, key: &RunKey) -> PathBuf {
+        let base = match self.layout {
+            Layout::Flat => self.root.clone(),
+            Layout::Phased => self.root.join("in_progress"),
+        };
+        base.join(&key.tier).join(&key.subtest).join(run_dir_name(key.run))
+    }
+
+    /// The directory of a run: where it is, or where it would be created.
+    pub fn run_dir(&self, loc: &RunLoc) -> PathBuf {
+        match &loc.dir {
+            Some((_, dir)) => dir.clone(),
+            None => self.new_run_dir(&loc.key),
+        }
+    }
+
+    /// The experiment id for display.
+    pub fn name(&self) -> &str {
+        &self.config.experiment_id
+    }
+}
+
+fn load_checkpoint(path: &Path) -> (Option<Value>, Option<String>) {
+    match std::fs::read(path) {
+        Ok(bytes) => match crate::pyjson::parse(&bytes) {
+            Ok(v) if v.is_object() => (Some(v), None),
+            Ok(_) => (None, Some("not a JSON object".into())),
+            Err(e) => (None, Some(format!("not valid JSON: {e}"))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(e) => (None, Some(e.to_string())),
+    }
+}
+
+/// Subtest ids the checkpoint knows for a tier (from `completed_runs`, `run_states`,
+/// `subtest_states`).
+fn checkpoint_subtests(cp: &Value, tier: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["completed_runs", "run_states", "subtest_states"] {
+        if let Some(map) = cp.get(key).and_then(|v| v.get(tier)).and_then(Value::as_object) {
+            out.extend(map.keys().filter(|s| is_subtest(s)).cloned());
+        }
+    }
+    out
+}
+
+struct Found {
+    subtests: BTreeMap<String, BTreeSet<String>>,
+    runs: std::collections::HashMap<RunKey, Vec<(Phase, PathBuf)>>,
+}
+
+/// Lists tier, subtest and run directories in every phase, skipping what LAYOUT §1.3 says to
+/// skip (dot directories such as `.failed/`, workspaces, `repo/`, `config/`, ...).
+fn scan_runs(root: &Path) -> Result<Found> {
+    let mut found = Found { subtests: BTreeMap::new(), runs: std::collections::HashMap::new() };
+    for phase in [Phase::Root, Phase::Completed, Phase::InProgress] {
+        let base = phase.base(root);
+        for tier in list_dirs(&base)? {
+            if !is_tier(&tier) {
+                continue;
+            }
+            for subtest in list_dirs(&base.join(&tier))? {
+                if !is_subtest(&subtest) {
+                    continue;
+                }
+                found.subtests.entry(tier.clone()).or_default().insert(subtest.clone());
+                let subtest_dir = base.join(&tier).join(&subtest);
+                for run_name in list_dirs(&subtest_dir)? {
+                    if let Some(run) = parse_run_dir(&run_name) {
+                        let key = RunKey::new(tier.clone(), subtest.clone(), run);
+                        found.runs.entry(key).or_default().push((phase, subtest_dir.join(&run_name)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Names of the subdirectories of `dir` (none if it does not exist).
+fn list_dirs(dir: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => entry.path().is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => false,
+        };
+        if is_dir {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Picks the era from cheap cues: phased layout or a v3 checkpoint mean the current runner, a
+/// v2.0 checkpoint the January-2026 one; otherwise the first run's consensus file decides
+/// (`is_valid` appeared with the current shapes).
+fn detect_era(layout: Layout, checkpoint: Option<&Value>, runs: &[RunLoc]) -> Era {
+    if layout == Layout::Phased {
+        return Era::Head;
+    }
+    if let Some(version) = checkpoint.and_then(|c| c.get("version")).and_then(Value::as_str) {
+        return if version.starts_with('2') { Era::Jan2026 } else { Era::Head };
+    }
+    for loc in runs.iter().take(64) {
+        let Some((_, dir)) = &loc.dir else { continue };
+        if let Ok(bytes) = std::fs::read(dir.join("judge").join("result.json"))
+            && let Ok(v) = crate::pyjson::parse(&bytes)
+        {
+            return if v.get("is_valid").is_some() { Era::Head } else { Era::Jan2026 };
+        }
+        if let Ok(bytes) = std::fs::read(dir.join("run_result.json"))
+            && let Ok(v) = crate::pyjson::parse(&bytes)
+        {
+            return if v.get("process_metrics").is_some() { Era::Head } else { Era::Jan2026 };
+        }
+    }
+    Era::Head
+}
