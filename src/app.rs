@@ -30,6 +30,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             printer.out(&String::from_utf8_lossy(&buf));
             Ok(0)
         }
+        Command::Demo(args) => crate::commands::demo::run(args, &printer),
+        Command::StandIn(args) => Ok(crate::standin::main(&args.role, &args.args)),
         _ => Err(Error::Usage("this command is not available yet".into())),
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the modules, the data flow and the invariants.
 
+pub mod aggregate_io;
 pub mod app;
+pub mod checkpoint;
 pub mod classify;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod era;
 pub mod error;
 pub mod layout;
@@ -19,3 +22,6 @@ pub mod rules;
 pub mod scan;
 pub mod select;
 pub mod settings;
+pub mod shell;
+pub mod standin;
+pub mod timefmt;

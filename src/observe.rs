@@ -761,7 +761,7 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
                     duration_seconds,
                 };
             }
-            let error_text: String = errors.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>().join("; ");
+            let error_text: String = errors.first().map(|(e, _)| e.clone()).unwrap_or_default();
             let rate_limited = errors.iter().any(|(e, _)| ratelimit::matches_json_patterns(e))
                 || stdout.as_deref().and_then(ratelimit::in_stdout).is_some();
             if rate_limited {

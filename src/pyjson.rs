@@ -444,3 +444,41 @@ mod fixture_tests {
         }
     }
 }
+
+/// Serializes like Python's `json.dumps(v, sort_keys=True)`: one line, `", "` and `": "`
+/// separators, keys sorted, ASCII escapes (used for the checkpoint's config hash).
+pub fn to_string_sorted_compact(v: &Value) -> String {
+    let mut out = String::new();
+    write_sorted_compact(&mut out, v);
+    out
+}
+
+fn write_sorted_compact(out: &mut String, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_sorted_compact(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_str(out, k);
+                out.push_str(": ");
+                write_sorted_compact(out, &map[k.as_str()]);
+            }
+            out.push('}');
+        }
+        other => write_value(out, other, 0),
+    }
+}

@@ -1,3 +1,4 @@
 //! One module per command: gather data with the engine, hand it to the printer.
 
+pub mod demo;
 pub mod status;

@@ -148,4 +148,5 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{} {}", count(n), if n == 1 { one } else { many })
 }
 
+pub mod demo;
 pub mod status;

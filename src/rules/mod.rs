@@ -6,6 +6,8 @@
 pub mod agent;
 pub mod aggregate;
 pub mod consensus;
+pub mod judge_prompt;
 pub mod judgment;
 pub mod run_report;
 pub mod run_result;
+pub mod runner_files;
