@@ -67,7 +67,7 @@ pub fn in_result_object(v: &Value) -> Option<RateLimit> {
         Some(r) => value_text(r),
         None => v.get("error").map(value_text).unwrap_or_default(),
     };
-    matches_json_patterns(&text).then(|| RateLimit { message: text })
+    matches_json_patterns(&text).then_some(RateLimit { message: text })
 }
 
 /// True when an error text names a rate limit (the JSON pattern list).

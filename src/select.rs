@@ -120,8 +120,8 @@ impl Select {
 
     /// Whether a run's position (tier, subtest, number) passes the filters.
     pub fn matches_key(&self, key: &RunKey) -> bool {
-        (self.tiers.is_empty() || self.tiers.iter().any(|t| *t == key.tier))
-            && (self.subtests.is_empty() || self.subtests.iter().any(|s| *s == key.subtest))
+        (self.tiers.is_empty() || self.tiers.contains(&key.tier))
+            && (self.subtests.is_empty() || self.subtests.contains(&key.subtest))
             && (self.runs.is_empty() || self.runs.iter().any(|(a, b)| (*a..=*b).contains(&key.run)))
     }
 
