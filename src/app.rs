@@ -30,8 +30,28 @@ pub fn run(cli: Cli) -> Result<i32> {
             printer.out(&String::from_utf8_lossy(&buf));
             Ok(0)
         }
+        Command::Plan(args) => {
+            let engine = crate::engine::Engine::load(open()?, &printer, false);
+            let opts = crate::commands::plan::options(
+                &engine,
+                &args.targets,
+                &args.select,
+                args.force,
+                args.regenerate_only,
+                args.max_cost,
+            )?;
+            crate::commands::plan::run(&engine, &opts, &printer)
+        }
+        Command::Why(args) => {
+            let engine = crate::engine::Engine::load(open()?, &printer, false);
+            crate::commands::why::run(&engine, &args.targets, &printer)
+        }
+        Command::Graph(args) => {
+            let engine = crate::engine::Engine::load(open()?, &printer, false);
+            crate::commands::graph::run(&engine, &args.targets, args.format, &printer)
+        }
+        Command::Reconcile(args) => crate::commands::reconcile::run(open()?, args, &printer),
         Command::Demo(args) => crate::commands::demo::run(args, &printer),
         Command::StandIn(args) => Ok(crate::standin::main(&args.role, &args.args)),
-        _ => Err(Error::Usage("this command is not available yet".into())),
     }
 }

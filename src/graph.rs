@@ -4,8 +4,8 @@
 //! tier and experiment aggregates), so node index order is an order in which to build.
 
 use crate::error::{Error, Result};
-use crate::layout::names::{RunKey, slot_dir_name};
 use crate::layout::Experiment;
+use crate::layout::names::{RunKey, slot_dir_name};
 use crate::select::Stage;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
@@ -53,7 +53,9 @@ impl NodeKind {
     pub fn stage(self) -> Stage {
         match self {
             NodeKind::Agent | NodeKind::AgentOutput | NodeKind::AgentResult | NodeKind::AgentTiming => Stage::Agent,
-            NodeKind::JudgePrompt | NodeKind::JudgeSlot(_) | NodeKind::Judgment(_) | NodeKind::Consensus => Stage::Judge,
+            NodeKind::JudgePrompt | NodeKind::JudgeSlot(_) | NodeKind::Judgment(_) | NodeKind::Consensus => {
+                Stage::Judge
+            }
             _ => Stage::Aggregate,
         }
     }
@@ -95,7 +97,9 @@ impl NodeKind {
     /// directory (others).
     pub fn outputs(self) -> Vec<String> {
         match self {
-            NodeKind::Agent => vec!["agent/stdout.log".into(), "agent/stderr.log".into(), "agent/command_log.json".into()],
+            NodeKind::Agent => {
+                vec!["agent/stdout.log".into(), "agent/stderr.log".into(), "agent/command_log.json".into()]
+            }
             NodeKind::JudgeSlot(n) => {
                 let d = slot_dir_name(n as usize);
                 vec![format!("judge/{d}/response.txt"), format!("judge/{d}/stdout.log")]
@@ -141,7 +145,13 @@ pub struct Graph {
 
 /// The kinds of a run's nodes, in build order.
 pub fn run_kinds(slots: usize) -> Vec<NodeKind> {
-    let mut kinds = vec![NodeKind::Agent, NodeKind::AgentOutput, NodeKind::AgentResult, NodeKind::AgentTiming, NodeKind::JudgePrompt];
+    let mut kinds = vec![
+        NodeKind::Agent,
+        NodeKind::AgentOutput,
+        NodeKind::AgentResult,
+        NodeKind::AgentTiming,
+        NodeKind::JudgePrompt,
+    ];
     for n in 1..=slots as u16 {
         kinds.push(NodeKind::JudgeSlot(n));
     }
@@ -216,7 +226,13 @@ impl Graph {
                 (Some(t), None) => format!("{t}/{}", kind.suffix()),
                 _ => kind.suffix(),
             };
-            g.add_node(Node { kind, run: None, tier: tier.map(str::to_string), subtest: subtest.map(str::to_string), id })
+            g.add_node(Node {
+                kind,
+                run: None,
+                tier: tier.map(str::to_string),
+                subtest: subtest.map(str::to_string),
+                id,
+            })
         };
         let mut subtest_nodes = HashMap::new();
         for (tier, subtests) in &exp.subtests {
@@ -257,7 +273,17 @@ impl Graph {
         for nodes in &run_nodes {
             g.add_edge(nodes[run_kind_index(NodeKind::RunResult, slots).unwrap_or(0)], checkpoint, ());
         }
-        Graph { g, run_nodes, subtest_nodes, tier_result, tier_report, experiment_result, experiment_report, checkpoint, slots }
+        Graph {
+            g,
+            run_nodes,
+            subtest_nodes,
+            tier_result,
+            tier_report,
+            experiment_result,
+            experiment_report,
+            checkpoint,
+            slots,
+        }
     }
 
     pub fn node(&self, n: NodeIndex) -> &Node {

@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+// glibc's per-thread arenas grow and shrink with thousands of mprotect calls when rayon workers
+// parse many small files; mimalloc keeps that off the hot path.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // A closed pipe (`darn status | head`) must end quietly, not panic on the next write.
     #[cfg(unix)]

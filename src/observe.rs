@@ -60,7 +60,7 @@ impl FailureClass {
 
 /// The state of a derived file compared with what its inputs give.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Check {
     /// Present, valid, and agrees with its inputs.
     Ok,
@@ -91,7 +91,7 @@ impl Check {
 
 /// What the agent execution left.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum AgentOutcome {
     /// Never started.
     Missing,
@@ -120,7 +120,7 @@ pub struct AgentObs {
 
 /// What a judge slot's execution left.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum SlotState {
     Missing,
     Failed {
@@ -145,6 +145,13 @@ pub struct SlotObs {
     pub parsed: Option<Judgment>,
     /// Seconds the slot took, from its `timing.json`.
     pub duration_seconds: Option<f64>,
+    /// What the judge call cost, from its stream's result event.
+    pub cost_usd: Option<f64>,
+    /// `measured_at` of the slot's `timing.json`.
+    pub measured_at: Option<String>,
+    /// The response text, when `response.txt` is missing but `stdout.log` holds it.
+    #[serde(skip)]
+    pub response_to_restore: Option<String>,
 }
 
 /// A file that was read, with its content hash (truncated blake3).
@@ -153,6 +160,25 @@ pub struct FileHash {
     /// Relative to the run directory, `/`-separated.
     pub rel: String,
     pub hash: [u8; 16],
+}
+
+/// What the run's derived files should contain, computed while checking them, so that
+/// regeneration writes exactly what the check compared against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expected {
+    /// Set by a fresh observation (cached observations carry no contents).
+    pub observed: bool,
+    pub output_txt: Option<Vec<u8>>,
+    pub result_json: Option<String>,
+    pub timing_json: Option<String>,
+    /// Per slot: `response.txt` when it is missing but the stream holds the response.
+    pub response_txt: Vec<Option<String>>,
+    /// Per slot: `judgment.json`.
+    pub judgments: Vec<Option<String>>,
+    pub consensus: Option<String>,
+    /// `judge/timing.json`, only when it is missing.
+    pub judge_timing: Option<String>,
+    pub run_result: Option<String>,
 }
 
 /// Everything observed about one run.
@@ -171,18 +197,26 @@ pub struct RunObs {
     /// `workspace/` exists (needed to rebuild a judge prompt).
     pub has_workspace: bool,
     pub files: Vec<FileHash>,
+    /// Contents to write when regenerating (not cached: regeneration observes afresh).
+    #[serde(skip)]
+    pub expected: Expected,
 }
 
 /// What observation needs to know about the experiment.
 #[derive(Debug, Clone)]
 pub struct ObsContext {
     pub era: Era,
+    /// `T0/00/run_01`.
+    pub run_id: String,
+    pub run_number: u32,
     pub agent_model: String,
     pub judge_models: Vec<String>,
     /// The run directory as recorded inside files (checkpoint `experiment_dir` based, B24).
     pub recorded_run_path: String,
     /// `baseline_pipeline_summary` for this run's subtest (current era only).
     pub baseline_summary: Option<Value>,
+    /// Fill `RunObs::expected` (reconcile does; read-only commands need only the verdicts).
+    pub want_contents: bool,
 }
 
 /// Hashes content for stamps: 128 bits of blake3 are plenty to tell versions apart.
@@ -191,6 +225,16 @@ pub fn hash_bytes(bytes: &[u8]) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&full.as_bytes()[..16]);
     out
+}
+
+/// Reads a whole file without asking its size first: run files are small, and on slow-syscall
+/// machines the extra `statx` of `std::fs::read` is a fifth of the cost.
+pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// Reads files of one run directory, remembering their hashes.
@@ -208,7 +252,7 @@ enum Read {
 
 impl Reader<'_> {
     fn read(&mut self, rel: &str) -> Read {
-        match std::fs::read(self.dir.join(rel)) {
+        match read_file(&self.dir.join(rel)) {
             Ok(bytes) => {
                 self.files.push(FileHash { rel: rel.to_string(), hash: hash_bytes(&bytes) });
                 Read::Bytes(bytes)
@@ -272,9 +316,11 @@ pub fn model_from_model_md(text: &str) -> Option<String> {
 }
 
 /// The agent transcript darn derives files from, with where it came from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Transcript {
     pub stdout: String,
+    /// `stdout` parsed once.
+    pub parsed: Stdout,
     pub stdout_file: &'static str,
     pub stderr: String,
     pub exit_code: i64,
@@ -346,13 +392,22 @@ fn read_agent(r: &mut Reader) -> AgentSources {
         .unwrap_or_default();
     let started = r.exists("agent/prompt.md") || command_log.is_ok() || stdout.is_some() || output_txt.is_some();
     let exit_code = logged.exit_code.or_else(|| result_obj.and_then(|v| v.get("exit_code")).and_then(Value::as_i64));
-    let transcript = stdout.map(|(stdout, stdout_file)| Transcript {
-        stdout,
-        stdout_file,
-        stderr,
-        exit_code: exit_code.unwrap_or(0),
-        duration: logged.duration,
-        timestamp: logged.timestamp.clone(),
+    let transcript = stdout.map(|(stdout, stdout_file)| {
+        let parsed = agent::parse_stdout(&stdout);
+        // Without a command log the result's own duration is the best record of the run.
+        let duration = logged.duration.filter(|d| *d > 0.0).or_else(|| match &parsed {
+            Stdout::Json(r) => r.duration_ms.map(|ms| ms / 1000.0),
+            _ => None,
+        });
+        Transcript {
+            stdout,
+            parsed,
+            stdout_file,
+            stderr,
+            exit_code: exit_code.unwrap_or(0),
+            duration,
+            timestamp: logged.timestamp.clone(),
+        }
     });
     AgentSources { transcript, logged, existing_result, existing_timing, output_txt, started }
 }
@@ -400,16 +455,25 @@ fn agent_outcome(
             file: "agent/stdout.log".into(),
         };
     };
-    let parsed = agent::parse_stdout(&t.stdout);
-    if let Some(rl) = ratelimit::in_stdout(&t.stdout) {
+    let parsed = &t.parsed;
+    let limited = match parsed {
+        Stdout::Json(r) if r.is_error => r
+            .text
+            .as_deref()
+            .filter(|t| ratelimit::matches_json_patterns(t))
+            .map(|t| ratelimit::RateLimit { message: t.to_string() }),
+        Stdout::Json(_) | Stdout::Empty => None,
+        Stdout::Text | Stdout::Truncated(_) => ratelimit::in_stdout(&t.stdout),
+    };
+    if let Some(rl) = limited {
         return AgentOutcome::Failed {
             class: FailureClass::RateLimit,
             detail: format!("rate limited: {}", first_line(&rl.message)),
             file: t.stdout_file.into(),
         };
     }
-    let errored = matches!(&parsed, Stdout::Json(r) if r.is_error);
-    let output_ok = matches!(&parsed, Stdout::Json(_) | Stdout::Text);
+    let errored = matches!(parsed, Stdout::Json(r) if r.is_error);
+    let output_ok = matches!(parsed, Stdout::Json(_) | Stdout::Text);
     if (t.exit_code != 0 || errored || !output_ok)
         && let Some(rl) = ratelimit::in_stderr(&t.stderr)
     {
@@ -436,7 +500,7 @@ fn agent_outcome(
         };
         return AgentOutcome::Failed { class, detail, file: "agent/command_log.json".into() };
     }
-    if let Stdout::Json(r) = &parsed
+    if let Stdout::Json(r) = parsed
         && r.is_error
     {
         let text = r.text.as_deref().unwrap_or("no message");
@@ -475,10 +539,11 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
     let agent_model_md = if exists { r.text("agent/MODEL.md").and_then(|t| model_from_model_md(&t)) } else { None };
 
     // The agent's derived files, checked against what the transcript gives.
+    let mut expected = Expected { observed: ctx.want_contents, ..Expected::default() };
     let mut derived: Option<AgentResult> = None;
     let (output_check, result_check, timing_check) = match (&outcome, &transcript) {
         (AgentOutcome::Ok | AgentOutcome::Failed { .. }, Some(t)) => {
-            let d = AgentResult::derive(&t.stdout, &t.stderr, t.exit_code, &ctx.agent_model);
+            let d = AgentResult::derive_parsed(&t.parsed, &t.stdout, &t.stderr, t.exit_code, &ctx.agent_model);
             let output_check = match &output_txt {
                 None => Check::Missing,
                 Some(b) if b.as_slice() == t.stdout.as_bytes() => Check::Ok,
@@ -494,6 +559,22 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
                     Err(e) => Check::Disagrees(e),
                 },
             };
+            if ctx.want_contents {
+                expected.output_txt = Some(t.stdout.as_bytes().to_vec());
+                expected.result_json = Some(pyjson::to_string(&d.to_value()));
+            }
+            if let Some(secs) = t.duration.filter(|_| ctx.want_contents) {
+                // measured_at cannot be recovered: keep the recorded one, else the command's time.
+                let measured = existing_timing
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| v.get("measured_at"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| t.timestamp.clone())
+                    .unwrap_or_else(crate::timefmt::now_iso);
+                expected.timing_json = Some(pyjson::to_string(&agent::timing_value(secs, &measured)));
+            }
             let timing_check = match &existing_timing {
                 Err(Check::Missing) if t.duration.is_none() => Check::Blocked,
                 Err(c) => c.clone(),
@@ -528,6 +609,13 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
 
     let judge_prompt = exists && r.read_hash_only("judge_prompt.md");
     let slots: Vec<SlotObs> = (1..=ctx.judge_models.len()).map(|n| observe_slot(&mut r, n, exists)).collect();
+    if ctx.want_contents {
+        for s in &slots {
+            let usable = s.state == SlotState::Usable;
+            expected.judgments.push(s.parsed.as_ref().filter(|_| usable).map(|j| pyjson::to_string(&j.to_value())));
+            expected.response_txt.push(s.response_to_restore.clone());
+        }
+    }
 
     // Consensus and judge timing.
     let judge_timing_value = if exists { r.json("judge/timing.json").ok() } else { None };
@@ -543,6 +631,9 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         .collect();
     let all_usable = slots.iter().all(|s| s.state == SlotState::Usable);
     let consensus_value = outcomes.as_ref().filter(|_| all_usable).map(|o| Consensus::compute(ctx.era, o));
+    if ctx.want_contents {
+        expected.consensus = consensus_value.as_ref().map(|c| pyjson::to_string(&c.to_value(ctx.era)));
+    }
     let existing_consensus = if exists { r.json("judge/result.json") } else { Err(Check::Missing) };
     let consensus = match (&consensus_value, &existing_consensus) {
         (None, _) => Check::Blocked,
@@ -559,11 +650,18 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
     // run_result.json, computed from the fully regenerated chain.
     let existing_rr = if exists { r.json("run_result.json") } else { Err(Check::Missing) };
     let judge_duration = judge_timing.or_else(|| derive_judge_duration(ctx.era, &slots));
+    if judge_timing.is_none()
+        && ctx.want_contents
+        && let Some(secs) = judge_duration
+    {
+        let at = slots.iter().rev().find_map(|s| s.measured_at.clone()).unwrap_or_else(crate::timefmt::now_iso);
+        expected.judge_timing = Some(crate::rules::runner_files::judge_timing(secs, &at));
+    }
     let run_result_check = match (&derived, &consensus_value, agent.duration_seconds, judge_duration) {
         (Some(d), Some(c), Some(ad), Some(jd)) if matches!(agent.outcome, AgentOutcome::Ok) => {
             let inputs = run_result::RunResultInputs {
                 era: ctx.era,
-                run_number: 0,
+                run_number: ctx.run_number,
                 exit_code: d.exit_code,
                 tokens: d.tokens,
                 cost_usd: d.cost_usd,
@@ -575,19 +673,17 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
                 baseline_summary: ctx.baseline_summary.clone(),
                 previous: existing_rr.as_ref().ok(),
             };
-            let mut expected = run_result::build(&inputs);
+            let want = run_result::build(&inputs);
+            if ctx.want_contents {
+                expected.run_result = Some(pyjson::to_string(&want));
+            }
             match &existing_rr {
                 Err(c) => c.clone(),
-                Ok(v) => {
-                    // The run number comes from the directory name; take it from the file when
-                    // it is right so that the comparison is about the content.
-                    expected["run_number"] = v.get("run_number").cloned().unwrap_or(Value::Null);
-                    match run_result::check(v, &expected) {
-                        Ok(()) => Check::Ok,
-                        Err(e) if e.starts_with("missing key") || e.starts_with("not a JSON") => Check::Invalid(e),
-                        Err(e) => Check::Disagrees(e),
-                    }
-                }
+                Ok(v) => match run_result::check(v, &want) {
+                    Ok(()) => Check::Ok,
+                    Err(e) if e.starts_with("missing key") || e.starts_with("not a JSON") => Check::Invalid(e),
+                    Err(e) => Check::Disagrees(e),
+                },
             }
         }
         _ => Check::Blocked,
@@ -616,10 +712,8 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
                         let ws =
                             run_report::workspace_section(&md).unwrap_or_else(|| run_report::NO_WORKSPACE.to_string());
                         let generated = md.lines().find_map(|l| l.strip_prefix("**Generated**: ")).unwrap_or("");
-                        let id = "";
-                        let want = run_report::report_md(ctx.era, id, rr, &ws, generated);
-                        // The title holds the run id, which the caller checks; compare the rest.
-                        if strip_title(&want) == strip_title(&md) {
+                        let want = run_report::report_md(ctx.era, &ctx.run_id, rr, &ws, generated);
+                        if want == md {
                             Check::Ok
                         } else {
                             Check::Disagrees("report.md disagrees with run_result.json".into())
@@ -643,11 +737,8 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         report,
         has_workspace: exists && dir.join("workspace").is_dir(),
         files: r.files,
+        expected,
     }
-}
-
-fn strip_title(md: &str) -> &str {
-    md.split_once('\n').map_or("", |(_, rest)| rest)
 }
 
 /// `judge/timing.json` when absent: the sum of slot times (January 2026) or the last slot's
@@ -679,6 +770,9 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
         model: None,
         parsed: None,
         duration_seconds: None,
+        cost_usd: None,
+        measured_at: None,
+        response_to_restore: None,
     };
     if !run_exists {
         return missing;
@@ -690,6 +784,7 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
     let model = r.text(&format!("{base}/MODEL.md")).and_then(|t| model_from_model_md(&t));
     let timing = r.json(&format!("{base}/timing.json")).ok();
     let duration_seconds = timing.as_ref().and_then(|t| t.get("judge_duration_seconds")).and_then(pyjson::as_f64);
+    let measured_at = timing.as_ref().and_then(|t| t.get("measured_at")).and_then(Value::as_str).map(str::to_string);
     let mut errors: Vec<(String, String)> = Vec::new();
     if let Some(t) = &timing
         && t.get("failed").and_then(Value::as_bool) == Some(true)
@@ -703,27 +798,37 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
     let marker = r.exists(&format!("{base}/{INCOMPLETE_MARKER}"));
     let stdout = r.text(&format!("{base}/stdout.log"));
     let response_txt = r.text(&format!("{base}/response.txt"));
-    let (response, response_file, stream_error) = match (&response_txt, &stdout) {
-        (Some(t), _) if !t.trim().is_empty() => (Some(t.clone()), format!("{base}/response.txt"), None),
-        (_, Some(out)) if !out.trim().is_empty() => {
-            let s = judgment::response_from_stdout(out);
-            (Some(s.text), format!("{base}/stdout.log"), s.error)
-        }
-        _ => (None, format!("{base}/response.txt"), None),
+    let has_response = response_txt.as_deref().is_some_and(|t| !t.trim().is_empty());
+    // The whole stream is parsed only when it is the response's source; otherwise its result
+    // line alone gives the call's cost.
+    let stream =
+        stdout.as_deref().filter(|o| !o.trim().is_empty() && !has_response).map(judgment::response_from_stdout);
+    let cost_usd = match &stream {
+        Some(s) => s.result_event.as_ref().and_then(|e| e.get("total_cost_usd")).and_then(pyjson::as_f64),
+        None => stdout.as_deref().and_then(judgment::result_line_cost),
     };
-    if let Some(e) = stream_error {
-        errors.push((e, format!("{base}/stdout.log")));
-    }
+    let mut response_to_restore = None;
+    let (response, response_file) = match (&response_txt, &stream) {
+        (Some(t), _) if !t.trim().is_empty() => (Some(t.clone()), format!("{base}/response.txt")),
+        (_, Some(s)) => {
+            if let Some(e) = &s.error {
+                errors.push((e.clone(), format!("{base}/stdout.log")));
+            }
+            if response_txt.is_none() && !s.text.trim().is_empty() {
+                response_to_restore = Some(s.text.clone());
+            }
+            (Some(s.text.clone()), format!("{base}/stdout.log"))
+        }
+        _ => (None, format!("{base}/response.txt")),
+    };
+    let base_obs = SlotObs { model, duration_seconds, cost_usd, measured_at, response_to_restore, ..missing };
     let existing = r.json(&format!("{base}/judgment.json"));
     let parsed = response.as_deref().map(judgment::parse_response);
 
     let fail = |class: FailureClass, detail: String, file: String| SlotObs {
-        slot,
         state: SlotState::Failed { class, detail, file },
-        judgment: Check::Blocked,
-        model: model.clone(),
-        parsed: None,
-        duration_seconds,
+        response_to_restore: None,
+        ..base_obs.clone()
     };
     if marker {
         return fail(
@@ -742,7 +847,7 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
                     Ok(_) => Check::Disagrees(format!("does not match {response_file}")),
                 },
             };
-            SlotObs { slot, state: SlotState::Usable, judgment, model, parsed: Some(j), duration_seconds }
+            SlotObs { state: SlotState::Usable, judgment, parsed: Some(j), ..base_obs }
         }
         parse_result => {
             // No usable response. A valid judgment with no response and no error stands alone.
@@ -752,14 +857,7 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
                 && let Ok(j) = Judgment::from_value(v)
                 && j.is_valid
             {
-                return SlotObs {
-                    slot,
-                    state: SlotState::Usable,
-                    judgment: Check::Ok,
-                    model,
-                    parsed: Some(j),
-                    duration_seconds,
-                };
+                return SlotObs { state: SlotState::Usable, judgment: Check::Ok, parsed: Some(j), ..base_obs };
             }
             let error_text: String = errors.first().map(|(e, _)| e.clone()).unwrap_or_default();
             let rate_limited = errors.iter().any(|(e, _)| ratelimit::matches_json_patterns(e))

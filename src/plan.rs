@@ -284,7 +284,8 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
                 let mut causes = Vec::new();
                 stamp_diffs(&mut causes);
                 if causes.is_empty() {
-                    let what = if stamp.is_some() { "changed since darn built it" } else { "disagrees with its inputs" };
+                    let what =
+                        if stamp.is_some() { "changed since darn built it" } else { "disagrees with its inputs" };
                     causes.push(cause(CauseKind::InvalidOutput).detail(format!("{what}: {why}")));
                 }
                 OwnVerdict::Stale(causes)
@@ -297,14 +298,18 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
             } else if *buildable {
                 OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput)])
             } else {
-                OwnVerdict::Unbuildable(vec![cause(CauseKind::MissingOutput).detail("the workspace is gone, so it cannot be rebuilt")])
+                OwnVerdict::Unbuildable(vec![
+                    cause(CauseKind::MissingOutput).detail("the workspace is gone, so it cannot be rebuilt"),
+                ])
             }
         }
         NodeState::Agent(outcome) => match outcome {
-            AgentOutcome::Missing => OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput).detail("the agent never ran")]),
-            AgentOutcome::Partial { detail, file } => {
-                OwnVerdict::Stale(vec![Cause::new(CauseKind::InvalidOutput, id).path(file.clone()).detail(detail.clone())])
+            AgentOutcome::Missing => {
+                OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput).detail("the agent never ran")])
             }
+            AgentOutcome::Partial { detail, file } => OwnVerdict::Stale(vec![
+                Cause::new(CauseKind::InvalidOutput, id).path(file.clone()).detail(detail.clone()),
+            ]),
             AgentOutcome::Failed { class, detail, file } => {
                 let mut c = Cause::new(CauseKind::PreviousFailure, id).path(file.clone()).detail(detail.clone());
                 c.failure = Some(*class);
@@ -313,7 +318,8 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
             AgentOutcome::Ok => {
                 let mut causes = Vec::new();
                 let configured = f.params.iter().find(|(k, _)| k == "model").map(|(_, v)| v.as_str());
-                let stamped_model = stamp.and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.as_str());
+                let stamped_model =
+                    stamp.and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.as_str());
                 match (&f.recorded_model, configured) {
                     (Some(rec), Some(conf)) if rec != conf && stamped_model != Some(conf) => {
                         causes.push(cause(CauseKind::ConfigChanged).detail(format!("models[0]: {rec} → {conf}")));
@@ -329,7 +335,9 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
             }
         },
         NodeState::Slot(state) => match state {
-            SlotState::Missing => OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput).detail("the judge never ran")]),
+            SlotState::Missing => {
+                OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput).detail("the judge never ran")])
+            }
             SlotState::Failed { class, detail, file } => {
                 let mut c = Cause::new(CauseKind::PreviousFailure, id).path(file.clone()).detail(detail.clone());
                 c.failure = Some(*class);
@@ -342,10 +350,9 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
                     NodeKind::JudgeSlot(n) => format!("judge_models[{}]", n - 1),
                     _ => "model".into(),
                 };
-                let recorded = f
-                    .recorded_model
-                    .clone()
-                    .or_else(|| stamp.and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.clone()));
+                let recorded = f.recorded_model.clone().or_else(|| {
+                    stamp.and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.clone())
+                });
                 if let (Some(rec), Some(conf)) = (&recorded, &configured)
                     && rec != conf
                 {
@@ -357,7 +364,8 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
                     }
                 }
                 if causes.is_empty() {
-                    let unchanged = stamp.is_some_and(|s| s.params == f.params && s.inputs == f.inputs && s.outputs == f.outputs);
+                    let unchanged =
+                        stamp.is_some_and(|s| s.params == f.params && s.inputs == f.inputs && s.outputs == f.outputs);
                     OwnVerdict::Fresh { adopt: !unchanged }
                 } else {
                     OwnVerdict::Stale(causes)
@@ -370,7 +378,9 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
 /// A node's verdict before cascades and options.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OwnVerdict {
-    Fresh { adopt: bool },
+    Fresh {
+        adopt: bool,
+    },
     Stale(Vec<Cause>),
     /// An execution that failed with this class.
     Failed(FailureClass, Vec<Cause>),
@@ -450,7 +460,14 @@ pub fn plan(graph: &Graph, facts: &[NodeFacts], journal: &Journal, opts: &PlanOp
                 is_forced = false;
                 (c, (!allowed).then_some(Hold::NeedsForce))
             }
-            OwnVerdict::Unbuildable(c) => (c, Some(Hold::Unbuildable)),
+            // Only a re-executed agent brings a workspace back; until then nothing can be done.
+            OwnVerdict::Unbuildable(c) => {
+                if upstream.is_empty() {
+                    verdicts.push(Verdict::Blocked);
+                    continue;
+                }
+                (c, None)
+            }
             OwnVerdict::Blocked => {
                 if upstream.is_empty() && !is_forced {
                     verdicts.push(Verdict::Blocked);

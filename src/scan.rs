@@ -1,5 +1,6 @@
 //! Observes every selected run of an experiment in parallel.
 
+use crate::cache::ObsCache;
 use crate::classify::{RunStatus, classify};
 use crate::era::Era;
 use crate::layout::names::run_dir_name;
@@ -76,27 +77,97 @@ pub fn run_rel(exp: &Experiment, loc: &RunLoc) -> String {
     dir.strip_prefix(&exp.root).map_or_else(|_| dir.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"))
 }
 
-/// Observes and classifies the runs for which `keep` is true, in parallel, in run order.
-pub fn scan(exp: &Experiment, keep: impl Fn(&RunLoc) -> bool + Sync) -> Vec<ScannedRun> {
-    let base = recorded_base(exp);
-    let baselines = baseline_summaries(exp);
-    let indices: Vec<usize> = (0..exp.runs.len()).filter(|i| keep(&exp.runs[*i])).collect();
-    indices
+/// The observation context of every run, hashed: a cached observation made under another
+/// configuration (or by another darn version) is not reused.
+fn context_hash(ctx: &ObsContext) -> crate::stamp::Hash {
+    let text = format!(
+        "{}\0{:?}\0{}\0{}\0{:?}\0{}\0{}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.era,
+        ctx.run_id,
+        ctx.agent_model,
+        ctx.judge_models,
+        ctx.recorded_run_path,
+        ctx.baseline_summary.as_ref().map(ToString::to_string).unwrap_or_default()
+    );
+    crate::observe::hash_bytes(text.as_bytes())
+}
+
+/// Observes and classifies the runs for which `keep` is true, in parallel, in run order, reusing
+/// cached observations whose files did not change.
+pub fn scan(exp: &Experiment, keep: impl Fn(usize, &RunLoc) -> bool + Sync) -> Vec<ScannedRun> {
+    scan_cached(exp, keep, &ObsCache::disabled(), false).0
+}
+
+/// Like [`scan`], also returning the observations that were made afresh (to store in the cache).
+pub fn scan_cached(
+    exp: &Experiment,
+    keep: impl Fn(usize, &RunLoc) -> bool + Sync,
+    cache: &ObsCache,
+    contents: bool,
+) -> (Vec<ScannedRun>, Vec<Fresh>) {
+    let ctxs = contexts(exp, contents);
+    let indices: Vec<usize> = (0..exp.runs.len()).filter(|i| keep(*i, &exp.runs[*i])).collect();
+    let results: Vec<(ScannedRun, Option<Fresh>)> = indices
         .par_iter()
         .map(|&index| {
             let loc = &exp.runs[index];
-            let ctx = ObsContext {
-                era: exp.era,
-                agent_model: exp.config.agent_model().to_string(),
-                judge_models: exp.config.judge_models.clone(),
-                recorded_run_path: recorded_run_path(exp, &base, loc),
-                baseline_summary: baselines.get(&(loc.key.tier.clone(), loc.key.subtest.clone())).cloned(),
-            };
+            let ctx = &ctxs[index];
             let dir = exp.run_dir(loc);
-            let obs = observe_run(&dir, &ctx);
             let rel = run_rel(exp, loc);
+            let ctx_hash = context_hash(ctx);
+            let (obs, fresh) = match cache.lookup_run(&rel, &ctx_hash, &dir) {
+                Some(obs) => (obs, None),
+                None => {
+                    let obs = observe_run(&dir, ctx);
+                    let fresh = Fresh { rel: rel.clone(), ctx: ctx_hash, dir: dir.clone(), obs: obs.clone() };
+                    (obs, Some(fresh))
+                }
+            };
             let status = classify(&obs, &rel);
-            ScannedRun { index, rel, obs, status }
+            (ScannedRun { index, rel, obs, status }, fresh)
+        })
+        .collect();
+    let mut runs = Vec::with_capacity(results.len());
+    let mut fresh = Vec::new();
+    for (r, f) in results {
+        runs.push(r);
+        fresh.extend(f);
+    }
+    (runs, fresh)
+}
+
+/// The observation context of every run, by run index.
+pub fn contexts(exp: &Experiment, contents: bool) -> Vec<ObsContext> {
+    let base = recorded_base(exp);
+    let baselines = baseline_summaries(exp);
+    exp.runs
+        .iter()
+        .map(|loc| ObsContext {
+            era: exp.era,
+            run_id: loc.key.id(),
+            run_number: loc.key.run,
+            agent_model: exp.config.agent_model().to_string(),
+            judge_models: exp.config.judge_models.clone(),
+            recorded_run_path: recorded_run_path(exp, &base, loc),
+            baseline_summary: baselines.get(&(loc.key.tier.clone(), loc.key.subtest.clone())).cloned(),
+            want_contents: contents,
         })
         .collect()
+}
+
+/// An observation made afresh, to be stored in the cache.
+#[derive(Debug, Clone)]
+pub struct Fresh {
+    pub rel: String,
+    pub ctx: crate::stamp::Hash,
+    pub dir: std::path::PathBuf,
+    pub obs: RunObs,
+}
+
+/// Stores fresh observations in the cache.
+pub fn remember(cache: &mut ObsCache, fresh: Vec<Fresh>, slots: usize) {
+    for f in fresh {
+        cache.store_run(&f.rel, f.ctx, &f.dir, &f.obs, slots);
+    }
 }

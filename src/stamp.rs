@@ -122,7 +122,10 @@ impl Journal {
             Err(_) => return j,
         }
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            j.recovered = Some(format!("{}: not a darn journal; starting afresh (every node will be re-checked)", path.display()));
+            j.recovered = Some(format!(
+                "{}: not a darn journal; starting afresh (every node will be re-checked)",
+                path.display()
+            ));
             return j;
         }
         let mut pos = MAGIC.len();
@@ -265,7 +268,10 @@ impl Lock {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
                 let pid = pid.trim().to_string();
-                return Err(crate::error::Error::Locked { path, pid: if pid.is_empty() { "unknown".into() } else { pid } });
+                return Err(crate::error::Error::Locked {
+                    path,
+                    pid: if pid.is_empty() { "unknown".into() } else { pid },
+                });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(crate::error::Error::io(&path, e)),
         }
@@ -330,7 +336,10 @@ mod tests {
         assert_eq!(j3.len(), 1);
         assert!(j3.recovered.as_deref().is_some_and(|r| r.contains("dropped 10 damaged bytes")));
         j3.append(vec![("c".into(), Some(stamp(3)))]).expect("append");
-        assert_eq!(std::fs::read(&path).expect("read").len(), good + encode(&Record { id: "c".into(), stamp: Some(stamp(3)) }).len());
+        assert_eq!(
+            std::fs::read(&path).expect("read").len(),
+            good + encode(&Record { id: "c".into(), stamp: Some(stamp(3)) }).len()
+        );
         let j4 = Journal::load(dir.path());
         assert_eq!(j4.len(), 2);
         assert!(j4.recovered.is_none());

@@ -1,11 +1,13 @@
 //! `darn status`: classify every expected run. Read-only.
 
+use crate::cache::ObsCache;
 use crate::classify::{AgentStatus, JudgeStatus, Problem};
 use crate::error::{Error, Result};
 use crate::layout::Experiment;
 use crate::printer::Printer;
-use crate::scan::{ScannedRun, scan};
+use crate::scan::{ScannedRun, remember, scan_cached};
 use crate::select::{Select, SelectArgs};
+use crate::stamp::Lock;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -103,7 +105,17 @@ pub struct StatusReport {
 
 /// Scans, filters and summarises the experiment.
 pub fn build(exp: &Experiment, select: &Select) -> StatusReport {
-    let scanned: Vec<ScannedRun> = scan(exp, |loc| select.matches_key(&loc.key));
+    // darn's stat cache makes a repeated status cheap. It is only refreshed in a `.darn/` that
+    // reconcile created (never in the experiment's own files), and only when no other darn holds
+    // the lock; on a tree darn never managed, status writes nothing at all.
+    let managed = exp.root.join(".darn").is_dir();
+    let mut cache = if managed { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
+    let (scanned, fresh) = scan_cached(exp, |_, loc| select.matches_key(&loc.key), &cache, false);
+    if managed && !fresh.is_empty() && !Lock::is_held(&exp.root) {
+        remember(&mut cache, fresh, exp.config.judge_models.len());
+        let _ = cache.save();
+    }
+    let scanned: Vec<ScannedRun> = scanned;
     let mut counts = Counts::new();
     let mut tiers: Vec<TierCounts> = Vec::new();
     let mut runs = Vec::new();

@@ -149,4 +149,8 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 pub mod demo;
+pub mod plan;
+pub mod progress;
+pub mod reconcile;
 pub mod status;
+pub mod why;

@@ -177,7 +177,12 @@ pub struct AgentResult {
 impl AgentResult {
     /// Derives the result from raw stdout/stderr and the exit code.
     pub fn derive(stdout: &str, stderr: &str, exit_code: i64, model: &str) -> Self {
-        let (tokens, mut cost, api_calls) = match parse_stdout(stdout) {
+        Self::derive_parsed(&parse_stdout(stdout), stdout, stderr, exit_code, model)
+    }
+
+    /// Like [`Self::derive`], with stdout already parsed.
+    pub fn derive_parsed(parsed: &Stdout, stdout: &str, stderr: &str, exit_code: i64, model: &str) -> Self {
+        let (tokens, mut cost, api_calls) = match parsed {
             Stdout::Json(r) => {
                 let tokens = TokenStats {
                     input_tokens: r.input_tokens,

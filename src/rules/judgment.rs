@@ -78,6 +78,13 @@ pub fn response_from_stdout(stdout: &str) -> StreamText {
     StreamText { text, error, result_event }
 }
 
+/// The `total_cost_usd` of a stream's result event, parsing that line only.
+pub fn result_line_cost(stdout: &str) -> Option<f64> {
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with("{\"type\":\"result\""))?;
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    v.get("total_cost_usd").and_then(pyjson::as_f64)
+}
+
 /// A parsed judgment (the `judgment.json` fields).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judgment {

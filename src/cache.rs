@@ -1,0 +1,220 @@
+//! The stat cache (`.darn/cache`): what darn last observed about each run and the content hash
+//! of each aggregate file, keyed by the files' stat data (device, inode, size, mtime, ctime), so
+//! a no-op command stats files instead of reading and hashing them.
+//!
+//! A run's entry is valid when every file it read and every directory it looked in still has
+//! the same stat data (a created or deleted file changes its directory's mtime). Entries for
+//! files modified within the last two seconds before the scan are not stored: a later write in
+//! the same timestamp tick could otherwise go unnoticed (the "racy" case git documents). The
+//! cache is only an accelerator: it is rebuilt whenever it is missing, corrupt or of another
+//! darn version, and losing it costs time, never correctness.
+
+use crate::observe::RunObs;
+use crate::stamp::Hash;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const VERSION: u32 = 3;
+
+/// Stat data that changes whenever a file's content may have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatSig {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl StatSig {
+    /// Stat data of a path (following symlinks); `None` if it does not exist.
+    pub fn of(path: &Path) -> Option<StatSig> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self::from_meta(&m))
+    }
+
+    #[cfg(unix)]
+    fn from_meta(m: &std::fs::Metadata) -> StatSig {
+        use std::os::unix::fs::MetadataExt;
+        StatSig {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn from_meta(m: &std::fs::Metadata) -> StatSig {
+        let ns = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i128)
+        };
+        StatSig { dev: 0, ino: 0, size: m.len(), mtime_ns: ns(m.modified()), ctime_ns: ns(m.created()) }
+    }
+
+    /// Newest of mtime and ctime, for the racy check.
+    fn newest_ns(&self) -> i128 {
+        self.mtime_ns.max(self.ctime_ns)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunEntry {
+    /// Hash of the observation context (config, era, darn version).
+    ctx: Hash,
+    /// Relative paths (to the run directory) of the directories and files the observation
+    /// depended on, with their stat data (`None`: did not exist).
+    deps: Vec<(String, Option<StatSig>)>,
+    obs: RunObs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileEntry {
+    sig: StatSig,
+    hash: Hash,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stored {
+    version: u32,
+    runs: HashMap<String, RunEntry>,
+    files: HashMap<String, FileEntry>,
+}
+
+/// The loaded cache.
+#[derive(Debug, Default)]
+pub struct ObsCache {
+    path: Option<PathBuf>,
+    stored: Stored,
+    dirty: bool,
+    /// Scan start in ns since the epoch: entries touched after `scan_start - 2 s` are racy.
+    scan_start_ns: i128,
+}
+
+/// Directories whose listing a run's observation depends on.
+pub fn run_dirs(slots: usize) -> Vec<String> {
+    let mut dirs = vec![".".to_string(), "agent".to_string(), "judge".to_string()];
+    dirs.extend((1..=slots).map(|n| format!("judge/{}", crate::layout::names::slot_dir_name(n))));
+    dirs
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+impl ObsCache {
+    /// An empty cache that is never saved (for read-only commands on trees darn never touched).
+    pub fn disabled() -> Self {
+        ObsCache { scan_start_ns: now_ns(), ..ObsCache::default() }
+    }
+
+    /// Loads `.darn/cache` (empty when absent, corrupt or from another version).
+    pub fn load(root: &Path) -> Self {
+        let path = root.join(".darn").join("cache");
+        let stored = std::fs::read(&path)
+            .ok()
+            .and_then(|b| postcard::from_bytes::<Stored>(&b).ok())
+            .filter(|s| s.version == VERSION)
+            .unwrap_or(Stored { version: VERSION, ..Stored::default() });
+        ObsCache { path: Some(path), stored, dirty: false, scan_start_ns: now_ns() }
+    }
+
+    fn racy(&self, sig: &StatSig) -> bool {
+        sig.newest_ns() >= self.scan_start_ns - 2_000_000_000
+    }
+
+    /// The cached observation of a run, if nothing it depended on changed.
+    pub fn lookup_run(&self, rel: &str, ctx: &Hash, dir: &Path) -> Option<RunObs> {
+        let entry = self.stored.runs.get(rel)?;
+        if entry.ctx != *ctx {
+            return None;
+        }
+        for (p, sig) in &entry.deps {
+            let now = if p == "." { StatSig::of(dir) } else { StatSig::of(&dir.join(p)) };
+            if now != *sig {
+                return None;
+            }
+        }
+        Some(entry.obs.clone())
+    }
+
+    /// Records a run's observation with the stat data of everything it depended on; racy
+    /// entries are not kept.
+    pub fn store_run(&mut self, rel: &str, ctx: Hash, dir: &Path, obs: &RunObs, slots: usize) {
+        let mut deps: Vec<(String, Option<StatSig>)> = Vec::with_capacity(obs.files.len() + 6);
+        for d in run_dirs(slots) {
+            let sig = if d == "." { StatSig::of(dir) } else { StatSig::of(&dir.join(&d)) };
+            deps.push((d, sig));
+        }
+        for f in &obs.files {
+            deps.push((f.rel.clone(), StatSig::of(&dir.join(&f.rel))));
+        }
+        let racy = deps.iter().any(|(_, s)| s.as_ref().is_some_and(|s| self.racy(s)));
+        if racy {
+            if self.stored.runs.remove(rel).is_some() {
+                self.dirty = true;
+            }
+            return;
+        }
+        self.stored.runs.insert(rel.to_string(), RunEntry { ctx, deps, obs: obs.clone() });
+        self.dirty = true;
+    }
+
+    /// The content hash of a file (relative to `root`), from the cache when its stat data is
+    /// unchanged; `None` when it does not exist. Returns the bytes too when it had to read them.
+    pub fn file_hash(&self, root: &Path, rel: &str) -> Option<(Hash, Option<Vec<u8>>)> {
+        let path = root.join(rel);
+        let sig = StatSig::of(&path)?;
+        if let Some(e) = self.stored.files.get(rel)
+            && e.sig == sig
+        {
+            return Some((e.hash, None));
+        }
+        let bytes = std::fs::read(&path).ok()?;
+        Some((crate::observe::hash_bytes(&bytes), Some(bytes)))
+    }
+
+    /// Remembers a file's hash (after [`Self::file_hash`] read it).
+    pub fn store_file(&mut self, root: &Path, rel: &str, hash: Hash) {
+        let Some(sig) = StatSig::of(&root.join(rel)) else { return };
+        if self.racy(&sig) {
+            return;
+        }
+        if self.stored.files.get(rel).is_some_and(|e| e.sig == sig && e.hash == hash) {
+            return;
+        }
+        self.stored.files.insert(rel.to_string(), FileEntry { sig, hash });
+        self.dirty = true;
+    }
+
+    /// Drops entries for runs that no longer exist.
+    pub fn retain_runs(&mut self, keep: &std::collections::HashSet<String>) {
+        let before = self.stored.runs.len();
+        self.stored.runs.retain(|k, _| keep.contains(k));
+        if self.stored.runs.len() != before {
+            self.dirty = true;
+        }
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Saves the cache if it changed (atomic rename; a lost cache only costs time).
+    pub fn save(&mut self) -> std::io::Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if !self.dirty {
+            return Ok(());
+        }
+        let bytes = postcard::to_allocvec(&self.stored).map_err(std::io::Error::other)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(crate::write::TEMP_PREFIX).tempfile_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        self.dirty = false;
+        Ok(())
+    }
+}

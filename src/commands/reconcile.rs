@@ -1,0 +1,55 @@
+//! `darn reconcile`: bring the targets up to date.
+
+use crate::cli::{Backend, ReconcileArgs};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::layout::Experiment;
+use crate::printer::Printer;
+use crate::reconcile::{INTERRUPTED, reconcile};
+use crate::stamp::Lock;
+
+/// `darn reconcile`.
+pub fn run(exp: Experiment, args: &ReconcileArgs, printer: &Printer) -> Result<i32> {
+    if args.backend == Backend::Slurm {
+        return Err(Error::Usage("--backend slurm is not available in this build of darn; use --backend local".into()));
+    }
+    if args.dry_run {
+        let engine = Engine::load(exp, printer, false);
+        let opts = crate::commands::plan::options(
+            &engine,
+            &args.targets,
+            &args.select,
+            args.force,
+            args.regenerate_only,
+            args.max_cost,
+        )?;
+        return crate::commands::plan::run(&engine, &opts, printer);
+    }
+    let _lock = Lock::acquire(&exp.root)?;
+    // Ctrl-C: finish the current wave, record it, exit 130.
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, std::sync::Arc::clone(&INTERRUPTED));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, std::sync::Arc::clone(&INTERRUPTED));
+    let mut engine = Engine::load(exp, printer, true);
+    let opts = crate::commands::plan::options(
+        &engine,
+        &args.targets,
+        &args.select,
+        args.force,
+        args.regenerate_only,
+        args.max_cost,
+    )?;
+    let plan = engine.plan(&opts);
+    let outcome = reconcile(&mut engine, &plan, printer)?;
+    if printer.json {
+        printer.json_out(&outcome);
+    } else {
+        printer.out(&crate::printer::reconcile::render(&outcome, printer));
+    }
+    Ok(if outcome.interrupted {
+        130
+    } else if !outcome.failed.is_empty() || !outcome.pending_executions.is_empty() {
+        1
+    } else {
+        0
+    })
+}
