@@ -1,0 +1,168 @@
+//! Broken content inside runs is classified, never fatal; `status` never writes.
+
+use crate::util::{Exp, assert_no_panic, problems, run, runs, shared_demo, small_demo, text};
+use serde_json::Value;
+
+const RUN: &str = "T0/00/run_01";
+
+/// Files whose content darn validates: any garbage in them leaves the run with a problem.
+/// (`response.txt` is not here: in the January era `stdout.log` holds the same response.)
+const VALIDATED: [&str; 12] = [
+    "agent/stdout.log",
+    "agent/output.txt",
+    "agent/result.json",
+    "agent/timing.json",
+    "judge/result.json",
+    "judge/judge_01/judgment.json",
+    "judge/judge_02/judgment.json",
+    "judge/judge_03/judgment.json",
+    "run_result.json",
+    "report.json",
+    "report.md",
+    "agent/stderr.log",
+];
+
+/// Whether garbage of `kind` in `file` must leave the run with a problem. darn reads the agent's
+/// stdout from `stdout.log`, else `cmd_0000_stdout.log`, else `output.txt` (stderr likewise), so
+/// an empty or unreadable `stdout.log` and an unreadable `stderr.log` are recovered from the
+/// intact copies.
+fn validated(file: &str, kind: &str) -> bool {
+    match (file, kind) {
+        ("agent/stdout.log", "empty" | "whitespace" | "directory") => false,
+        ("agent/stderr.log", "directory") => false,
+        _ => VALIDATED.contains(&file),
+    }
+}
+
+/// Ways a file's content breaks.
+fn garbage(original: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut binary: Vec<u8> = (0..=255u8).rev().collect();
+    binary.extend_from_slice(b"\x00\x00\xff{\"score\":");
+    vec![
+        ("empty", Vec::new()),
+        ("truncated", original[..original.len() / 3].to_vec()),
+        ("binary", binary),
+        ("wrong JSON", b"[1, \"two\", {\"three\": null}]".to_vec()),
+        ("whitespace", b" \n\t\n".to_vec()),
+    ]
+}
+
+/// Every file of one fixture run, replaced by every kind of garbage in turn: status still exits 0,
+/// never panics, still reports the run, and gives it a problem when the file is one darn checks.
+#[test]
+fn garbage_in_any_run_file_never_breaks_status() {
+    let exp = Exp::fixture();
+    let files = exp.files_under(RUN);
+    assert!(files.len() > 40, "the fixture run has its files: {files:?}");
+    for file in &files {
+        let original = exp.read(file);
+        let short = file.strip_prefix(&format!("{RUN}/")).expect("under the run");
+        for (kind, bytes) in garbage(&original) {
+            if bytes == original {
+                continue;
+            }
+            exp.write(file, &bytes);
+            // Only T0 (this run's tier) is classified: the loop runs darn some 200 times.
+            let doc = status_ok(&exp, &["--tier", "T0"], &format!("{short} {kind}"));
+            assert_eq!(runs(&doc).len(), 1);
+            let r = run(&doc, RUN);
+            if validated(short, kind) {
+                assert!(!problems(r).is_empty(), "{short} {kind}: the run should have a problem: {r:#}");
+                assert!(r["agent"] != "completed" || r["judge"] != "complete" || has_aggregate_problem(r));
+            }
+        }
+        exp.write(file, &original);
+    }
+    // Everything restored: complete again.
+    assert!(runs(&status_ok(&exp, &[], "restored")).iter().all(|r| problems(r).is_empty()));
+}
+
+fn has_aggregate_problem(r: &Value) -> bool {
+    problems(r).iter().any(|p| {
+        let path = p["path"].as_str().unwrap_or("");
+        path.ends_with("run_result.json") || path.ends_with("report.json") || path.ends_with("report.md")
+    })
+}
+
+/// A directory where a file should be, and an unreadable file, are classified too.
+#[test]
+fn directories_in_place_of_files_never_break_status() {
+    let exp = Exp::fixture();
+    for short in VALIDATED {
+        let file = format!("{RUN}/{short}");
+        let original = exp.read(&file);
+        exp.remove(&file);
+        std::fs::create_dir(exp.path(&file)).expect("make a directory in place of the file");
+        exp.write(&format!("{file}/inner"), "x");
+        let doc = status_ok(&exp, &[], &format!("{short} as a directory"));
+        for other in runs(&doc).iter().filter(|o| o["id"] != RUN) {
+            assert!(problems(other).is_empty(), "{short} as a directory only affects its run: {other:#}");
+        }
+        if validated(short, "directory") {
+            assert!(!problems(run(&doc, RUN)).is_empty(), "{short} as a directory is a problem");
+        }
+        exp.remove(&file);
+        exp.write(&file, &original);
+    }
+}
+
+/// Broken experiment-level files that are not the config are warnings or classified, not fatal.
+#[test]
+fn broken_checkpoint_and_manifests_never_break_status() {
+    let exp = Exp::fixture();
+    for bytes in [&b""[..], b"{\"version\": ", b"\xff\xfe", b"[]"] {
+        exp.write("checkpoint.json", bytes);
+        exp.write("T0/00/config_manifest.json", bytes);
+        exp.write("T0/result.json", bytes);
+        let doc = status_ok(&exp, &[], "broken checkpoint");
+        assert_eq!(runs(&doc).len(), 7);
+    }
+}
+
+/// `status --json ARGS` must exit 0 without a panic; the document.
+fn status_ok(exp: &Exp, args: &[&str], what: &str) -> Value {
+    let mut all = vec!["--json", "status"];
+    all.extend_from_slice(args);
+    let out = exp.darn(&all);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: no JSON ({e})"))
+}
+
+/// `status` (human, verbose, JSON, filtered) writes nothing: every path, size and mtime is the
+/// same afterwards, and no `.darn` directory appears.
+#[test]
+fn status_writes_nothing() {
+    let (demo, _) = Exp::demo(small_demo(true));
+    let fixture = Exp::fixture();
+    for exp in [&demo, &fixture] {
+        let before = exp.listing();
+        for args in [
+            &["status"][..],
+            &["status", "-v"],
+            &["--json", "status"],
+            &["status", "-vv", "--tier", "T0"],
+            &["-q", "status", "--runs", "1", "--color", "always"],
+        ] {
+            let out = exp.darn(args);
+            assert_no_panic(&out);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        }
+        // From a subdirectory too.
+        let sub = if exp.path("completed").is_dir() { "completed/T0" } else { "T0" };
+        assert_eq!(exp.darn_in(sub, &["status"]).status.code(), Some(0));
+        let after = exp.listing();
+        assert!(!exp.path(".darn").exists(), "no .darn directory");
+        assert_eq!(before.len(), after.len(), "no file added or removed");
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b, a, "{} changed", b.0);
+        }
+    }
+}
+
+/// The shared demo is read by many tests at once; classifying it twice gives the same answer.
+#[test]
+fn status_is_deterministic() {
+    let demo = shared_demo(false);
+    assert_eq!(demo.exp.status(&[]), demo.status);
+}
