@@ -147,9 +147,7 @@ pub fn classify(obs: &RunObs, run_rel: &str) -> RunStatus {
         .slots
         .iter()
         .map(|s| {
-            if agent == AgentStatus::Failed {
-                return JudgeStatus::AgentFailed;
-            }
+            // Slots keep what is on disk; only the run's judge status says the agent failed.
             match (&s.state, &s.judgment) {
                 (SlotState::Missing, _) => JudgeStatus::Missing,
                 (SlotState::Failed { .. }, _) => JudgeStatus::Failed,

@@ -669,7 +669,14 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
                 judge_duration: jd,
                 consensus: c,
                 slots: ctx.judge_models.iter().cloned().zip(outcomes.clone().unwrap_or_default()).collect(),
-                run_path: ctx.recorded_run_path.clone(),
+                // Keep the paths the runner recorded (B24), even after a move between layouts.
+                run_path: existing_rr
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| v.get("workspace_path"))
+                    .and_then(Value::as_str)
+                    .and_then(|p| p.strip_suffix("/workspace"))
+                    .map_or_else(|| ctx.recorded_run_path.clone(), str::to_string),
                 baseline_summary: ctx.baseline_summary.clone(),
                 previous: existing_rr.as_ref().ok(),
             };

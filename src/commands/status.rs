@@ -141,7 +141,9 @@ pub fn build(exp: &Experiment, select: &Select) -> StatusReport {
         let st = &s.status;
         if matches!(st.agent, AgentStatus::Missing | AgentStatus::Failed | AgentStatus::Partial) {
             needs.agent_execution += 1;
-        } else if matches!(st.judge, JudgeStatus::Missing | JudgeStatus::Failed) {
+        } else if matches!(st.judge, JudgeStatus::Missing | JudgeStatus::Failed)
+            || st.slots.iter().any(|s| matches!(s, JudgeStatus::Missing | JudgeStatus::Failed))
+        {
             needs.judge_execution += 1;
         } else if st.agent == AgentStatus::Results || st.judge == JudgeStatus::Partial || st.aggregate_pending {
             needs.regeneration += 1;

@@ -293,13 +293,11 @@ fn list_dirs(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Picks the era from cheap cues: phased layout or a v3 checkpoint mean the current runner, a
-/// v2.0 checkpoint the January-2026 one; otherwise the first run's consensus file decides
-/// (`is_valid` appeared with the current shapes).
+/// Picks the era from cheap cues: a v2.0 checkpoint means the January-2026 runner, v3 the
+/// current one; otherwise the first run's consensus decides (`is_valid` appeared with the
+/// current shapes), then `run_result.json` (`process_metrics`).
 fn detect_era(layout: Layout, checkpoint: Option<&Value>, runs: &[RunLoc]) -> Era {
-    if layout == Layout::Phased {
-        return Era::Head;
-    }
+    // Content first: a January-2026 tree moved under completed/ is still January-shaped.
     if let Some(version) = checkpoint.and_then(|c| c.get("version")).and_then(Value::as_str) {
         return if version.starts_with('2') { Era::Jan2026 } else { Era::Head };
     }
@@ -316,5 +314,7 @@ fn detect_era(layout: Layout, checkpoint: Option<&Value>, runs: &[RunLoc]) -> Er
             return if v.get("process_metrics").is_some() { Era::Head } else { Era::Jan2026 };
         }
     }
+    // Nothing to go by: the phased layout only ever came with the current shapes.
+    let _ = layout;
     Era::Head
 }

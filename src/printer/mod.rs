@@ -47,16 +47,16 @@ impl Printer {
         let _ = out.flush();
     }
 
-    /// A warning on stderr (hidden with -q).
+    /// A warning on stderr (hidden with -q or when stderr is not a terminal, as CONTRACT says).
     pub fn warn(&self, text: &str) {
-        if !self.quiet {
+        if !self.quiet && std::io::stderr().is_terminal() {
             eprintln!("{} {text}", self.paint("warning:", Style::Yellow));
         }
     }
 
-    /// A note on stderr (hidden with -q).
+    /// A note on stderr (hidden with -q or when stderr is not a terminal).
     pub fn note(&self, text: &str) {
-        if !self.quiet {
+        if !self.quiet && std::io::stderr().is_terminal() {
             eprintln!("{text}");
         }
     }

@@ -68,7 +68,7 @@ pub fn render(r: &StatusReport, p: &Printer) -> String {
         ));
     } else {
         out.push_str(&format!(
-            "{} of {} need work: {} the agent re-run, {} judges re-run, {} only regeneration\n",
+            "{} of {} need work: {} an agent run, {} judge runs, {} only regeneration\n",
             count(pending),
             plural(total, "run", "runs"),
             count(n.agent_execution),

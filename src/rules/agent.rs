@@ -326,6 +326,22 @@ pub fn short(v: &Value) -> String {
     if s.chars().count() > 60 { format!("{}…", s.chars().take(57).collect::<String>()) } else { s }
 }
 
+/// Two values rendered around their first difference, so long strings that share a prefix
+/// (paths, reasoning) show where they differ.
+pub fn difference(have: &Value, want: &Value) -> (String, String) {
+    let (Value::String(a), Value::String(b)) = (have, want) else {
+        return (short(have), short(want));
+    };
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let window = |s: &str| {
+        let start = common.saturating_sub(12);
+        let tail: String = s.chars().skip(start).take(48).collect();
+        let more = s.chars().count() > start + 48;
+        format!("{}{tail}{}", if start > 0 { "…" } else { "" }, if more { "…" } else { "" })
+    };
+    (format!("{:?}", window(a)), format!("{:?}", window(b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

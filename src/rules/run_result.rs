@@ -168,11 +168,8 @@ pub fn check(existing: &Value, expected: &Value) -> Result<(), String> {
         match obj.get(key) {
             None => return Err(format!("missing key `{key}`")),
             Some(v) if !same(v, value) => {
-                return Err(format!(
-                    "`{key}` disagrees with its inputs (has {}, expected {})",
-                    crate::rules::agent::short(v),
-                    crate::rules::agent::short(value)
-                ));
+                let (have, want) = crate::rules::agent::difference(v, value);
+                return Err(format!("`{key}` disagrees with its inputs (has {have}, expected {want})"));
             }
             Some(_) => {}
         }

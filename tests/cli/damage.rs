@@ -177,7 +177,6 @@ fn undamaged_demo_runs_are_complete() {
 /// vocabulary is missing/failed/partial/complete; `agent_failed` is a *run's* judge status. A run
 /// whose agent failed has no judge directory, so its slots are `missing`.
 #[test]
-#[ignore = "darn bug: slots of a run whose agent failed are reported `agent_failed`, not `missing` (CONTRACT per-slot statuses)"]
 fn slots_of_runs_whose_agent_failed_are_missing() {
     for phased in [true, false] {
         let SharedDemo { exp, summary, status } = shared_demo(phased);

@@ -95,7 +95,6 @@ fn is_error_result_is_a_failed_agent() {
 /// `agent_failed`, but slots whose complete judgments are on disk are `complete` per CONTRACT
 /// "Per slot" (whose vocabulary has no `agent_failed`).
 #[test]
-#[ignore = "darn bug: every slot of a run whose agent failed is reported `agent_failed`, even with complete judgments on disk (CONTRACT per-slot statuses)"]
 fn slots_of_a_failed_agent_keep_their_status() {
     let exp = Exp::fixture();
     let stdout = String::from_utf8(exp.read(&rel("agent/stdout.log"))).expect("utf-8 stdout");
@@ -294,7 +293,6 @@ fn phased_fixture() -> Exp {
 /// its layout: CONTRACT "Statuses" judges by content, and each consensus file is valid and agrees
 /// with its judgments in the shape of the era that wrote it.
 #[test]
-#[ignore = "darn bug: a phased tree is taken for the current era whatever its checkpoint says, so the fixture's January-shaped judge/result.json files are reported invalid/stale (judge `partial`)"]
 fn fixture_in_phased_layout_is_complete() {
     let exp = phased_fixture();
     let status = exp.status(&[]);
@@ -320,7 +318,6 @@ fn fixture_in_phased_layout_with_explicit_era_is_complete() {
 /// The runner's own `run_result.json`, untouched, is not stale because the run directory moved:
 /// the paths it records are the runner's (LAYOUT B24), and nothing it was derived from changed.
 #[test]
-#[ignore = "darn bug: after the fixture is moved under completed/, every run_result.json is reported stale (`workspace_path` expected with /completed/, derived from the layout instead of the recorded path)"]
 fn fixture_in_phased_layout_with_explicit_era_has_no_problems() {
     let exp = phased_fixture();
     exp.write("darn.toml", "[experiment]\nera = \"jan2026\"\n");

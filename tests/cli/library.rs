@@ -20,7 +20,7 @@ fn library_classifies_every_damage_kind() {
     for phased in [true, false] {
         let demo = shared_demo(phased);
         let experiment = open(&demo.exp);
-        let scanned = darn::scan::scan(&experiment, |_| true);
+        let scanned = darn::scan::scan(&experiment, |_, _| true);
         assert_eq!(scanned.len(), demo.summary.runs);
         for kind in Damage::ALL {
             let want = verdict(kind);
@@ -72,6 +72,9 @@ fn nonexistent_run_directory_is_missing() {
     let dir = Exp::empty();
     let ctx = ObsContext {
         era: Era::Head,
+        run_id: "T0/00/run_01".into(),
+        run_number: 1,
+        want_contents: false,
         agent_model: "claude-sonnet-4-6".into(),
         judge_models: vec!["claude-opus-4-6".into(), "claude-haiku-4-5".into()],
         recorded_run_path: "/x/completed/T0/00/run_01".into(),
@@ -106,7 +109,7 @@ fn library_classifies_the_fixture_complete() {
     let exp = Exp::fixture();
     let experiment = open(&exp);
     assert_eq!(experiment.era, Era::Jan2026);
-    let scanned = darn::scan::scan(&experiment, |_| true);
+    let scanned = darn::scan::scan(&experiment, |_, _| true);
     assert_eq!(scanned.len(), 7);
     for s in scanned {
         assert_eq!((s.status.agent, s.status.judge), (AgentStatus::Completed, JudgeStatus::Complete));

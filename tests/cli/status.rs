@@ -147,7 +147,6 @@ fn json_is_one_document() {
 /// a judge's output (CONTRACT "Nodes": `run/judge/judge_NN` is executed). The demo has five such
 /// runs: three with a failed slot, one with no judge at all, one with a single missing slot.
 #[test]
-#[ignore = "darn bug: a run whose only damage is one missing judge slot (judge `partial`) is counted under `needs.regeneration` / \"only regeneration\" instead of judge execution"]
 fn needs_count_a_missing_slot_as_judge_execution() {
     let demo = shared_demo(true);
     let slot_needs_run = |r: &&Value| {
