@@ -162,6 +162,8 @@ fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, r
             }
             NodeKind::JudgePrompt => {
                 f.state = NodeState::JudgePrompt { exists: obs.judge_prompt, buildable: obs.has_workspace };
+                // A prompt shows the agent's output: a new output makes it (and its judges) stale.
+                f.inputs = vec![("stdout".into(), stdout)];
             }
             NodeKind::JudgeSlot(n) => {
                 let s = &obs.slots[n as usize - 1];

@@ -638,6 +638,9 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
     let consensus = match (&consensus_value, &existing_consensus) {
         (None, _) => Check::Blocked,
         (Some(_), Err(c)) => c.clone(),
+        (Some(_), Ok(_)) if judge_timing_value.is_none() && slots.iter().any(|s| s.duration_seconds.is_some()) => {
+            Check::Disagrees("judge/timing.json is missing".into())
+        }
         (Some(c), Ok(v)) => match c.check(ctx.era, v) {
             Ok(()) => Check::Ok,
             Err(e) if e.starts_with("missing key") || e.starts_with("not a JSON") || e.contains("not a number") => {
@@ -847,6 +850,11 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
     match parsed {
         Some(Ok(j)) => {
             let judgment = match &existing {
+                // The response only survives in the stream: restoring response.txt is part of
+                // regenerating the judgment.
+                Ok(_) if base_obs.response_to_restore.is_some() => {
+                    Check::Disagrees("response.txt is missing; stdout.log holds the response".into())
+                }
                 Err(c) => c.clone(),
                 Ok(v) => match Judgment::from_value(v) {
                     Err(e) => Check::Invalid(e),

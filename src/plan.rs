@@ -292,9 +292,19 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
             }
         },
         NodeState::JudgePrompt { exists, buildable } => {
-            if *exists {
-                let unchanged = stamp.is_some_and(|s| s.outputs == f.outputs);
+            let changed: Vec<Cause> = stamp
+                .map(|s| input_diffs(&s.inputs, &f.inputs))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, d)| Cause::new(CauseKind::InputChanged, id).path(name).detail(d))
+                .collect();
+            if *exists && changed.is_empty() {
+                let unchanged = stamp.is_some_and(|s| s.outputs == f.outputs && s.inputs == f.inputs);
                 OwnVerdict::Fresh { adopt: !unchanged }
+            } else if *exists && *buildable {
+                OwnVerdict::Stale(changed)
+            } else if *exists {
+                OwnVerdict::Unbuildable(changed)
             } else if *buildable {
                 OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput)])
             } else {
@@ -415,8 +425,15 @@ pub fn plan(graph: &Graph, facts: &[NodeFacts], journal: &Journal, opts: &PlanOp
             && opts.selected.as_ref().is_none_or(|s| s.contains(&x))
             && (opts.stages.is_empty() || opts.stages.contains(&g[x].kind.stage()))
     };
+    // An existing judge prompt is the source of truth for judge re-runs (it cannot be rebuilt
+    // without the workspace), so --force only rebuilds one that is named explicitly.
     let forced = |x: NodeIndex| -> bool {
-        opts.force && if opts.targets.is_empty() { in_scope(x) } else { explicit.contains(&x) }
+        opts.force
+            && if opts.targets.is_empty() {
+                in_scope(x) && g[x].kind != NodeKind::JudgePrompt
+            } else {
+                explicit.contains(&x)
+            }
     };
 
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(n);
@@ -510,4 +527,97 @@ pub fn plan(graph: &Graph, facts: &[NodeFacts], journal: &Journal, opts: &PlanOp
         }
     }
     Plan { verdicts, actions, cost_usd: cost, seconds: secs, held_cost_usd: held_cost }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(state: NodeState) -> NodeFacts {
+        NodeFacts {
+            state,
+            rule: 2,
+            params: vec![("model".into(), "m-new".into())],
+            inputs: vec![("stdout".into(), [1; 16])],
+            outputs: vec![("agent/result.json".into(), [2; 16])],
+            recorded_model: None,
+            path: "T0/00/run_01/agent/result.json".into(),
+            estimate: (0.1, 10.0),
+        }
+    }
+
+    fn stamp(rule: u32, model: &str, input: u8, output: u8) -> Stamp {
+        Stamp {
+            rule,
+            adopted: false,
+            params: vec![("model".into(), model.into())],
+            inputs: vec![("stdout".into(), [input; 16])],
+            outputs: vec![("agent/result.json".into(), [output; 16])],
+            at: 0,
+        }
+    }
+
+    fn kinds(v: &OwnVerdict) -> Vec<CauseKind> {
+        match v {
+            OwnVerdict::Stale(c)
+            | OwnVerdict::Failed(_, c)
+            | OwnVerdict::ConfigChanged(c)
+            | OwnVerdict::Unbuildable(c) => c.iter().map(|c| c.kind).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_valid_output_is_adopted_whatever_its_stamp_says() {
+        let f = facts(NodeState::Regen(Check::Ok));
+        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, None), OwnVerdict::Fresh { adopt: true });
+        let same = stamp(2, "m-new", 1, 2);
+        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, Some(&same)), OwnVerdict::Fresh { adopt: false });
+        // Inputs changed but the output still agrees: re-adopted, not rebuilt.
+        let other = stamp(1, "m-old", 9, 9);
+        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, Some(&other)), OwnVerdict::Fresh { adopt: true });
+    }
+
+    #[test]
+    fn a_disagreeing_output_is_explained_by_its_stamp() {
+        let f = facts(NodeState::Regen(Check::Disagrees("cost differs".into())));
+        let v = own_causes("n", NodeKind::AgentResult, &f, Some(&stamp(1, "m-old", 9, 2)));
+        assert_eq!(kinds(&v), vec![CauseKind::RuleChanged, CauseKind::ConfigChanged, CauseKind::InputChanged]);
+        if let OwnVerdict::Stale(c) = &v {
+            assert_eq!(c[0].detail.as_deref(), Some("rule version 1 → 2"));
+            assert_eq!(c[1].detail.as_deref(), Some("model: m-old → m-new"));
+            assert!(c[2].detail.as_deref().is_some_and(|d| d.starts_with("stdout: 09090909 → 01010101")));
+        }
+        let v = own_causes("n", NodeKind::AgentResult, &f, None);
+        assert_eq!(kinds(&v), vec![CauseKind::InvalidOutput]);
+        let f = facts(NodeState::Regen(Check::Missing));
+        assert_eq!(kinds(&own_causes("n", NodeKind::AgentResult, &f, None)), vec![CauseKind::MissingOutput]);
+    }
+
+    #[test]
+    fn executions() {
+        let failed = NodeState::Agent(AgentOutcome::Failed {
+            class: FailureClass::RateLimit,
+            detail: "limit".into(),
+            file: "agent/stdout.log".into(),
+        });
+        let v = own_causes("a", NodeKind::Agent, &facts(failed), None);
+        assert!(matches!(v, OwnVerdict::Failed(FailureClass::RateLimit, _)));
+        let mut f = facts(NodeState::Agent(AgentOutcome::Ok));
+        f.recorded_model = Some("m-old".into());
+        let v = own_causes("a", NodeKind::Agent, &f, None);
+        assert_eq!(kinds(&v), vec![CauseKind::ConfigChanged]);
+        assert!(matches!(v, OwnVerdict::ConfigChanged(_)));
+        let mut f = facts(NodeState::Slot(SlotState::Usable));
+        f.recorded_model = Some("m-old".into());
+        let v = own_causes("s", NodeKind::JudgeSlot(2), &f, None);
+        assert_eq!(kinds(&v), vec![CauseKind::ConfigChanged]);
+        if let OwnVerdict::Stale(c) = v {
+            assert_eq!(c[0].detail.as_deref(), Some("judge_models[1]: m-old → m-new"));
+        }
+        // A slot judged from another prompt is stale.
+        let f = facts(NodeState::Slot(SlotState::Usable));
+        let v = own_causes("s", NodeKind::JudgeSlot(1), &f, Some(&stamp(1, "m-new", 7, 2)));
+        assert_eq!(kinds(&v), vec![CauseKind::InputChanged]);
+    }
 }

@@ -29,3 +29,6 @@ mod demo_cmd;
 
 #[path = "cli/library.rs"]
 mod library;
+
+#[path = "cli/engine.rs"]
+mod engine;
