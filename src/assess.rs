@@ -9,7 +9,7 @@ use crate::cache::ObsCache;
 use crate::classify::{AgentStatus, JudgeStatus};
 use crate::graph::{Graph, NodeKind, run_kinds};
 use crate::layout::Experiment;
-use crate::layout::names::slot_dir_name;
+use crate::layout::files::RunFile;
 use crate::observe::{AgentOutcome, Check, RunObs, SlotState};
 use crate::plan::{NodeFacts, NodeState};
 use crate::rules;
@@ -17,7 +17,9 @@ use crate::scan::ScannedRun;
 use crate::stamp::{ABSENT, Hash, Journal};
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Rule versions, one per node kind, part of every fingerprint.
 pub fn rule_version(kind: NodeKind) -> u32 {
@@ -89,26 +91,26 @@ impl Estimates {
 }
 
 fn file_hash(obs: &RunObs, rel: &str) -> Hash {
-    obs.files.iter().find(|f| f.rel == rel).map_or(ABSENT, |f| f.hash)
+    RunFile::of(rel).map_or(ABSENT, |f| obs.hash_of(f))
 }
 
 fn first_hash(obs: &RunObs, rels: &[&str]) -> Hash {
     rels.iter().map(|r| file_hash(obs, r)).find(|h| *h != ABSENT).unwrap_or(ABSENT)
 }
 
-fn named(obs: &RunObs, rels: &[&str]) -> Vec<(String, Hash)> {
-    rels.iter().map(|r| ((*r).to_string(), file_hash(obs, r))).collect()
+fn named(obs: &RunObs, rels: &[&'static str]) -> Vec<(Cow<'static, str>, Hash)> {
+    rels.iter().map(|r| (Cow::Borrowed(*r), file_hash(obs, r))).collect()
 }
 
-fn p(k: &str, v: impl Into<String>) -> (String, String) {
-    (k.to_string(), v.into())
+fn slot_file(n: usize, name: &str) -> &'static str {
+    RunFile::slot(n, name).map_or("judge/judge_??", RunFile::as_str)
 }
 
 /// Facts for every node of one run, in [`run_kinds`] order.
 fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, recorded_path: &str) -> Vec<NodeFacts> {
     let obs = &sr.obs;
-    let rel = &sr.rel;
-    let era = exp.era.name().to_string();
+    let dir: Arc<str> = Arc::from(sr.rel.as_str());
+    let era = exp.era.name();
     let cfg = &exp.config;
     let stdout =
         first_hash(obs, &["agent/stdout.log", "agent/cmd_0000_stdout.log", "agent/output.txt", "agent/result.json"]);
@@ -118,8 +120,7 @@ fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, r
     let agent_est = est.agent_by_tier.get(tier).copied().unwrap_or(est.agent);
     let mut out = Vec::with_capacity(run_kinds(slots).len());
     for kind in run_kinds(slots) {
-        let outputs: Vec<(String, Hash)> = kind.outputs().iter().map(|o| (o.clone(), file_hash(obs, o))).collect();
-        let path = format!("{rel}/{}", kind.outputs().first().cloned().unwrap_or_default());
+        let outputs: Vec<(&'static str, Hash)> = kind.outputs().into_iter().map(|o| (o, file_hash(obs, o))).collect();
         let mut f = NodeFacts {
             state: NodeState::Unknown,
             rule: rule_version(kind),
@@ -127,92 +128,90 @@ fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, r
             inputs: Vec::new(),
             outputs,
             recorded_model: None,
-            path,
+            dir: Arc::clone(&dir),
+            file: kind.main_file(),
             estimate: (0.0, 0.0),
         };
         match kind {
             NodeKind::Agent => {
                 f.state = NodeState::Agent(obs.agent.outcome.clone());
                 f.params = vec![
-                    p("model", cfg.agent_model()),
-                    p("task_commit", cfg.task_commit.clone()),
-                    p("max_turns", cfg.max_turns.map_or("null".into(), |t| t.to_string())),
-                    p("thinking_mode", cfg.thinking_mode.clone()),
+                    ("model", cfg.agent_model().to_string()),
+                    ("task_commit", cfg.task_commit.clone()),
+                    ("max_turns", cfg.max_turns.map_or("null".into(), |t| t.to_string())),
+                    ("thinking_mode", cfg.thinking_mode.clone()),
                 ];
                 f.recorded_model = obs.agent.model.as_deref().map(crate::layout::config::normalize_model);
-                f.path = format!("{rel}/agent");
                 f.estimate = agent_est;
             }
             NodeKind::AgentOutput => {
                 f.state = NodeState::Regen(obs.agent.output_txt.clone());
-                f.inputs = vec![("stdout".into(), stdout)];
+                f.inputs = vec![(Cow::Borrowed("stdout"), stdout)];
             }
             NodeKind::AgentResult => {
                 f.state = NodeState::Regen(obs.agent.result_json.clone());
-                f.params = vec![p("model", cfg.agent_model())];
+                f.params = vec![("model", cfg.agent_model().to_string())];
                 f.inputs = vec![
-                    ("stdout".into(), stdout),
-                    ("stderr".into(), stderr),
-                    ("agent/command_log.json".into(), command_log),
+                    (Cow::Borrowed("stdout"), stdout),
+                    (Cow::Borrowed("stderr"), stderr),
+                    (Cow::Borrowed("agent/command_log.json"), command_log),
                 ];
             }
             NodeKind::AgentTiming => {
                 f.state = NodeState::Regen(obs.agent.timing_json.clone());
-                f.inputs = vec![("agent/command_log.json".into(), command_log)];
+                f.inputs = vec![(Cow::Borrowed("agent/command_log.json"), command_log)];
             }
             NodeKind::JudgePrompt => {
                 f.state = NodeState::JudgePrompt { exists: obs.judge_prompt, buildable: obs.has_workspace };
                 // A prompt shows the agent's output: a new output makes it (and its judges) stale.
-                f.inputs = vec![("stdout".into(), stdout)];
+                f.inputs = vec![(Cow::Borrowed("stdout"), stdout)];
             }
             NodeKind::JudgeSlot(n) => {
                 let s = &obs.slots[n as usize - 1];
                 let model = cfg.judge_models.get(n as usize - 1).cloned().unwrap_or_default();
                 f.state = NodeState::Slot(s.state.clone());
                 f.estimate = est.judge_by_model.get(&model).copied().unwrap_or(est.judge);
-                f.params = vec![p("model", model)];
-                f.inputs = vec![("judge_prompt.md".into(), file_hash(obs, "judge_prompt.md"))];
+                f.params = vec![("model", model)];
+                f.inputs = named(obs, &["judge_prompt.md"]);
                 f.recorded_model = s.model.as_deref().map(crate::layout::config::normalize_model);
-                f.path = format!("{rel}/judge/{}", slot_dir_name(n as usize));
             }
             NodeKind::Judgment(n) => {
                 let s = &obs.slots[n as usize - 1];
                 f.state = NodeState::Regen(s.judgment.clone());
-                let d = slot_dir_name(n as usize);
-                f.inputs = named(obs, &[&format!("judge/{d}/response.txt"), &format!("judge/{d}/stdout.log")]);
+                let n = n as usize;
+                f.inputs = named(obs, &[slot_file(n, "response.txt"), slot_file(n, "stdout.log")]);
             }
             NodeKind::Consensus => {
                 f.state = NodeState::Regen(obs.consensus.clone());
-                f.params = vec![p("era", era.clone())];
+                f.params = vec![("era", era.to_string())];
                 f.inputs = (1..=slots)
                     .map(|n| {
-                        let d = slot_dir_name(n);
                         let h = match &obs.slots[n - 1].state {
                             SlotState::Failed { detail, .. } => crate::observe::hash_bytes(detail.as_bytes()),
-                            _ => file_hash(obs, &format!("judge/{d}/judgment.json")),
+                            _ => file_hash(obs, slot_file(n, "judgment.json")),
                         };
-                        (format!("judge/{d}"), h)
+                        (Cow::Borrowed(slot_file(n, "")), h)
                     })
                     .collect();
             }
             NodeKind::RunResult => {
                 f.state = NodeState::Regen(obs.run_result.clone());
                 f.params = vec![
-                    p("era", era.clone()),
-                    p("run_path", recorded_path),
-                    p("judge_models", cfg.judge_models.join(",")),
+                    ("era", era.to_string()),
+                    ("run_path", recorded_path.to_string()),
+                    ("judge_models", cfg.judge_models.join(",")),
                 ];
                 let mut inputs =
                     named(obs, &["agent/result.json", "agent/timing.json", "judge/timing.json", "judge/result.json"]);
                 for n in 1..=slots {
-                    let r = format!("judge/{}/judgment.json", slot_dir_name(n));
-                    inputs.push((r.clone(), file_hash(obs, &r)));
+                    let r = slot_file(n, "judgment.json");
+                    inputs.push((Cow::Borrowed(r), file_hash(obs, r)));
                 }
                 f.inputs = inputs;
             }
             NodeKind::RunReport => {
                 f.state = NodeState::Regen(obs.report.clone());
-                f.params = vec![p("era", era.clone())];
+                f.params = vec![("era", era.to_string())];
                 f.inputs = named(obs, &["run_result.json"]);
             }
             _ => {}
@@ -226,27 +225,28 @@ fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, r
 pub struct Assessment {
     /// Facts per node index.
     pub facts: Vec<NodeFacts>,
-    /// Observed runs, by run index.
+    /// Observed runs (every run of the experiment, in run order).
     pub runs: Vec<ScannedRun>,
     pub estimates: Estimates,
-    /// Parsed run results, shared with regeneration.
+    /// Parsed run results and subtest values, shared with regeneration.
     pub run_results: RunResults,
 }
 
 /// Builds the facts of every node. `runs` must hold every run of the experiment (aggregates
-/// depend on all of them).
+/// depend on all of them). Nodes in `trusted` were just built by darn: their content is known
+/// to be right and is not checked again.
 pub fn assess(
     exp: &Experiment,
     graph: &Graph,
     runs: Vec<ScannedRun>,
     journal: &Journal,
     cache: &mut ObsCache,
+    trusted: &HashSet<NodeIndex>,
 ) -> Assessment {
     let slots = graph.slots;
     let estimates = Estimates::from_runs(exp, &runs);
     let base = crate::scan::recorded_base(exp);
-    let mut facts: Vec<NodeFacts> =
-        graph.g.node_indices().map(|n| NodeFacts::unknown(graph.node(n).id.clone())).collect();
+    let mut facts: Vec<NodeFacts> = graph.g.node_indices().map(|_| NodeFacts::unknown()).collect();
     let per_run: Vec<(usize, Vec<NodeFacts>)> = runs
         .par_iter()
         .map(|sr| {
@@ -259,104 +259,163 @@ pub fn assess(
             facts[graph.run_nodes[ri][i].index()] = f;
         }
     }
+    let run_results = RunResults::default();
+    aggregate_facts(exp, graph, &runs, journal, cache, trusted, &run_results, &mut facts);
+    Assessment { facts, runs, estimates, run_results }
+}
 
-    // Aggregates: inputs are the run results under them.
-    let rr_hash = |ri: usize| -> Hash {
-        let sr = runs.iter().find(|r| r.index == ri);
-        sr.map_or(ABSENT, |r| file_hash(&r.obs, "run_result.json"))
-    };
-    let by_index: HashMap<usize, &ScannedRun> = runs.iter().map(|r| (r.index, r)).collect();
-    let run_input = |ri: usize| -> (String, Hash) {
-        let h = by_index.get(&ri).map_or_else(|| rr_hash(ri), |r| file_hash(&r.obs, "run_result.json"));
-        (format!("{}/run_result.json", exp.runs[ri].key.id()), h)
+/// Facts of the aggregate nodes, level by level (subtests, tier results, tier reports, the
+/// experiment's files, the checkpoint), each level in parallel.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_facts(
+    exp: &Experiment,
+    graph: &Graph,
+    runs: &[ScannedRun],
+    journal: &Journal,
+    cache: &mut ObsCache,
+    trusted: &HashSet<NodeIndex>,
+    run_results: &RunResults,
+    facts: &mut [NodeFacts],
+) {
+    let rr_hash: HashMap<usize, Hash> = runs.iter().map(|r| (r.index, file_hash(&r.obs, "run_result.json"))).collect();
+    let run_input = |ri: usize| -> (Cow<'static, str>, Hash) {
+        (Cow::Owned(format!("{}/run_result.json", exp.runs[ri].key.id())), rr_hash.get(&ri).copied().unwrap_or(ABSENT))
     };
     let rel_of = |path: &std::path::Path| -> String {
         path.strip_prefix(&exp.root)
             .map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"))
     };
-    let agg_nodes: Vec<NodeIndex> = graph.g.node_indices().filter(|n| !graph.node(*n).kind.is_run_node()).collect();
     let config_hash = crate::observe::hash_bytes(crate::pyjson::to_string(&exp.config.raw).as_bytes());
-    // Output hashes of aggregate files (stat cache), computed in dependency order so that a
-    // node's inputs (earlier aggregates' files) are known.
-    let mut file_hashes: HashMap<String, Hash> = HashMap::new();
-    let mut hash_of = |cache: &mut ObsCache, rel: String| -> Hash {
-        if let Some(h) = file_hashes.get(&rel) {
-            return *h;
+    let mut runs_of_subtest: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut runs_of_tier: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (ri, loc) in exp.runs.iter().enumerate() {
+        runs_of_subtest.entry((loc.key.tier.as_str(), loc.key.subtest.as_str())).or_default().push(ri);
+        runs_of_tier.entry(loc.key.tier.as_str()).or_default().push(ri);
+    }
+
+    let mut levels: Vec<Vec<NodeIndex>> = vec![Vec::new(); 6];
+    for n in graph.g.node_indices() {
+        let level = match graph.node(n).kind {
+            NodeKind::SubtestReport => 0,
+            NodeKind::TierResult => 1,
+            NodeKind::TierReport => 2,
+            NodeKind::ExperimentResult => 3,
+            NodeKind::ExperimentReport => 4,
+            NodeKind::Checkpoint => 5,
+            _ => continue,
+        };
+        levels[level].push(n);
+    }
+    for level in levels {
+        // Hash every output and input file of the level first (the stat cache is shared).
+        let mut rels: Vec<String> = Vec::new();
+        for &n in &level {
+            let node = graph.node(n);
+            let dir = graph.node_dir(exp, n);
+            rels.extend(node.kind.outputs().iter().map(|o| rel_of(&dir.join(o))));
+            match (node.kind, node.tier.as_deref()) {
+                (NodeKind::TierReport, Some(t)) => {
+                    let d = exp.tier_dir(t);
+                    rels.push(rel_of(&d.join("result.json")));
+                    rels.push(rel_of(&d.join("best_subtest.json")));
+                }
+                (NodeKind::ExperimentResult, _) => {
+                    rels.extend(exp.tiers.iter().map(|t| rel_of(&exp.tier_dir(t).join("result.json"))));
+                }
+                _ => {}
+            }
         }
-        let h = match cache.file_hash(&exp.root, &rel) {
-            Some((h, read)) => {
-                if read.is_some() {
+        let hashed: Vec<(String, Option<(Hash, bool)>)> = rels
+            .par_iter()
+            .map(|rel| (rel.clone(), cache.file_hash(&exp.root, rel).map(|(h, read)| (h, read.is_some()))))
+            .collect();
+        let mut hashes: HashMap<String, Hash> = HashMap::new();
+        for (rel, h) in hashed {
+            if let Some((h, read)) = h {
+                if read {
                     cache.store_file(&exp.root, &rel, h);
                 }
-                h
+                hashes.insert(rel, h);
             }
-            None => ABSENT,
-        };
-        file_hashes.insert(rel, h);
-        h
-    };
-    let run_results = RunResults::default();
-    for n in agg_nodes {
-        let node = graph.node(n);
-        let dir = graph.node_dir(exp, n);
-        let outputs: Vec<(String, Hash)> =
-            node.kind.outputs().iter().map(|o| (o.clone(), hash_of(cache, rel_of(&dir.join(o))))).collect();
-        let mut params = vec![p("era", exp.era.name())];
-        let inputs: Vec<(String, Hash)> = match (node.kind, node.tier.as_deref(), node.subtest.as_deref()) {
-            (NodeKind::SubtestReport, Some(t), Some(s)) => (0..exp.runs.len())
-                .filter(|ri| exp.runs[*ri].key.tier == t && exp.runs[*ri].key.subtest == s)
-                .map(run_input)
-                .collect(),
-            (NodeKind::TierResult, Some(t), None) => {
-                (0..exp.runs.len()).filter(|ri| exp.runs[*ri].key.tier == t).map(run_input).collect()
-            }
-            (NodeKind::TierReport, Some(t), None) => {
-                let d = exp.tier_dir(t);
-                vec![
-                    (format!("{t}/result.json"), hash_of(cache, rel_of(&d.join("result.json")))),
-                    (format!("{t}/best_subtest.json"), hash_of(cache, rel_of(&d.join("best_subtest.json")))),
-                ]
-            }
-            (NodeKind::ExperimentResult, None, None) => {
-                params.push(("config".into(), crate::stamp::short_hex(&config_hash)));
-                exp.tiers
-                    .iter()
-                    .map(|t| (format!("{t}/result.json"), hash_of(cache, rel_of(&exp.tier_dir(t).join("result.json")))))
-                    .collect()
-            }
-            (NodeKind::ExperimentReport, None, None) => {
-                vec![("result.json".into(), hash_of(cache, "result.json".into()))]
-            }
-            (NodeKind::Checkpoint, None, None) => {
-                vec![("runs".into(), run_states_digest(exp, &runs))]
-            }
-            _ => Vec::new(),
-        };
-        let rule = rule_version(node.kind);
-        let stamp = journal.get(&node.id);
-        let proven =
-            stamp.is_some_and(|s| s.rule == rule && s.params == params && s.inputs == inputs && s.outputs == outputs);
-        let state = if proven {
-            Check::Ok
-        } else if node.kind == NodeKind::Checkpoint {
-            crate::checkpoint::check(exp, &runs)
-        } else {
-            let generated = aggregate_io::existing_generated(&dir)
-                .unwrap_or_else(|| crate::rules::aggregate::Generated::same(&crate::timefmt::now_iso()));
-            aggregate_io::compare(&aggregate_io::outputs(exp, graph, n, &run_results, &generated))
-        };
-        facts[n.index()] = NodeFacts {
-            state: NodeState::Regen(state),
-            rule,
-            params,
-            inputs,
-            outputs,
-            recorded_model: None,
-            path: rel_of(&dir.join(node.kind.outputs().first().cloned().unwrap_or_default())),
-            estimate: (0.0, 0.0),
-        };
+        }
+        let hash = |rel: String| hashes.get(&rel).copied().unwrap_or(ABSENT);
+        let computed: Vec<(NodeIndex, NodeFacts)> = level
+            .par_iter()
+            .map(|&n| {
+                let node = graph.node(n);
+                let dir = graph.node_dir(exp, n);
+                let outputs: Vec<(&'static str, Hash)> =
+                    node.kind.outputs().into_iter().map(|o| (o, hash(rel_of(&dir.join(o))))).collect();
+                let mut params = vec![("era", exp.era.name().to_string())];
+                let inputs: Vec<(Cow<'static, str>, Hash)> =
+                    match (node.kind, node.tier.as_deref(), node.subtest.as_deref()) {
+                        (NodeKind::SubtestReport, Some(t), Some(s)) => runs_of_subtest
+                            .get(&(t, s))
+                            .map(|v| v.iter().map(|ri| run_input(*ri)).collect())
+                            .unwrap_or_default(),
+                        (NodeKind::TierResult, Some(t), None) => {
+                            runs_of_tier.get(t).map(|v| v.iter().map(|ri| run_input(*ri)).collect()).unwrap_or_default()
+                        }
+                        (NodeKind::TierReport, Some(t), None) => {
+                            let d = exp.tier_dir(t);
+                            vec![
+                                (Cow::Owned(format!("{t}/result.json")), hash(rel_of(&d.join("result.json")))),
+                                (
+                                    Cow::Owned(format!("{t}/best_subtest.json")),
+                                    hash(rel_of(&d.join("best_subtest.json"))),
+                                ),
+                            ]
+                        }
+                        (NodeKind::ExperimentResult, None, None) => {
+                            params.push(("config", crate::stamp::short_hex(&config_hash)));
+                            exp.tiers
+                                .iter()
+                                .map(|t| {
+                                    (
+                                        Cow::Owned(format!("{t}/result.json")),
+                                        hash(rel_of(&exp.tier_dir(t).join("result.json"))),
+                                    )
+                                })
+                                .collect()
+                        }
+                        (NodeKind::ExperimentReport, None, None) => {
+                            vec![(Cow::Borrowed("result.json"), hash("result.json".into()))]
+                        }
+                        (NodeKind::Checkpoint, None, None) => {
+                            vec![(Cow::Borrowed("runs"), run_states_digest(exp, runs))]
+                        }
+                        _ => Vec::new(),
+                    };
+                let dir_rel = rel_of(&dir);
+                let mut f = NodeFacts {
+                    state: NodeState::Unknown,
+                    rule: rule_version(node.kind),
+                    params,
+                    inputs,
+                    outputs,
+                    recorded_model: None,
+                    dir: Arc::from(if dir_rel.is_empty() || dir == exp.root { "" } else { dir_rel.as_str() }),
+                    file: node.kind.main_file(),
+                    estimate: (0.0, 0.0),
+                };
+                let proven = trusted.contains(&n) || journal.digest(&node.id).is_some_and(|d| d == f.digest());
+                let state = if proven {
+                    Check::Ok
+                } else if node.kind == NodeKind::Checkpoint {
+                    crate::checkpoint::check(exp, runs)
+                } else {
+                    let generated = aggregate_io::existing_generated(&dir)
+                        .unwrap_or_else(|| crate::rules::aggregate::Generated::same(&crate::timefmt::now_iso()));
+                    aggregate_io::compare(&aggregate_io::outputs(exp, graph, n, run_results, &generated))
+                };
+                f.state = NodeState::Regen(state);
+                (n, f)
+            })
+            .collect();
+        for (n, f) in computed {
+            facts[n.index()] = f;
+        }
     }
-    Assessment { facts, runs, estimates, run_results }
 }
 
 /// A digest of what the checkpoint records about every run.

@@ -9,13 +9,15 @@
 //! cache is only an accelerator: it is rebuilt whenever it is missing, corrupt or of another
 //! darn version, and losing it costs time, never correctness.
 
+use crate::layout::files::RunFile;
 use crate::observe::RunObs;
 use crate::stamp::Hash;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 /// Stat data that changes whenever a file's content may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,10 +66,10 @@ impl StatSig {
 struct RunEntry {
     /// Hash of the observation context (config, era, darn version).
     ctx: Hash,
-    /// Relative paths (to the run directory) of the directories and files the observation
-    /// depended on, with their stat data (`None`: did not exist).
-    deps: Vec<(String, Option<StatSig>)>,
-    obs: RunObs,
+    /// The directories and files (relative to the run directory) the observation depended
+    /// on, with their stat data (`None`: did not exist).
+    deps: Vec<(RunFile, Option<StatSig>)>,
+    obs: Arc<RunObs>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,10 +96,17 @@ pub struct ObsCache {
 }
 
 /// Directories whose listing a run's observation depends on.
-pub fn run_dirs(slots: usize) -> Vec<String> {
-    let mut dirs = vec![".".to_string(), "agent".to_string(), "judge".to_string()];
-    dirs.extend((1..=slots).map(|n| format!("judge/{}", crate::layout::names::slot_dir_name(n))));
+pub fn run_dirs(slots: usize) -> Vec<RunFile> {
+    let mut dirs: Vec<RunFile> = [".", "agent", "judge"].iter().filter_map(|d| RunFile::of(d)).collect();
+    dirs.extend((1..=slots).filter_map(|n| RunFile::slot(n, "")));
     dirs
+}
+
+fn stat_in(dir: &Path, f: RunFile) -> Option<StatSig> {
+    match f.as_str() {
+        "." => StatSig::of(dir),
+        rel => StatSig::of(&dir.join(rel)),
+    }
 }
 
 fn now_ns() -> i128 {
@@ -126,30 +135,28 @@ impl ObsCache {
     }
 
     /// The cached observation of a run, if nothing it depended on changed.
-    pub fn lookup_run(&self, rel: &str, ctx: &Hash, dir: &Path) -> Option<RunObs> {
+    pub fn lookup_run(&self, rel: &str, ctx: &Hash, dir: &Path) -> Option<Arc<RunObs>> {
         let entry = self.stored.runs.get(rel)?;
         if entry.ctx != *ctx {
             return None;
         }
-        for (p, sig) in &entry.deps {
-            let now = if p == "." { StatSig::of(dir) } else { StatSig::of(&dir.join(p)) };
-            if now != *sig {
+        for (f, sig) in &entry.deps {
+            if stat_in(dir, *f) != *sig {
                 return None;
             }
         }
-        Some(entry.obs.clone())
+        Some(Arc::clone(&entry.obs))
     }
 
     /// Records a run's observation with the stat data of everything it depended on; racy
     /// entries are not kept.
-    pub fn store_run(&mut self, rel: &str, ctx: Hash, dir: &Path, obs: &RunObs, slots: usize) {
-        let mut deps: Vec<(String, Option<StatSig>)> = Vec::with_capacity(obs.files.len() + 6);
+    pub fn store_run(&mut self, rel: &str, ctx: Hash, dir: &Path, obs: &Arc<RunObs>, slots: usize) {
+        let mut deps: Vec<(RunFile, Option<StatSig>)> = Vec::with_capacity(obs.files.len() + 6);
         for d in run_dirs(slots) {
-            let sig = if d == "." { StatSig::of(dir) } else { StatSig::of(&dir.join(&d)) };
-            deps.push((d, sig));
+            deps.push((d, stat_in(dir, d)));
         }
         for f in &obs.files {
-            deps.push((f.rel.clone(), StatSig::of(&dir.join(&f.rel))));
+            deps.push((f.file, stat_in(dir, f.file)));
         }
         let racy = deps.iter().any(|(_, s)| s.as_ref().is_some_and(|s| self.racy(s)));
         if racy {
@@ -158,7 +165,7 @@ impl ObsCache {
             }
             return;
         }
-        self.stored.runs.insert(rel.to_string(), RunEntry { ctx, deps, obs: obs.clone() });
+        self.stored.runs.insert(rel.to_string(), RunEntry { ctx, deps, obs: Arc::clone(obs) });
         self.dirty = true;
     }
 

@@ -49,7 +49,7 @@ impl Engine {
         let graph = Graph::build(&exp);
         drop(t);
         let _t2 = crate::trace::span("assess");
-        let assessment = assess(&exp, &graph, runs, &journal, &mut cache);
+        let assessment = assess(&exp, &graph, runs, &journal, &mut cache, &std::collections::HashSet::new());
         Engine { exp, graph, journal, cache, assessment }
     }
 

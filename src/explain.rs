@@ -42,7 +42,7 @@ pub fn verdict_causes(graph: &Graph, plan: &Plan, journal: &Journal, n: NodeInde
         Verdict::Stale(c) | Verdict::Held(_, c) => c.clone(),
         Verdict::Fresh { .. } => {
             let stamp = journal.get(&node.id);
-            if stamp.is_none_or(|s| s.adopted) {
+            if stamp.as_ref().is_none_or(|s| s.adopted) {
                 let detail = if stamp.is_some() {
                     "adopted without rebuilding: the output agreed with its inputs"
                 } else {

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout::Experiment;
+use crate::layout::files::RunFile;
 use crate::layout::names::{RunKey, slot_dir_name};
 use crate::select::Stage;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -95,23 +96,32 @@ impl NodeKind {
 
     /// Files the node produces, relative to its run directory (run nodes) or its aggregate
     /// directory (others).
-    pub fn outputs(self) -> Vec<String> {
+    pub fn outputs(self) -> Vec<&'static str> {
+        let slot = |n: u16, f: &str| RunFile::slot(n as usize, f).map_or("judge/judge_??", RunFile::as_str);
         match self {
-            NodeKind::Agent => {
-                vec!["agent/stdout.log".into(), "agent/stderr.log".into(), "agent/command_log.json".into()]
-            }
-            NodeKind::JudgeSlot(n) => {
-                let d = slot_dir_name(n as usize);
-                vec![format!("judge/{d}/response.txt"), format!("judge/{d}/stdout.log")]
-            }
-            NodeKind::Consensus => vec!["judge/result.json".into(), "judge/timing.json".into()],
-            NodeKind::RunReport | NodeKind::SubtestReport => vec!["report.json".into(), "report.md".into()],
-            NodeKind::TierResult => vec!["result.json".into(), "best_subtest.json".into()],
-            NodeKind::TierReport | NodeKind::ExperimentReport => {
-                vec!["report.json".into(), "report.md".into(), "summary.md".into()]
-            }
-            NodeKind::ExperimentResult => vec!["result.json".into(), "tier_comparison.json".into()],
-            other => vec![other.suffix()],
+            NodeKind::Agent => vec!["agent/stdout.log", "agent/stderr.log", "agent/command_log.json"],
+            NodeKind::AgentOutput => vec!["agent/output.txt"],
+            NodeKind::AgentResult => vec!["agent/result.json"],
+            NodeKind::AgentTiming => vec!["agent/timing.json"],
+            NodeKind::JudgePrompt => vec!["judge_prompt.md"],
+            NodeKind::JudgeSlot(n) => vec![slot(n, "response.txt"), slot(n, "stdout.log")],
+            NodeKind::Judgment(n) => vec![slot(n, "judgment.json")],
+            NodeKind::Consensus => vec!["judge/result.json", "judge/timing.json"],
+            NodeKind::RunResult => vec!["run_result.json"],
+            NodeKind::RunReport | NodeKind::SubtestReport => vec!["report.json", "report.md"],
+            NodeKind::TierResult => vec!["result.json", "best_subtest.json"],
+            NodeKind::TierReport | NodeKind::ExperimentReport => vec!["report.json", "report.md", "summary.md"],
+            NodeKind::ExperimentResult => vec!["result.json", "tier_comparison.json"],
+            NodeKind::Checkpoint => vec!["checkpoint.json"],
+        }
+    }
+
+    /// The node's main file (its first output), or the slot directory for a judge slot.
+    pub fn main_file(self) -> &'static str {
+        match self {
+            NodeKind::Agent => "agent",
+            NodeKind::JudgeSlot(n) => RunFile::slot(n as usize, "").map_or("judge", RunFile::as_str),
+            other => other.outputs().first().copied().unwrap_or(""),
         }
     }
 }
@@ -408,7 +418,7 @@ fn resolve_one(
             _ => String::new(),
         };
         for o in node.kind.outputs() {
-            let full = if base.is_empty() { o } else { format!("{base}/{o}") };
+            let full = if base.is_empty() { o.to_string() } else { format!("{base}/{o}") };
             if full == logical_path {
                 hits.push(n);
             }

@@ -5,6 +5,7 @@
 //! not an error. Everything the classification and the planner decide comes from these facts.
 
 use crate::era::Era;
+use crate::layout::files::RunFile;
 use crate::layout::names::slot_dir_name;
 use crate::pyjson;
 use crate::ratelimit;
@@ -157,9 +158,16 @@ pub struct SlotObs {
 /// A file that was read, with its content hash (truncated blake3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileHash {
-    /// Relative to the run directory, `/`-separated.
-    pub rel: String,
+    /// Relative to the run directory.
+    pub file: RunFile,
     pub hash: [u8; 16],
+}
+
+impl RunObs {
+    /// The content hash of a file the observation read (`ABSENT` if it was not there).
+    pub fn hash_of(&self, file: RunFile) -> [u8; 16] {
+        self.files.iter().find(|f| f.file == file).map_or([0; 16], |f| f.hash)
+    }
 }
 
 /// What the run's derived files should contain, computed while checking them, so that
@@ -254,7 +262,10 @@ impl Reader<'_> {
     fn read(&mut self, rel: &str) -> Read {
         match read_file(&self.dir.join(rel)) {
             Ok(bytes) => {
-                self.files.push(FileHash { rel: rel.to_string(), hash: hash_bytes(&bytes) });
+                // Every path observation reads is in the vocabulary (`layout::files`).
+                if let Some(file) = RunFile::of(rel) {
+                    self.files.push(FileHash { file, hash: hash_bytes(&bytes) });
+                }
                 Read::Bytes(bytes)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Read::Missing,
@@ -833,7 +844,22 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
     };
     let base_obs = SlotObs { model, duration_seconds, cost_usd, measured_at, response_to_restore, ..missing };
     let existing = r.json(&format!("{base}/judgment.json"));
-    let parsed = response.as_deref().map(judgment::parse_response);
+    let mut parsed = response.as_deref().map(judgment::parse_response);
+    let mut response_file = response_file;
+    let mut base_obs = base_obs;
+    // A damaged response.txt (cut short by a crash) next to a complete stream: the stream wins
+    // and response.txt is restored from it.
+    if has_response
+        && matches!(parsed, Some(Err(_)))
+        && let Some(out) = stdout.as_deref().filter(|o| !o.trim().is_empty())
+    {
+        let s = judgment::response_from_stdout(out);
+        if let Ok(j) = judgment::parse_response(&s.text) {
+            parsed = Some(Ok(j));
+            base_obs.response_to_restore = Some(s.text);
+            response_file = format!("{base}/stdout.log");
+        }
+    }
 
     let fail = |class: FailureClass, detail: String, file: String| SlotObs {
         state: SlotState::Failed { class, detail, file },
@@ -853,7 +879,7 @@ fn observe_slot(r: &mut Reader, slot: usize, run_exists: bool) -> SlotObs {
                 // The response only survives in the stream: restoring response.txt is part of
                 // regenerating the judgment.
                 Ok(_) if base_obs.response_to_restore.is_some() => {
-                    Check::Disagrees("response.txt is missing; stdout.log holds the response".into())
+                    Check::Disagrees("response.txt is missing or damaged; stdout.log holds the response".into())
                 }
                 Err(c) => c.clone(),
                 Ok(v) => match Judgment::from_value(v) {

@@ -11,7 +11,9 @@ use crate::stamp::{Hash, Journal, Stamp, short_hex};
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Why a node is stale (CONTRACT CAUSE kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -114,21 +116,23 @@ pub struct NodeFacts {
     /// The rule version of the node's rule now.
     pub rule: u32,
     /// Parameters that decide the output, by name, as configured now.
-    pub params: Vec<(String, String)>,
+    pub params: Vec<(&'static str, String)>,
     /// Content hashes of the inputs now.
-    pub inputs: Vec<(String, Hash)>,
+    pub inputs: Vec<(Cow<'static, str>, Hash)>,
     /// Content hashes of the outputs now.
-    pub outputs: Vec<(String, Hash)>,
+    pub outputs: Vec<(&'static str, Hash)>,
     /// For executions: the model the existing output was produced with, when known.
     pub recorded_model: Option<String>,
-    /// The file (relative to the experiment) the node's main output lives in.
-    pub path: String,
+    /// The directory of the node's files, relative to the experiment (shared by a run's nodes).
+    pub dir: Arc<str>,
+    /// The node's main file, relative to `dir`.
+    pub file: &'static str,
     /// Estimated (USD, seconds) for an execution.
     pub estimate: (f64, f64),
 }
 
 impl NodeFacts {
-    pub fn unknown(path: String) -> Self {
+    pub fn unknown() -> Self {
         NodeFacts {
             state: NodeState::Unknown,
             rule: 0,
@@ -136,8 +140,40 @@ impl NodeFacts {
             inputs: Vec::new(),
             outputs: Vec::new(),
             recorded_model: None,
-            path,
+            dir: Arc::from(""),
+            file: "",
             estimate: (0.0, 0.0),
+        }
+    }
+
+    /// The node's main file, relative to the experiment.
+    pub fn path(&self) -> String {
+        match (self.dir.is_empty(), self.file.is_empty()) {
+            (true, _) => self.file.to_string(),
+            (false, true) => self.dir.to_string(),
+            (false, false) => format!("{}/{}", self.dir, self.file),
+        }
+    }
+
+    /// The digest a stamp of these facts would have (see [`crate::stamp::digest`]).
+    pub fn digest(&self) -> Hash {
+        crate::stamp::digest(
+            self.rule,
+            self.params.iter().map(|(k, v)| (*k, v.as_str())),
+            self.inputs.iter().map(|(k, v)| (k.as_ref(), v)),
+            self.outputs.iter().map(|(k, v)| (*k, v)),
+        )
+    }
+
+    /// A stamp recording these facts.
+    pub fn to_stamp(&self, adopted: bool, at: i64) -> Stamp {
+        Stamp {
+            rule: self.rule,
+            adopted,
+            params: self.params.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
+            inputs: self.inputs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            outputs: self.outputs.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+            at,
         }
     }
 }
@@ -217,7 +253,7 @@ impl Plan {
     }
 }
 
-fn param_diffs(old: &[(String, String)], new: &[(String, String)]) -> Vec<String> {
+fn param_diffs(old: &[(String, String)], new: &[(&'static str, String)]) -> Vec<String> {
     let mut out = Vec::new();
     for (k, v) in new {
         match old.iter().find(|(ok, _)| ok == k) {
@@ -234,12 +270,12 @@ fn param_diffs(old: &[(String, String)], new: &[(String, String)]) -> Vec<String
     out
 }
 
-fn input_diffs(old: &[(String, Hash)], new: &[(String, Hash)]) -> Vec<(String, String)> {
+fn input_diffs(old: &[(String, Hash)], new: &[(Cow<'static, str>, Hash)]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (k, v) in new {
         match old.iter().find(|(ok, _)| ok == k) {
-            Some((_, ov)) if ov != v => out.push((k.clone(), format!("{k}: {} → {}", short_hex(ov), short_hex(v)))),
-            None => out.push((k.clone(), format!("{k}: (not an input before) → {}", short_hex(v)))),
+            Some((_, ov)) if ov != v => out.push((k.to_string(), format!("{k}: {} → {}", short_hex(ov), short_hex(v)))),
+            None => out.push((k.to_string(), format!("{k}: (not an input before) → {}", short_hex(v)))),
             _ => {}
         }
     }
@@ -252,11 +288,17 @@ fn input_diffs(old: &[(String, Hash)], new: &[(String, Hash)]) -> Vec<(String, S
 }
 
 /// A node's own causes (no cascades), and whether a fresh node should be (re)adopted.
-/// `None` means fresh.
-pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>) -> OwnVerdict {
-    let cause = |k: CauseKind| Cause::new(k, id).path(f.path.clone());
+///
+/// The stamp is looked at through its digest first; it is decoded only to explain a change.
+pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, journal: &Journal) -> OwnVerdict {
+    let recorded = journal.digest(id);
+    // Nothing that decides the node changed since it was stamped.
+    let same = recorded.is_some_and(|d| d == f.digest());
+    let decoded = std::cell::OnceCell::new();
+    let stamp = || decoded.get_or_init(|| journal.get(id)).as_ref();
+    let cause = |k: CauseKind| Cause::new(k, id).path(f.path());
     let stamp_diffs = |causes: &mut Vec<Cause>| {
-        if let Some(s) = stamp {
+        if let Some(s) = stamp() {
             if s.rule != f.rule {
                 causes.push(cause(CauseKind::RuleChanged).detail(format!("rule version {} → {}", s.rule, f.rule)));
             }
@@ -271,12 +313,7 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
     match &f.state {
         NodeState::Unknown => OwnVerdict::Fresh { adopt: false },
         NodeState::Regen(check) => match check {
-            Check::Ok => {
-                let unchanged = stamp.is_some_and(|s| {
-                    s.rule == f.rule && s.params == f.params && s.inputs == f.inputs && s.outputs == f.outputs
-                });
-                OwnVerdict::Fresh { adopt: !unchanged }
-            }
+            Check::Ok => OwnVerdict::Fresh { adopt: !same },
             Check::Blocked => OwnVerdict::Blocked,
             Check::Missing => OwnVerdict::Stale(vec![cause(CauseKind::MissingOutput)]),
             Check::Invalid(why) => OwnVerdict::Stale(vec![cause(CauseKind::InvalidOutput).detail(why.clone())]),
@@ -285,22 +322,21 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
                 stamp_diffs(&mut causes);
                 if causes.is_empty() {
                     let what =
-                        if stamp.is_some() { "changed since darn built it" } else { "disagrees with its inputs" };
+                        if recorded.is_some() { "changed since darn built it" } else { "disagrees with its inputs" };
                     causes.push(cause(CauseKind::InvalidOutput).detail(format!("{what}: {why}")));
                 }
                 OwnVerdict::Stale(causes)
             }
         },
         NodeState::JudgePrompt { exists, buildable } => {
-            let changed: Vec<Cause> = stamp
+            let changed: Vec<Cause> = (if same { None } else { stamp() })
                 .map(|s| input_diffs(&s.inputs, &f.inputs))
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(name, d)| Cause::new(CauseKind::InputChanged, id).path(name).detail(d))
                 .collect();
             if *exists && changed.is_empty() {
-                let unchanged = stamp.is_some_and(|s| s.outputs == f.outputs && s.inputs == f.inputs);
-                OwnVerdict::Fresh { adopt: !unchanged }
+                OwnVerdict::Fresh { adopt: !same }
             } else if *exists && *buildable {
                 OwnVerdict::Stale(changed)
             } else if *exists {
@@ -327,21 +363,22 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
             }
             AgentOutcome::Ok => {
                 let mut causes = Vec::new();
-                let configured = f.params.iter().find(|(k, _)| k == "model").map(|(_, v)| v.as_str());
-                let stamped_model =
-                    stamp.and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.as_str());
+                let configured = f.params.iter().find(|(k, _)| *k == "model").map(|(_, v)| v.as_str());
                 match (&f.recorded_model, configured) {
-                    (Some(rec), Some(conf)) if rec != conf && stamped_model != Some(conf) => {
+                    (Some(rec), Some(conf)) if rec != conf => {
                         causes.push(cause(CauseKind::ConfigChanged).detail(format!("models[0]: {rec} → {conf}")));
                     }
-                    _ => stamp_diffs(&mut causes),
+                    // Only the configuration decides an agent run; its outputs are its own.
+                    _ if !same => {
+                        if let Some(s) = stamp() {
+                            for d in param_diffs(&s.params, &f.params) {
+                                causes.push(cause(CauseKind::ConfigChanged).detail(d));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                if causes.is_empty() {
-                    let unchanged = stamp.is_some_and(|s| s.params == f.params && s.outputs == f.outputs);
-                    OwnVerdict::Fresh { adopt: !unchanged }
-                } else {
-                    OwnVerdict::ConfigChanged(causes)
-                }
+                if causes.is_empty() { OwnVerdict::Fresh { adopt: !same } } else { OwnVerdict::ConfigChanged(causes) }
             }
         },
         NodeState::Slot(state) => match state {
@@ -355,31 +392,28 @@ pub fn own_causes(id: &str, kind: NodeKind, f: &NodeFacts, stamp: Option<&Stamp>
             }
             SlotState::Usable => {
                 let mut causes = Vec::new();
-                let configured = f.params.iter().find(|(k, _)| k == "model").map(|(_, v)| v.clone());
+                let configured = f.params.iter().find(|(k, _)| *k == "model").map(|(_, v)| v.clone());
                 let slot_label = match kind {
                     NodeKind::JudgeSlot(n) => format!("judge_models[{}]", n - 1),
                     _ => "model".into(),
                 };
-                let recorded = f.recorded_model.clone().or_else(|| {
-                    stamp.and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.clone())
+                let recorded_model = f.recorded_model.clone().or_else(|| {
+                    if same {
+                        return None;
+                    }
+                    stamp().and_then(|s| s.params.iter().find(|(k, _)| k == "model")).map(|(_, v)| v.clone())
                 });
-                if let (Some(rec), Some(conf)) = (&recorded, &configured)
+                if let (Some(rec), Some(conf)) = (&recorded_model, &configured)
                     && rec != conf
                 {
                     causes.push(cause(CauseKind::ConfigChanged).detail(format!("{slot_label}: {rec} → {conf}")));
                 }
-                if let Some(s) = stamp {
+                if !same && let Some(s) = stamp() {
                     for (name, d) in input_diffs(&s.inputs, &f.inputs) {
                         causes.push(Cause::new(CauseKind::InputChanged, id).path(name).detail(d));
                     }
                 }
-                if causes.is_empty() {
-                    let unchanged =
-                        stamp.is_some_and(|s| s.params == f.params && s.inputs == f.inputs && s.outputs == f.outputs);
-                    OwnVerdict::Fresh { adopt: !unchanged }
-                } else {
-                    OwnVerdict::Stale(causes)
-                }
+                if causes.is_empty() { OwnVerdict::Fresh { adopt: !same } } else { OwnVerdict::Stale(causes) }
             }
         },
     }
@@ -447,7 +481,7 @@ pub fn plan(graph: &Graph, facts: &[NodeFacts], journal: &Journal, opts: &PlanOp
             verdicts.push(Verdict::Outside);
             continue;
         }
-        let own = own_causes(&node.id, node.kind, f, journal.get(&node.id));
+        let own = own_causes(&node.id, node.kind, f, journal);
         let mut upstream: Vec<Cause> = g
             .neighbors_directed(x, Direction::Incoming)
             .filter(|p| rebuild[p.index()])
@@ -537,11 +571,12 @@ mod tests {
         NodeFacts {
             state,
             rule: 2,
-            params: vec![("model".into(), "m-new".into())],
-            inputs: vec![("stdout".into(), [1; 16])],
-            outputs: vec![("agent/result.json".into(), [2; 16])],
+            params: vec![("model", "m-new".into())],
+            inputs: vec![(Cow::Borrowed("stdout"), [1; 16])],
+            outputs: vec![("agent/result.json", [2; 16])],
             recorded_model: None,
-            path: "T0/00/run_01/agent/result.json".into(),
+            dir: Arc::from("T0/00/run_01"),
+            file: "agent/result.json",
             estimate: (0.1, 10.0),
         }
     }
@@ -557,6 +592,16 @@ mod tests {
         }
     }
 
+    /// A journal holding one stamp for node `n` (or none).
+    fn journal(s: Option<Stamp>) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut j = Journal::load(dir.path());
+        if let Some(s) = s {
+            j.append(vec![("n".into(), Some(s))]).expect("append");
+        }
+        (dir, j)
+    }
+
     fn kinds(v: &OwnVerdict) -> Vec<CauseKind> {
         match v {
             OwnVerdict::Stale(c)
@@ -570,54 +615,58 @@ mod tests {
     #[test]
     fn a_valid_output_is_adopted_whatever_its_stamp_says() {
         let f = facts(NodeState::Regen(Check::Ok));
-        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, None), OwnVerdict::Fresh { adopt: true });
-        let same = stamp(2, "m-new", 1, 2);
-        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, Some(&same)), OwnVerdict::Fresh { adopt: false });
+        let (_d, none) = journal(None);
+        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, &none), OwnVerdict::Fresh { adopt: true });
+        let (_d, same) = journal(Some(f.to_stamp(false, 5)));
+        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, &same), OwnVerdict::Fresh { adopt: false });
         // Inputs changed but the output still agrees: re-adopted, not rebuilt.
-        let other = stamp(1, "m-old", 9, 9);
-        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, Some(&other)), OwnVerdict::Fresh { adopt: true });
+        let (_d, other) = journal(Some(stamp(1, "m-old", 9, 9)));
+        assert_eq!(own_causes("n", NodeKind::AgentResult, &f, &other), OwnVerdict::Fresh { adopt: true });
     }
 
     #[test]
     fn a_disagreeing_output_is_explained_by_its_stamp() {
         let f = facts(NodeState::Regen(Check::Disagrees("cost differs".into())));
-        let v = own_causes("n", NodeKind::AgentResult, &f, Some(&stamp(1, "m-old", 9, 2)));
+        let (_d, j) = journal(Some(stamp(1, "m-old", 9, 2)));
+        let v = own_causes("n", NodeKind::AgentResult, &f, &j);
         assert_eq!(kinds(&v), vec![CauseKind::RuleChanged, CauseKind::ConfigChanged, CauseKind::InputChanged]);
         if let OwnVerdict::Stale(c) = &v {
             assert_eq!(c[0].detail.as_deref(), Some("rule version 1 → 2"));
             assert_eq!(c[1].detail.as_deref(), Some("model: m-old → m-new"));
             assert!(c[2].detail.as_deref().is_some_and(|d| d.starts_with("stdout: 09090909 → 01010101")));
         }
-        let v = own_causes("n", NodeKind::AgentResult, &f, None);
-        assert_eq!(kinds(&v), vec![CauseKind::InvalidOutput]);
+        let (_d, none) = journal(None);
+        assert_eq!(kinds(&own_causes("n", NodeKind::AgentResult, &f, &none)), vec![CauseKind::InvalidOutput]);
         let f = facts(NodeState::Regen(Check::Missing));
-        assert_eq!(kinds(&own_causes("n", NodeKind::AgentResult, &f, None)), vec![CauseKind::MissingOutput]);
+        assert_eq!(kinds(&own_causes("n", NodeKind::AgentResult, &f, &none)), vec![CauseKind::MissingOutput]);
     }
 
     #[test]
     fn executions() {
+        let (_d, none) = journal(None);
         let failed = NodeState::Agent(AgentOutcome::Failed {
             class: FailureClass::RateLimit,
             detail: "limit".into(),
             file: "agent/stdout.log".into(),
         });
-        let v = own_causes("a", NodeKind::Agent, &facts(failed), None);
+        let v = own_causes("n", NodeKind::Agent, &facts(failed), &none);
         assert!(matches!(v, OwnVerdict::Failed(FailureClass::RateLimit, _)));
         let mut f = facts(NodeState::Agent(AgentOutcome::Ok));
         f.recorded_model = Some("m-old".into());
-        let v = own_causes("a", NodeKind::Agent, &f, None);
+        let v = own_causes("n", NodeKind::Agent, &f, &none);
         assert_eq!(kinds(&v), vec![CauseKind::ConfigChanged]);
         assert!(matches!(v, OwnVerdict::ConfigChanged(_)));
         let mut f = facts(NodeState::Slot(SlotState::Usable));
         f.recorded_model = Some("m-old".into());
-        let v = own_causes("s", NodeKind::JudgeSlot(2), &f, None);
+        let v = own_causes("n", NodeKind::JudgeSlot(2), &f, &none);
         assert_eq!(kinds(&v), vec![CauseKind::ConfigChanged]);
         if let OwnVerdict::Stale(c) = v {
             assert_eq!(c[0].detail.as_deref(), Some("judge_models[1]: m-old → m-new"));
         }
         // A slot judged from another prompt is stale.
         let f = facts(NodeState::Slot(SlotState::Usable));
-        let v = own_causes("s", NodeKind::JudgeSlot(1), &f, Some(&stamp(1, "m-new", 7, 2)));
+        let (_d, j) = journal(Some(stamp(1, "m-new", 7, 2)));
+        let v = own_causes("n", NodeKind::JudgeSlot(1), &f, &j);
         assert_eq!(kinds(&v), vec![CauseKind::InputChanged]);
     }
 }

@@ -9,7 +9,7 @@ use crate::graph::{NodeKind, Strategy};
 use crate::plan::{Plan, Verdict};
 use crate::printer::Printer;
 use crate::regen::{RegenCtx, differs, regenerate};
-use crate::scan::{contexts, remember, scan_cached};
+use crate::scan::contexts;
 use crate::stamp::Stamp;
 use crate::write::{PendingFile, commit};
 use petgraph::Direction;
@@ -110,10 +110,16 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
     let mut cut_off: HashSet<NodeIndex> = HashSet::new();
     let mut broken: HashSet<NodeIndex> = HashSet::new();
     let mut touched_runs: HashSet<usize> = HashSet::new();
+    let mut updated: HashMap<usize, crate::observe::RunObs> = HashMap::new();
     // Runs observed afresh by this command carry their expected contents: the first wave
     // that touches a run can use them instead of reading the run again.
-    let fresh_obs: HashMap<usize, &crate::observe::RunObs> =
-        engine.assessment.runs.iter().filter(|r| r.obs.expected.observed).map(|r| (r.index, &r.obs)).collect();
+    let fresh_obs: HashMap<usize, std::sync::Arc<crate::observe::RunObs>> = engine
+        .assessment
+        .runs
+        .iter()
+        .filter(|r| r.obs.expected.observed)
+        .map(|r| (r.index, std::sync::Arc::clone(&r.obs)))
+        .collect();
     let progress = crate::printer::progress::bar(printer, plan.actions.len() as u64, "reconciling");
     let mut checkpoint_planned = false;
     for (wave_no, wave) in waves {
@@ -148,7 +154,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
             }
             let cascade_only = action.causes.iter().all(|c| c.kind.is_cascade());
             let own_fresh = matches!(
-                crate::plan::own_causes(&node.id, node.kind, &facts[n.index()], engine.journal.get(&node.id)),
+                crate::plan::own_causes(&node.id, node.kind, &facts[n.index()], &engine.journal),
                 crate::plan::OwnVerdict::Fresh { .. }
             );
             if cascade_only
@@ -171,25 +177,29 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
             .par_iter()
             .map(|&n| {
                 let node = graph.node(n);
-                let obs = node.run.filter(|ri| !touched_runs.contains(ri)).and_then(|ri| fresh_obs.get(&ri).copied());
+                // Expected contents derive from transcripts and responses, which regeneration
+                // never changes: the scan's observation stays valid through every wave.
+                let obs = node.run.and_then(|ri| fresh_obs.get(&ri)).map(|o| &**o);
                 (n, regenerate(&regen_ctx, n, obs))
             })
             .collect();
         let mut batch: Vec<PendingFile> = Vec::new();
-        let mut wave_nodes: Vec<(NodeIndex, bool)> = Vec::new();
+        let mut wave_nodes: Vec<(NodeIndex, bool, Vec<(std::path::PathBuf, crate::stamp::Hash)>)> = Vec::new();
         for (n, r) in results {
             let node = graph.node(n);
             match r {
                 Ok(files) => {
                     let own = !actions[&n].causes.iter().all(|c| c.kind.is_cascade());
                     let semantic = files.iter().any(|f| differs(&f.path, &f.bytes));
+                    let mut produced = Vec::with_capacity(files.len());
                     for f in files {
                         let bytes_differ = std::fs::read(&f.path).map_or(true, |old| old != f.bytes);
                         if bytes_differ && (own || semantic) {
+                            produced.push((f.path.clone(), crate::observe::hash_bytes(&f.bytes)));
                             batch.push(f);
                         }
                     }
-                    wave_nodes.push((n, semantic));
+                    wave_nodes.push((n, semantic, produced));
                 }
                 Err(e) => {
                     broken.insert(n);
@@ -199,13 +209,13 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
             progress.inc(1);
         }
         if let Err(e) = commit(&batch) {
-            for (n, _) in &wave_nodes {
+            for (n, _, _) in &wave_nodes {
                 broken.insert(*n);
                 outcome.failed.push(Failed { node: graph.node(*n).id.clone(), error: format!("write failed: {e}") });
             }
             continue;
         }
-        for (n, semantic) in wave_nodes {
+        for (n, semantic, produced) in wave_nodes {
             let node = graph.node(n);
             built.insert(n);
             if let Some(ri) = node.run {
@@ -213,6 +223,11 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
                 if node.kind == NodeKind::RunResult {
                     engine.assessment.run_results.forget(ri);
                 }
+                // What was written is what the check compared against: record it in the run's
+                // observation instead of reading the run again.
+                let obs = updated.entry(ri).or_insert_with(|| (*engine.assessment.runs[ri].obs).clone());
+                let dir = exp.run_dir(&exp.runs[ri]);
+                mark_built(obs, node.kind, &dir, &produced);
             }
             if semantic {
                 changed.insert(n);
@@ -226,16 +241,15 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
     // 3. Observe the touched runs again and stamp what was built, from the files now on disk.
     if !built.is_empty() || !cut_off.is_empty() || checkpoint_planned {
         let exp = &engine.exp;
-        let _f = crate::trace::span("final rescan+assess");
-        let (rescanned, fresh) = scan_cached(exp, |i, _| touched_runs.contains(&i), &engine.cache, false);
-        remember(&mut engine.cache, fresh, exp.config.judge_models.len());
+        let _f = crate::trace::span("final assess");
         let mut runs = std::mem::take(&mut engine.assessment.runs);
-        for r in rescanned {
-            if let Some(slot) = runs.iter_mut().find(|x| x.index == r.index) {
-                *slot = r;
+        for (ri, obs) in updated {
+            if let Some(r) = runs.get_mut(ri).filter(|r| r.index == ri) {
+                r.status = crate::classify::classify(&obs, &r.rel);
+                r.obs = std::sync::Arc::new(obs);
             }
         }
-        let after = assess(exp, graph, runs, &engine.journal, &mut engine.cache);
+        let after = assess(exp, graph, runs, &engine.journal, &mut engine.cache, &built);
         let mut stamps: Vec<(String, Option<Stamp>)> = Vec::new();
         for n in &built {
             stamps.push((graph.node(*n).id.clone(), Some(stamp_of(&after.facts[n.index()], false, now_us))));
@@ -256,7 +270,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
             }
             let mut f = after.facts[graph.checkpoint.index()].clone();
             let written = std::fs::read(exp.root.join("checkpoint.json")).map(|b| crate::observe::hash_bytes(&b));
-            f.outputs = vec![("checkpoint.json".into(), written.unwrap_or(crate::stamp::ABSENT))];
+            f.outputs = vec![("checkpoint.json", written.unwrap_or(crate::stamp::ABSENT))];
             stamps.push((graph.node(graph.checkpoint).id.clone(), Some(stamp_of(&f, false, now_us))));
         }
         engine.assessment = after;
@@ -276,7 +290,44 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
     Ok(outcome)
 }
 
+/// Records in a run's observation that darn just wrote a node's files (with these hashes):
+/// their content is what the node's check expects, so the check is now `Ok`.
+fn mark_built(
+    obs: &mut crate::observe::RunObs,
+    kind: NodeKind,
+    dir: &std::path::Path,
+    produced: &[(std::path::PathBuf, crate::stamp::Hash)],
+) {
+    use crate::layout::files::RunFile;
+    use crate::observe::{Check, FileHash};
+    for (path, hash) in produced {
+        let Some(file) = path.strip_prefix(dir).ok().and_then(|r| r.to_str()).and_then(RunFile::of) else { continue };
+        match obs.files.iter_mut().find(|f| f.file == file) {
+            Some(f) => f.hash = *hash,
+            None => obs.files.push(FileHash { file, hash: *hash }),
+        }
+    }
+    match kind {
+        NodeKind::AgentOutput => obs.agent.output_txt = Check::Ok,
+        NodeKind::AgentResult => obs.agent.result_json = Check::Ok,
+        NodeKind::AgentTiming => obs.agent.timing_json = Check::Ok,
+        NodeKind::JudgePrompt => obs.judge_prompt = true,
+        NodeKind::Judgment(n) => {
+            if let Some(s) = obs.slots.get_mut(n as usize - 1) {
+                s.judgment = Check::Ok;
+            }
+        }
+        NodeKind::Consensus => {
+            obs.consensus = Check::Ok;
+            obs.judge_timing = true;
+        }
+        NodeKind::RunResult => obs.run_result = Check::Ok,
+        NodeKind::RunReport => obs.report = Check::Ok,
+        _ => {}
+    }
+}
+
 /// A stamp from a node's facts.
 fn stamp_of(f: &crate::plan::NodeFacts, adopted: bool, at: i64) -> Stamp {
-    Stamp { rule: f.rule, adopted, params: f.params.clone(), inputs: f.inputs.clone(), outputs: f.outputs.clone(), at }
+    f.to_stamp(adopted, at)
 }

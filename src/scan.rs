@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// One observed run.
 #[derive(Debug, Clone)]
@@ -19,7 +20,7 @@ pub struct ScannedRun {
     /// The run directory relative to the experiment (`completed/T0/00/run_01`), or where it
     /// would be created.
     pub rel: String,
-    pub obs: RunObs,
+    pub obs: Arc<RunObs>,
     pub status: RunStatus,
 }
 
@@ -119,8 +120,8 @@ pub fn scan_cached(
             let (obs, fresh) = match cache.lookup_run(&rel, &ctx_hash, &dir) {
                 Some(obs) => (obs, None),
                 None => {
-                    let obs = observe_run(&dir, ctx);
-                    let fresh = Fresh { rel: rel.clone(), ctx: ctx_hash, dir: dir.clone(), obs: obs.clone() };
+                    let obs = Arc::new(observe_run(&dir, ctx));
+                    let fresh = Fresh { rel: rel.clone(), ctx: ctx_hash, dir: dir.clone(), obs: Arc::clone(&obs) };
                     (obs, Some(fresh))
                 }
             };
@@ -162,7 +163,7 @@ pub struct Fresh {
     pub rel: String,
     pub ctx: crate::stamp::Hash,
     pub dir: std::path::PathBuf,
-    pub obs: RunObs,
+    pub obs: Arc<RunObs>,
 }
 
 /// Stores fresh observations in the cache.

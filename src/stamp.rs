@@ -41,19 +41,31 @@ pub struct Stamp {
     pub at: i64,
 }
 
-/// Computes the fingerprint of a node from its named parts.
-pub fn fingerprint(rule_id: &str, rule: u32, params: &[(String, String)], inputs: &[(String, Hash)]) -> Hash {
+/// The digest of a stamp's named parts (rule version, parameters, input and output hashes):
+/// equal digests mean nothing that decides the node changed. Facts compute the same digest, so
+/// a no-op check compares 16 bytes instead of decoding stamps.
+pub fn digest<'a>(
+    rule: u32,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    inputs: impl IntoIterator<Item = (&'a str, &'a Hash)>,
+    outputs: impl IntoIterator<Item = (&'a str, &'a Hash)>,
+) -> Hash {
     let mut h = blake3::Hasher::new();
-    h.update(rule_id.as_bytes());
-    h.update(&[0]);
     h.update(&rule.to_le_bytes());
     for (k, v) in params {
         h.update(k.as_bytes());
         h.update(&[0]);
         h.update(v.as_bytes());
-        h.update(&[0]);
+        h.update(&[1]);
     }
+    h.update(&[2]);
     for (k, v) in inputs {
+        h.update(k.as_bytes());
+        h.update(&[0]);
+        h.update(v);
+    }
+    h.update(&[3]);
+    for (k, v) in outputs {
         h.update(k.as_bytes());
         h.update(&[0]);
         h.update(v);
@@ -63,20 +75,50 @@ pub fn fingerprint(rule_id: &str, rule: u32, params: &[(String, String)], inputs
     out
 }
 
+impl Stamp {
+    /// See [`digest`].
+    pub fn digest(&self) -> Hash {
+        digest(
+            self.rule,
+            self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            self.inputs.iter().map(|(k, v)| (k.as_str(), v)),
+            self.outputs.iter().map(|(k, v)| (k.as_str(), v)),
+        )
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Record {
     id: String,
-    /// `None` invalidates the node's stamp (written before a rebuild).
+    /// `None` invalidates the node's stamp.
     stamp: Option<Stamp>,
 }
 
-const MAGIC: &[u8; 8] = b"DARNJ01\n";
+const MAGIC: &[u8; 8] = b"DARNJ02\n";
 
-/// The journal of stamps, loaded in memory.
+/// 16 bytes identifying a node id in memory (no per-node string allocation).
+fn key_of(id: &str) -> Hash {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&blake3::hash(id.as_bytes()).as_bytes()[..16]);
+    out
+}
+
+/// Where a live stamp is in the journal, and its digest.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    digest: Hash,
+    /// Offset and length of the record's postcard payload in `bytes`.
+    at: usize,
+    len: usize,
+}
+
+/// The journal of stamps. Loading reads the records' headers only; a stamp's named parts are
+/// decoded when someone asks for them (`why`, or a node whose digest changed).
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    stamps: HashMap<String, Stamp>,
+    bytes: Vec<u8>,
+    entries: HashMap<Hash, Entry>,
     /// Bytes of valid records in the file.
     file_bytes: u64,
     /// Records in the file (live or superseded).
@@ -85,18 +127,20 @@ pub struct Journal {
     pub recovered: Option<String>,
 }
 
-fn checksum(payload: &[u8]) -> [u8; 4] {
-    let h = blake3::hash(payload);
-    let mut out = [0u8; 4];
-    out.copy_from_slice(&h.as_bytes()[..4]);
-    out
-}
+/// Record layout: `[payload length u32][crc32 u32][key 16][flag u8][digest 16][postcard Record]`.
+const HEAD: usize = 8;
+const FIXED: usize = 16 + 1 + 16;
 
-fn encode(record: &Record) -> Vec<u8> {
-    let payload = postcard::to_allocvec(record).unwrap_or_default();
-    let mut out = Vec::with_capacity(payload.len() + 8);
+fn encode(id: &str, stamp: Option<&Stamp>) -> Vec<u8> {
+    let body = postcard::to_allocvec(&Record { id: id.to_string(), stamp: stamp.cloned() }).unwrap_or_default();
+    let mut payload = Vec::with_capacity(FIXED + body.len());
+    payload.extend_from_slice(&key_of(id));
+    payload.push(u8::from(stamp.is_some()));
+    payload.extend_from_slice(&stamp.map(Stamp::digest).unwrap_or(ABSENT));
+    payload.extend_from_slice(&body);
+    let mut out = Vec::with_capacity(HEAD + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&checksum(&payload));
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
     out
 }
@@ -110,7 +154,14 @@ impl Journal {
     /// Loads the journal; a corrupt or torn tail is dropped (and reported in `recovered`).
     pub fn load(root: &Path) -> Journal {
         let path = Self::path_in(root);
-        let mut j = Journal { path: path.clone(), stamps: HashMap::new(), file_bytes: 0, records: 0, recovered: None };
+        let mut j = Journal {
+            path: path.clone(),
+            bytes: Vec::new(),
+            entries: HashMap::new(),
+            file_bytes: 0,
+            records: 0,
+            recovered: None,
+        };
         let mut bytes = Vec::new();
         match File::open(&path) {
             Ok(mut f) => {
@@ -129,31 +180,24 @@ impl Journal {
             return j;
         }
         let mut pos = MAGIC.len();
-        while pos < bytes.len() {
-            let Some(head) = bytes.get(pos..pos + 8) else {
-                break;
-            };
+        while let Some(head) = bytes.get(pos..pos + HEAD) {
             let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-            let sum = [head[4], head[5], head[6], head[7]];
-            let Some(payload) = bytes.get(pos + 8..pos + 8 + len) else {
-                break;
-            };
-            if checksum(payload) != sum {
+            let sum = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            let Some(payload) = bytes.get(pos + HEAD..pos + HEAD + len) else { break };
+            if len < FIXED || crc32fast::hash(payload) != sum {
                 break;
             }
-            let Ok(record) = postcard::from_bytes::<Record>(payload) else {
-                break;
-            };
-            match record.stamp {
-                Some(s) => {
-                    j.stamps.insert(record.id, s);
-                }
-                None => {
-                    j.stamps.remove(&record.id);
-                }
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&payload[..16]);
+            if payload[16] == 1 {
+                let mut digest = [0u8; 16];
+                digest.copy_from_slice(&payload[17..33]);
+                j.entries.insert(key, Entry { digest, at: pos + HEAD + FIXED, len: len - FIXED });
+            } else {
+                j.entries.remove(&key);
             }
             j.records += 1;
-            pos += 8 + len;
+            pos += HEAD + len;
         }
         j.file_bytes = pos as u64;
         if pos < bytes.len() {
@@ -163,19 +207,29 @@ impl Journal {
                 bytes.len() - pos
             ));
         }
+        bytes.truncate(pos);
+        j.bytes = bytes;
         j
     }
 
-    pub fn get(&self, id: &str) -> Option<&Stamp> {
-        self.stamps.get(id)
+    /// The stamp of a node, decoded.
+    pub fn get(&self, id: &str) -> Option<Stamp> {
+        let e = self.entries.get(&key_of(id))?;
+        let record: Record = postcard::from_bytes(self.bytes.get(e.at..e.at + e.len)?).ok()?;
+        (record.id == id).then_some(record.stamp).flatten()
+    }
+
+    /// The digest of a node's stamp, without decoding it.
+    pub fn digest(&self, id: &str) -> Option<Hash> {
+        self.entries.get(&key_of(id)).map(|e| e.digest)
     }
 
     pub fn len(&self) -> usize {
-        self.stamps.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stamps.is_empty()
+        self.entries.is_empty()
     }
 
     /// Appends records durably (one fsync): `None` invalidates a stamp. The damaged tail of an
@@ -194,26 +248,38 @@ impl Journal {
             f.write_all(MAGIC)?;
             self.file_bytes = MAGIC.len() as u64;
             self.records = 0;
+            self.bytes = MAGIC.to_vec();
+            self.entries.clear();
         } else if len != self.file_bytes {
             f.set_len(self.file_bytes)?;
         }
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(self.file_bytes))?;
         let mut buf = Vec::new();
-        for (id, stamp) in records {
-            buf.extend_from_slice(&encode(&Record { id: id.clone(), stamp: stamp.clone() }));
-            match stamp {
-                Some(s) => {
-                    self.stamps.insert(id, s);
-                }
-                None => {
-                    self.stamps.remove(&id);
-                }
-            }
-            self.records += 1;
+        for (id, stamp) in &records {
+            buf.extend_from_slice(&encode(id, stamp.as_ref()));
         }
         f.write_all(&buf)?;
         f.sync_data()?;
+        // Index the new records exactly as load would.
+        let mut pos = self.bytes.len();
+        self.bytes.extend_from_slice(&buf);
+        for (id, stamp) in &records {
+            let len =
+                u32::from_le_bytes([self.bytes[pos], self.bytes[pos + 1], self.bytes[pos + 2], self.bytes[pos + 3]])
+                    as usize;
+            match stamp {
+                Some(s) => {
+                    self.entries
+                        .insert(key_of(id), Entry { digest: s.digest(), at: pos + HEAD + FIXED, len: len - FIXED });
+                }
+                None => {
+                    self.entries.remove(&key_of(id));
+                }
+            }
+            self.records += 1;
+            pos += HEAD + len;
+        }
         self.file_bytes += buf.len() as u64;
         self.recovered = None;
         Ok(())
@@ -222,23 +288,24 @@ impl Journal {
     /// Rewrites the journal with live stamps only (temp + fsync + rename) once superseded
     /// records outnumber live ones.
     pub fn compact_if_needed(&mut self) -> std::io::Result<bool> {
-        if self.records < 1024 || self.records < self.stamps.len() * 2 {
+        if self.records < 1024 || self.records < self.entries.len() * 2 {
             return Ok(false);
         }
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut buf = Vec::from(&MAGIC[..]);
-        let mut ids: Vec<&String> = self.stamps.keys().collect();
-        ids.sort();
-        for id in ids {
-            buf.extend_from_slice(&encode(&Record { id: id.clone(), stamp: self.stamps.get(id).cloned() }));
+        let mut live: Vec<(usize, usize)> = self.entries.values().map(|e| (e.at - HEAD - FIXED, e.len)).collect();
+        live.sort_unstable();
+        for (start, len) in live {
+            if let Some(rec) = self.bytes.get(start..start + HEAD + FIXED + len) {
+                buf.extend_from_slice(rec);
+            }
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(crate::write::TEMP_PREFIX).tempfile_in(&dir)?;
         tmp.write_all(&buf)?;
         tmp.as_file().sync_all()?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
         crate::write::sync_dir(&dir)?;
-        self.file_bytes = buf.len() as u64;
-        self.records = self.stamps.len();
+        *self = Journal::load(self.path.parent().and_then(Path::parent).unwrap_or(Path::new(".")));
         Ok(true)
     }
 }
@@ -322,7 +389,7 @@ mod tests {
         j.append(vec![("a".into(), None)]).expect("append");
         let j2 = Journal::load(dir.path());
         assert_eq!(j2.len(), 1);
-        assert_eq!(j2.get("b"), Some(&stamp(2)));
+        assert_eq!(j2.get("b"), Some(stamp(2)));
         assert!(j2.recovered.is_none());
 
         // A crash mid-append leaves a torn record: it is dropped, the rest survives, and the
@@ -336,10 +403,7 @@ mod tests {
         assert_eq!(j3.len(), 1);
         assert!(j3.recovered.as_deref().is_some_and(|r| r.contains("dropped 10 damaged bytes")));
         j3.append(vec![("c".into(), Some(stamp(3)))]).expect("append");
-        assert_eq!(
-            std::fs::read(&path).expect("read").len(),
-            good + encode(&Record { id: "c".into(), stamp: Some(stamp(3)) }).len()
-        );
+        assert_eq!(std::fs::read(&path).expect("read").len(), good + encode("c", Some(&stamp(3))).len());
         let j4 = Journal::load(dir.path());
         assert_eq!(j4.len(), 2);
         assert!(j4.recovered.is_none());
@@ -365,7 +429,8 @@ mod tests {
         assert!(j.compact_if_needed().expect("compact"));
         let j2 = Journal::load(dir.path());
         assert_eq!(j2.len(), 600);
-        assert_eq!(j2.get("n5"), Some(&stamp(2)));
+        assert_eq!(j2.get("n5"), Some(stamp(2)));
+        assert_eq!(j2.digest("n5"), Some(stamp(2).digest()));
     }
 
     #[test]
@@ -380,13 +445,23 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_depends_on_every_part() {
-        let p = vec![("model".to_string(), "a".to_string())];
-        let i = vec![("x".to_string(), [1u8; 16])];
-        let base = fingerprint("r", 1, &p, &i);
-        assert_ne!(base, fingerprint("r", 2, &p, &i));
-        assert_ne!(base, fingerprint("r", 1, &[("model".into(), "b".into())], &i));
-        assert_ne!(base, fingerprint("r", 1, &p, &[("x".into(), [2u8; 16])]));
-        assert_eq!(base, fingerprint("r", 1, &p, &i));
+    fn digest_depends_on_every_part() {
+        let base = stamp(1);
+        let mut other = base.clone();
+        other.rule = 2;
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.params[0].1 = "x".into();
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.inputs[0].1 = [7; 16];
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.outputs[0].1 = [7; 16];
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.at = 99;
+        other.adopted = true;
+        assert_eq!(base.digest(), other.digest(), "when and how are not part of it");
     }
 }

@@ -4,6 +4,7 @@
 //! `darn.toml`; run contents are read by [`crate::observe`].
 
 pub mod config;
+pub mod files;
 pub mod names;
 
 use crate::era::Era;

@@ -516,7 +516,7 @@ mod property {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
         /// Random damage, then `reconcile --regenerate-only`, equals regenerating the clean tree
         /// from scratch, file for file.

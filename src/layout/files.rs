@@ -1,0 +1,113 @@
+//! The fixed vocabulary of files and directories inside a run, as small integers.
+//!
+//! Observations, the stat cache and stamps name run files thousands of times per command; a
+//! `RunFile` is a `u16` instead of a `String`, which keeps them cheap to store, compare and
+//! serialize. Every run-relative path darn reads or writes is in this table.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Judge slots covered by the table (`judge_01` … `judge_99`).
+pub const MAX_SLOTS: usize = 99;
+
+const BASE: &[&str] = &[
+    ".",
+    "agent",
+    "judge",
+    "workspace",
+    "task_prompt.md",
+    "judge_prompt.md",
+    "run_result.json",
+    "report.json",
+    "report.md",
+    "agent/prompt.md",
+    "agent/command_log.json",
+    "agent/replay.sh",
+    "agent/stdout.log",
+    "agent/stderr.log",
+    "agent/cmd_0000_stdout.log",
+    "agent/cmd_0000_stderr.log",
+    "agent/output.txt",
+    "agent/result.json",
+    "agent/timing.json",
+    "agent/MODEL.md",
+    "agent/.darn-incomplete",
+    "judge/result.json",
+    "judge/timing.json",
+];
+
+const SLOT_FILES: &[&str] = &[
+    "",
+    "/judgment.json",
+    "/response.txt",
+    "/stdout.log",
+    "/stderr.log",
+    "/timing.json",
+    "/MODEL.md",
+    "/error.log",
+    "/replay.sh",
+    "/.darn-incomplete",
+];
+
+struct Table {
+    names: Vec<&'static str>,
+    index: HashMap<&'static str, u16>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(|| {
+    let mut names: Vec<&'static str> = BASE.to_vec();
+    for slot in 1..=MAX_SLOTS {
+        for f in SLOT_FILES {
+            // Leaked once per process: the table lives as long as the program.
+            names.push(Box::leak(format!("judge/judge_{slot:02}{f}").into_boxed_str()));
+        }
+    }
+    let index = names.iter().enumerate().map(|(i, n)| (*n, i as u16)).collect();
+    Table { names, index }
+});
+
+/// A file or directory of a run, relative to the run directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunFile(u16);
+
+impl RunFile {
+    /// The file named `rel` (`agent/result.json`), if it is in the vocabulary.
+    pub fn of(rel: &str) -> Option<RunFile> {
+        TABLE.index.get(rel).copied().map(RunFile)
+    }
+
+    /// The file `name` (`judgment.json`, or `""` for the directory) of slot `slot`.
+    pub fn slot(slot: usize, name: &str) -> Option<RunFile> {
+        if name.is_empty() {
+            Self::of(&format!("judge/judge_{slot:02}"))
+        } else {
+            Self::of(&format!("judge/judge_{slot:02}/{name}"))
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        TABLE.names.get(self.0 as usize).copied().unwrap_or("?")
+    }
+}
+
+/// The static name of a run-relative path, for labels that must not allocate.
+pub fn static_name(rel: &str) -> Option<&'static str> {
+    RunFile::of(rel).map(RunFile::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["agent/result.json", ".", "judge/judge_07/judgment.json", "judge/judge_99", "report.md"] {
+            let f = RunFile::of(name).unwrap_or_else(|| panic!("{name} in the table"));
+            assert_eq!(f.as_str(), name);
+        }
+        assert_eq!(RunFile::slot(3, "response.txt").map(RunFile::as_str), Some("judge/judge_03/response.txt"));
+        assert!(RunFile::of("judge/judge_100/judgment.json").is_none());
+        assert!(RunFile::of("elsewhere.txt").is_none());
+    }
+}
