@@ -44,6 +44,9 @@ pub struct Failed {
     pub error: String,
 }
 
+/// Files a node wrote, with the hashes of their new content.
+type Produced = Vec<(std::path::PathBuf, crate::stamp::Hash)>;
+
 /// Set by the Ctrl-C handler: finish the current wave, record it, stop.
 pub static INTERRUPTED: std::sync::LazyLock<std::sync::Arc<AtomicBool>> =
     std::sync::LazyLock::new(|| std::sync::Arc::new(AtomicBool::new(false)));
@@ -184,7 +187,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer) -> Result<
             })
             .collect();
         let mut batch: Vec<PendingFile> = Vec::new();
-        let mut wave_nodes: Vec<(NodeIndex, bool, Vec<(std::path::PathBuf, crate::stamp::Hash)>)> = Vec::new();
+        let mut wave_nodes: Vec<(NodeIndex, bool, Produced)> = Vec::new();
         for (n, r) in results {
             let node = graph.node(n);
             match r {
