@@ -39,7 +39,13 @@ pub fn run(exp: Experiment, args: &ReconcileArgs, printer: &Printer) -> Result<i
         args.max_cost,
     )?;
     let plan = engine.plan(&opts);
-    let outcome = reconcile(&mut engine, &plan, printer)?;
+    let exec = crate::reconcile::ExecOptions {
+        runner: None,
+        jobs: args.jobs.or(engine.exp.settings.execution.jobs).unwrap_or(2),
+        keep_going: args.keep_going,
+        retries: engine.exp.settings.execution.retries.unwrap_or(3),
+    };
+    let outcome = reconcile(&mut engine, &plan, printer, &exec)?;
     if printer.json {
         printer.json_out(&outcome);
     } else {

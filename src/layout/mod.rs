@@ -89,6 +89,9 @@ pub struct Experiment {
     pub subtests: BTreeMap<String, Vec<String>>,
     /// Every expected run, sorted by tier number, subtest and run.
     pub runs: Vec<RunLoc>,
+    /// Run directories darn moved while working (a re-executed run's new directory, a
+    /// promotion to `completed/`), by run index. Consulted by [`Experiment::run_dir`].
+    moved: std::sync::RwLock<std::collections::HashMap<RunKey, PathBuf>>,
 }
 
 /// Finds the experiment directory: `start` itself or its nearest ancestor holding
@@ -164,7 +167,19 @@ impl Experiment {
         runs.sort_by(|a, b| a.key.cmp(&b.key));
 
         let era = settings.experiment.era.unwrap_or_else(|| detect_era(layout, checkpoint.as_ref(), &runs));
-        Ok(Experiment { root, config, checkpoint, checkpoint_problem, layout, era, settings, tiers, subtests, runs })
+        Ok(Experiment {
+            root,
+            config,
+            checkpoint,
+            checkpoint_problem,
+            layout,
+            era,
+            settings,
+            tiers,
+            subtests,
+            runs,
+            moved: std::sync::RwLock::new(std::collections::HashMap::new()),
+        })
     }
 
     /// The directory a tier's aggregate files live in (`completed/T0` when phased).
@@ -196,10 +211,31 @@ impl Experiment {
 
     /// The directory of a run: where it is, or where it would be created.
     pub fn run_dir(&self, loc: &RunLoc) -> PathBuf {
+        if let Ok(moved) = self.moved.read()
+            && let Some(dir) = moved.get(&loc.key)
+        {
+            return dir.clone();
+        }
         match &loc.dir {
             Some((_, dir)) => dir.clone(),
             None => self.new_run_dir(&loc.key),
         }
+    }
+
+    /// Records that a run's directory is now `dir` (darn moved or created it).
+    pub fn relocate(&self, key: &RunKey, dir: PathBuf) {
+        if let Ok(mut moved) = self.moved.write() {
+            moved.insert(key.clone(), dir);
+        }
+    }
+
+    /// Where a finished run lives: `completed/` in the phased layout.
+    pub fn finished_run_dir(&self, key: &RunKey) -> PathBuf {
+        let base = match self.layout {
+            Layout::Flat => self.root.clone(),
+            Layout::Phased => self.root.join("completed"),
+        };
+        base.join(&key.tier).join(&key.subtest).join(run_dir_name(key.run))
     }
 
     /// The experiment id for display.
