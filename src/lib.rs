@@ -14,6 +14,7 @@ pub mod demo;
 pub mod engine;
 pub mod era;
 pub mod error;
+pub mod exec;
 pub mod explain;
 pub mod graph;
 pub mod layout;
