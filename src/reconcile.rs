@@ -92,12 +92,15 @@ pub trait NodeRunner: Sync {
 }
 
 /// How reconcile runs executions.
-pub struct ExecOptions<'a> {
-    pub runner: Option<&'a dyn NodeRunner>,
+pub struct ExecOptions {
+    /// Run agents and judges (false: leave them pending, as with `--regenerate-only`).
+    pub execute: bool,
     pub jobs: usize,
     pub keep_going: bool,
     /// Attempts after a rate limit or transient failure, beyond the first.
     pub retries: u32,
+    /// Between SIGTERM and SIGKILL when an execution is stopped.
+    pub grace: Duration,
 }
 
 /// Whether a node's content is computed from the files of that upstream node (rather than from
@@ -149,6 +152,11 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
         }
     }
     let ctxs = contexts(exp, true);
+    let plain_ctxs = contexts(exp, false);
+    let previous: HashMap<NodeIndex, crate::observe::FailureClass> =
+        plan.actions.iter().filter_map(|a| a.causes.iter().find_map(|c| c.failure).map(|f| (a.node, f))).collect();
+    let executions = crate::exec::run::Executions { exp, graph, contexts: &plain_ctxs, previous, grace: opts.grace };
+    let runner: Option<&dyn NodeRunner> = if opts.execute { Some(&executions) } else { None };
     let regen_ctx =
         RegenCtx { exp, graph, run_results: &engine.assessment.run_results, now: now.clone(), contexts: &ctxs };
     let mut done: HashMap<NodeIndex, Done> = HashMap::new();
@@ -200,7 +208,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     continue;
                 }
                 if action.strategy == Strategy::Execute {
-                    match opts.runner {
+                    match runner {
                         None => {
                             finish(n, Done::Broken, &mut done, &mut ready, &mut preds_left, graph, &actions);
                             outcome.pending_executions.push(node.id.clone());
@@ -241,7 +249,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     ready.push_back(n);
                     continue;
                 }
-                let Some(runner) = opts.runner else { continue };
+                let Some(runner) = runner else { continue };
                 let attempt = attempts.entry(n).or_insert(0);
                 *attempt += 1;
                 let attempt = *attempt;
@@ -266,7 +274,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                         Err(e) => {
                             outcome.failed.push(Failed { node: graph.node(n).id.clone(), error: e, failure: None });
                             finish(n, Done::Broken, &mut done, &mut ready, &mut preds_left, graph, &actions);
-                            if !opts.keep_going && opts.runner.is_some() {
+                            if !opts.keep_going && runner.is_some() {
                                 stop_launching = true;
                             }
                         }
@@ -451,6 +459,11 @@ fn adopt(engine: &mut Engine, plan: &Plan, now_us: i64, outcome: &mut Outcome) -
         }
     }
     outcome.adopted = stamps.len();
+    if std::env::var_os("DARN_TRACE").is_some() && stamps.len() < 50 {
+        for (id, _) in &stamps {
+            eprintln!("[darn trace] adopt {id}");
+        }
+    }
     engine.journal.append(stamps).map_err(|e| Error::io(crate::stamp::Journal::path_in(&engine.exp.root), e))
 }
 
@@ -489,7 +502,7 @@ fn current_obs(fresh: &HashMap<usize, Arc<RunObs>>, engine: &Engine, ri: usize) 
 type BatchResult = std::result::Result<(Vec<PendingFile>, bool, Produced), String>;
 
 /// Regenerates nodes in parallel: the files to write (only those whose bytes change), whether
-/// the output changed beyond its timestamps, and the hashes of what will be written.
+/// the output changed beyond its timestamps, and the hash of every output as it will be.
 fn regenerate_batch(
     ctx: &RegenCtx,
     nodes: &[NodeIndex],
@@ -509,10 +522,14 @@ fn regenerate_batch(
                 let mut write = Vec::with_capacity(files.len());
                 let mut produced = Vec::with_capacity(files.len());
                 for f in files {
-                    let bytes_differ = std::fs::read(&f.path).map_or(true, |old| old != f.bytes);
+                    let old = std::fs::read(&f.path).ok();
+                    let bytes_differ = old.as_ref().is_none_or(|old| *old != f.bytes);
+                    // Every output's final content is recorded, written or kept.
                     if bytes_differ && (own || semantic) {
                         produced.push((f.path.clone(), crate::observe::hash_bytes(&f.bytes)));
                         write.push(f);
+                    } else if let Some(old) = old {
+                        produced.push((f.path.clone(), crate::observe::hash_bytes(&old)));
                     }
                 }
                 (write, semantic, produced)

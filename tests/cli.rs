@@ -32,3 +32,6 @@ mod library;
 
 #[path = "cli/engine.rs"]
 mod engine;
+
+#[path = "cli/execute.rs"]
+mod execute;

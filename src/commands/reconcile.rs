@@ -40,10 +40,11 @@ pub fn run(exp: Experiment, args: &ReconcileArgs, printer: &Printer) -> Result<i
     )?;
     let plan = engine.plan(&opts);
     let exec = crate::reconcile::ExecOptions {
-        runner: None,
+        execute: !args.regenerate_only,
         jobs: args.jobs.or(engine.exp.settings.execution.jobs).unwrap_or(2),
         keep_going: args.keep_going,
         retries: engine.exp.settings.execution.retries.unwrap_or(3),
+        grace: crate::exec::process::DEFAULT_GRACE,
     };
     let outcome = reconcile(&mut engine, &plan, printer, &exec)?;
     if printer.json {

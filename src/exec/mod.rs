@@ -11,6 +11,8 @@
 pub mod archive;
 #[cfg(unix)]
 pub mod process;
+#[cfg(unix)]
+pub mod run;
 pub mod template;
 pub mod wait;
 
