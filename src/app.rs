@@ -40,15 +40,22 @@ pub fn run(cli: Cli) -> Result<i32> {
                 args.regenerate_only,
                 args.max_cost,
             )?;
-            crate::commands::plan::run(&engine, &opts, &printer)
+            let code = crate::commands::plan::run(&engine, &opts, &printer);
+            // Exiting next: skip freeing a large experiment's facts one by one.
+            std::mem::forget(engine);
+            code
         }
         Command::Why(args) => {
             let engine = crate::engine::Engine::load(open()?, &printer, false);
-            crate::commands::why::run(&engine, &args.targets, &printer)
+            let code = crate::commands::why::run(&engine, &args.targets, &printer);
+            std::mem::forget(engine);
+            code
         }
         Command::Graph(args) => {
             let engine = crate::engine::Engine::load(open()?, &printer, false);
-            crate::commands::graph::run(&engine, &args.targets, args.format, &printer)
+            let code = crate::commands::graph::run(&engine, &args.targets, args.format, &printer);
+            std::mem::forget(engine);
+            code
         }
         Command::Reconcile(args) => crate::commands::reconcile::run(open()?, args, &printer),
         Command::Demo(args) => crate::commands::demo::run(args, &printer),

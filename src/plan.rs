@@ -10,6 +10,7 @@ use crate::select::Stage;
 use crate::stamp::{Hash, Journal, Stamp, short_hex};
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -470,6 +471,15 @@ pub fn plan(graph: &Graph, facts: &[NodeFacts], journal: &Journal, opts: &PlanOp
             }
     };
 
+    // Each node's own verdict depends on nothing but its facts and stamp: decide them in
+    // parallel, then walk the graph in order for the cascades.
+    let owns: Vec<Option<OwnVerdict>> = g
+        .node_indices()
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|&x| in_scope(x).then(|| own_causes(&g[x].id, g[x].kind, &facts[x.index()], journal)))
+        .collect();
+    let mut owns = owns.into_iter();
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(n);
     let mut rebuild = vec![false; n];
     let mut actions = Vec::new();
@@ -477,11 +487,10 @@ pub fn plan(graph: &Graph, facts: &[NodeFacts], journal: &Journal, opts: &PlanOp
     for x in g.node_indices() {
         let node = &g[x];
         let f = &facts[x.index()];
-        if !in_scope(x) {
+        let Some(own) = owns.next().flatten() else {
             verdicts.push(Verdict::Outside);
             continue;
-        }
-        let own = own_causes(&node.id, node.kind, f, journal);
+        };
         let mut upstream: Vec<Cause> = g
             .neighbors_directed(x, Direction::Incoming)
             .filter(|p| rebuild[p.index()])

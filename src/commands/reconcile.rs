@@ -52,6 +52,8 @@ pub fn run(exp: Experiment, args: &ReconcileArgs, printer: &Printer) -> Result<i
     } else {
         printer.out(&crate::printer::reconcile::render(&outcome, printer));
     }
+    // The process is about to exit: freeing a large experiment's facts one by one only costs time.
+    std::mem::forget(engine);
     Ok(if outcome.interrupted {
         130
     } else if !outcome.failed.is_empty() || !outcome.pending_executions.is_empty() {

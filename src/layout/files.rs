@@ -79,11 +79,12 @@ impl RunFile {
 
     /// The file `name` (`judgment.json`, or `""` for the directory) of slot `slot`.
     pub fn slot(slot: usize, name: &str) -> Option<RunFile> {
-        if name.is_empty() {
-            Self::of(&format!("judge/judge_{slot:02}"))
-        } else {
-            Self::of(&format!("judge/judge_{slot:02}/{name}"))
+        if slot == 0 || slot > MAX_SLOTS {
+            return None;
         }
+        // The table lists each slot's files in SLOT_FILES order after the base names.
+        let f = SLOT_FILES.iter().position(|f| f.strip_prefix('/').unwrap_or(f) == name)?;
+        Some(RunFile((BASE.len() + (slot - 1) * SLOT_FILES.len() + f) as u16))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -109,5 +110,13 @@ mod tests {
         assert_eq!(RunFile::slot(3, "response.txt").map(RunFile::as_str), Some("judge/judge_03/response.txt"));
         assert!(RunFile::of("judge/judge_100/judgment.json").is_none());
         assert!(RunFile::of("elsewhere.txt").is_none());
+        for slot in [1, 2, 42, 99] {
+            for name in ["", "judgment.json", "stdout.log", ".darn-incomplete"] {
+                let want = if name.is_empty() { format!("judge/judge_{slot:02}") } else { format!("judge/judge_{slot:02}/{name}") };
+                assert_eq!(RunFile::slot(slot, name).map(RunFile::as_str), Some(want.as_str()));
+            }
+        }
+        assert!(RunFile::slot(100, "judgment.json").is_none());
+        assert!(RunFile::slot(1, "nope").is_none());
     }
 }
