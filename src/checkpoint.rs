@@ -51,6 +51,9 @@ fn expected_state(r: &ScannedRun, passed: impl Fn() -> bool) -> (&'static str, O
 }
 
 fn judge_passed(exp: &Experiment, r: &ScannedRun) -> bool {
+    if let Some(p) = r.obs.passed {
+        return p;
+    }
     let path = exp.run_dir(&exp.runs[r.index]).join("run_result.json");
     std::fs::read(path)
         .ok()

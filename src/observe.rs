@@ -204,6 +204,8 @@ pub struct RunObs {
     pub report: Check,
     /// `workspace/` exists (needed to rebuild a judge prompt).
     pub has_workspace: bool,
+    /// The judges' verdict (`passed` of the consensus), when every slot has a judgment.
+    pub passed: Option<bool>,
     pub files: Vec<FileHash>,
     /// Contents to write when regenerating (not cached: regeneration observes afresh).
     #[serde(skip)]
@@ -747,6 +749,13 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         _ => Check::Blocked,
     };
 
+    // The parsed judgments served the checks above; observations are cloned and cached, so
+    // they do not carry them further.
+    let mut slots = slots;
+    for s in &mut slots {
+        s.parsed = None;
+        s.response_to_restore = None;
+    }
     RunObs {
         exists,
         agent,
@@ -757,6 +766,7 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         run_result: run_result_check,
         report,
         has_workspace: exists && dir.join("workspace").is_dir(),
+        passed: consensus_value.as_ref().map(|c| c.passed),
         files: r.files,
         expected,
     }

@@ -347,7 +347,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     // The run's primary files changed: observe it again, with contents.
                     let dir = exp.run_dir(&exp.runs[ri]);
                     let obs = Arc::new(crate::observe::observe_run(&dir, &ctxs[ri]));
-                    updated.insert(ri, (*obs).clone());
+                    updated.insert(ri, light(&obs));
                     fresh_obs.insert(ri, obs);
                     engine.assessment.run_results.forget(ri);
                 }
@@ -491,11 +491,28 @@ fn finish(
     }
 }
 
-/// The observation to update for a run: the freshest one darn has.
+/// The observation to update for a run: the freshest one darn has, without its expected
+/// contents (only regeneration reads those, from `fresh`).
 fn current_obs(fresh: &HashMap<usize, Arc<RunObs>>, engine: &Engine, ri: usize) -> RunObs {
-    match fresh.get(&ri) {
-        Some(o) => (**o).clone(),
-        None => (*engine.assessment.runs[ri].obs).clone(),
+    let source = fresh.get(&ri).unwrap_or(&engine.assessment.runs[ri].obs);
+    light(source)
+}
+
+/// A copy of an observation without its expected contents.
+fn light(obs: &RunObs) -> RunObs {
+    RunObs {
+        exists: obs.exists,
+        agent: obs.agent.clone(),
+        judge_prompt: obs.judge_prompt,
+        slots: obs.slots.clone(),
+        consensus: obs.consensus.clone(),
+        judge_timing: obs.judge_timing,
+        run_result: obs.run_result.clone(),
+        report: obs.report.clone(),
+        has_workspace: obs.has_workspace,
+        passed: obs.passed,
+        files: obs.files.clone(),
+        expected: crate::observe::Expected::default(),
     }
 }
 
