@@ -63,6 +63,9 @@ pub struct Failed {
     pub failure: Option<crate::observe::FailureClass>,
 }
 
+/// How long regenerations may wait for others while executions run, to share one write batch.
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
+
 /// Files a node wrote, with the hashes of their new content.
 type Produced = Vec<(PathBuf, Hash)>;
 
@@ -181,6 +184,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
     let mut attempts: HashMap<NodeIndex, u32> = HashMap::new();
     let (tx, rx) = mpsc::channel::<(NodeIndex, Executed)>();
     let mut running = 0usize;
+    let mut last_flush = Instant::now();
 
     std::thread::scope(|scope| -> Result<()> {
         loop {
@@ -261,7 +265,21 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     let _ = tx.send((n, result));
                 });
             }
+            // While executions run, regenerations wait up to BATCH_WINDOW to share one durable
+            // write (each batch costs two filesystem syncs) — unless a judge prompt is among them,
+            // which judges are waiting for.
+            let feeds_execution = regen.iter().any(|n| graph.node(*n).kind == NodeKind::JudgePrompt);
+            if !regen.is_empty()
+                && running > 0
+                && !feeds_execution
+                && regen.len() < 256
+                && last_flush.elapsed() < BATCH_WINDOW
+                && !INTERRUPTED.load(Ordering::SeqCst)
+            {
+                ready.extend(regen.drain(..));
+            }
             if !regen.is_empty() {
+                last_flush = Instant::now();
                 let results = regenerate_batch(&regen_ctx, &regen, &fresh_obs, &actions);
                 let mut batch: Vec<PendingFile> = Vec::new();
                 let mut finished: Vec<(NodeIndex, bool, Produced)> = Vec::new();
@@ -327,68 +345,75 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             }
 
             // Wait for an execution to finish (waking up for interrupts and pauses).
+            let window_left = BATCH_WINDOW.saturating_sub(last_flush.elapsed());
             let wait = paused_until
                 .map(|t| t.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_millis(200))
-                .clamp(Duration::from_millis(5), Duration::from_millis(200));
-            let Ok((n, result)) = rx.recv_timeout(wait) else { continue };
-            running -= 1;
-            let node = graph.node(n);
-            outcome.cost_usd += result.cost_usd;
-            if let Some(ri) = node.run
-                && let Some(dir) = &result.run_dir
-            {
-                exp.relocate(&exp.runs[ri].key, dir.clone());
-            }
-            if result.ok {
-                outcome.executed.push(node.id.clone());
-                built.insert(n);
-                if let Some(ri) = node.run {
-                    // The run's primary files changed: observe it again, with contents.
-                    let dir = exp.run_dir(&exp.runs[ri]);
-                    let obs = Arc::new(crate::observe::observe_run(&dir, &ctxs[ri]));
-                    updated.insert(ri, light(&obs));
-                    fresh_obs.insert(ri, obs);
-                    engine.assessment.run_results.forget(ri);
+                .min(if ready.is_empty() { Duration::from_millis(200) } else { window_left })
+                .clamp(Duration::from_millis(2), Duration::from_millis(200));
+            let Ok(first) = rx.recv_timeout(wait) else { continue };
+            // Take every execution that finished meanwhile, so their regenerations share a batch.
+            let mut finished_execs = vec![first];
+            finished_execs.extend(rx.try_iter());
+            for (n, result) in finished_execs {
+                running -= 1;
+                let node = graph.node(n);
+                outcome.cost_usd += result.cost_usd;
+                if let Some(ri) = node.run
+                    && let Some(dir) = &result.run_dir
+                {
+                    exp.relocate(&exp.runs[ri].key, dir.clone());
                 }
-                finish(n, Done::Built(true), &mut done, &mut ready, &mut preds_left, graph, &actions);
-                progress.inc(1);
-                continue;
-            }
-            if let Some((wait, too_long, message)) = &result.rate_limited {
-                let tries = attempts.get(&n).copied().unwrap_or(1);
-                if *too_long {
-                    stop_launching = true;
-                    outcome.stopped = Some(format!("rate limited ({message}); no new executions were started"));
-                } else if tries <= opts.retries && !stop_launching {
+                if result.ok {
+                    outcome.executed.push(node.id.clone());
+                    built.insert(n);
+                    if let Some(ri) = node.run {
+                        // The run's primary files changed: observe it again, with contents.
+                        let dir = exp.run_dir(&exp.runs[ri]);
+                        let obs = Arc::new(crate::observe::observe_run(&dir, &ctxs[ri]));
+                        updated.insert(ri, light(&obs));
+                        fresh_obs.insert(ri, obs);
+                        engine.assessment.run_results.forget(ri);
+                    }
+                    finish(n, Done::Built(true), &mut done, &mut ready, &mut preds_left, graph, &actions);
+                    progress.inc(1);
+                    continue;
+                }
+                if let Some((wait, too_long, message)) = &result.rate_limited {
+                    let tries = attempts.get(&n).copied().unwrap_or(1);
+                    if *too_long {
+                        stop_launching = true;
+                        outcome.stopped = Some(format!("rate limited ({message}); no new executions were started"));
+                    } else if tries <= opts.retries && !stop_launching {
+                        outcome.retries += 1;
+                        paused_until = Some(Instant::now() + *wait);
+                        ready.push_back(n);
+                        continue;
+                    }
+                } else if result.failure.is_some_and(|c| c == crate::observe::FailureClass::Infrastructure)
+                    && attempts.get(&n).copied().unwrap_or(1) <= opts.retries
+                    && !stop_launching
+                    && !INTERRUPTED.load(Ordering::SeqCst)
+                {
                     outcome.retries += 1;
-                    paused_until = Some(Instant::now() + *wait);
                     ready.push_back(n);
                     continue;
                 }
-            } else if result.failure.is_some_and(|c| c == crate::observe::FailureClass::Infrastructure)
-                && attempts.get(&n).copied().unwrap_or(1) <= opts.retries
-                && !stop_launching
-                && !INTERRUPTED.load(Ordering::SeqCst)
-            {
-                outcome.retries += 1;
-                ready.push_back(n);
-                continue;
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    outcome.skipped.push(node.id.clone());
+                } else {
+                    outcome.failed.push(Failed {
+                        node: node.id.clone(),
+                        error: result.error.clone().unwrap_or_else(|| "the execution failed".into()),
+                        failure: result.failure,
+                    });
+                }
+                if !opts.keep_going {
+                    stop_launching = true;
+                }
+                finish(n, Done::Broken, &mut done, &mut ready, &mut preds_left, graph, &actions);
+                progress.inc(1);
             }
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                outcome.skipped.push(node.id.clone());
-            } else {
-                outcome.failed.push(Failed {
-                    node: node.id.clone(),
-                    error: result.error.clone().unwrap_or_else(|| "the execution failed".into()),
-                    failure: result.failure,
-                });
-            }
-            if !opts.keep_going {
-                stop_launching = true;
-            }
-            finish(n, Done::Broken, &mut done, &mut ready, &mut preds_left, graph, &actions);
-            progress.inc(1);
         }
         Ok(())
     })?;

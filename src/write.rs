@@ -71,6 +71,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     commit(&[PendingFile { path: path.to_path_buf(), bytes: bytes.to_vec(), executable: false }])
 }
 
+/// Writes one file atomically (temp file + rename) but leaves durability to a later
+/// [`sync_tree`]: an execution writes several small files and syncs once at the end.
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    set_mode(tmp.path(), 0o644)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Makes everything written under `path` durable (one filesystem sync on Linux; the directory
+/// itself elsewhere).
+pub fn sync_tree(path: &Path) -> std::io::Result<()> {
+    if sync_filesystem_supported() { sync_filesystem(path) } else { sync_dir(path) }
+}
+
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -48,7 +48,8 @@ fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     }
-    crate::write::write_atomic(path, bytes.as_ref()).map_err(|e| format!("{}: {e}", path.display()))
+    // Synced once per execution (see `durable`), not once per file.
+    crate::write::write_unsynced(path, bytes.as_ref()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn executable(path: &Path) {
@@ -185,7 +186,7 @@ impl Executions<'_> {
             &outcome,
             &started,
         );
-        result
+        durable(&record_dir, result)
     }
 
     fn agent_in(&self, ri: usize, run_dir: &Path, archived: Option<&Path>, cancel: &Arc<AtomicBool>) -> Executed {
@@ -501,7 +502,7 @@ impl Executions<'_> {
             &outcome,
             &started,
         );
-        result
+        durable(&run_dir, result)
     }
 
     fn judge_in(
@@ -721,6 +722,14 @@ impl Executions<'_> {
                 slot_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
             ),
         )
+    }
+}
+
+/// Makes an execution's files durable before reporting it done (one sync for all of them).
+fn durable(dir: &Path, result: Executed) -> Executed {
+    match crate::write::sync_tree(dir) {
+        Ok(()) => result,
+        Err(e) => fail(FailureClass::Infrastructure, format!("{}: could not sync the outputs: {e}", dir.display())),
     }
 }
 

@@ -112,7 +112,11 @@ mod tests {
         assert!(RunFile::of("elsewhere.txt").is_none());
         for slot in [1, 2, 42, 99] {
             for name in ["", "judgment.json", "stdout.log", ".darn-incomplete"] {
-                let want = if name.is_empty() { format!("judge/judge_{slot:02}") } else { format!("judge/judge_{slot:02}/{name}") };
+                let want = if name.is_empty() {
+                    format!("judge/judge_{slot:02}")
+                } else {
+                    format!("judge/judge_{slot:02}/{name}")
+                };
                 assert_eq!(RunFile::slot(slot, name).map(RunFile::as_str), Some(want.as_str()));
             }
         }
