@@ -528,7 +528,14 @@ fn agent_outcome(
         Stdout::Truncated(why) => {
             AgentOutcome::Partial { detail: format!("agent output {why}"), file: t.stdout_file.into() }
         }
-        Stdout::Json(_) | Stdout::Text => AgentOutcome::Ok,
+        Stdout::Json(_) => AgentOutcome::Ok,
+        // The agent command must print a Claude Code JSON result (CONTRACT); anything else is
+        // not an outcome darn can derive results from.
+        Stdout::Text => AgentOutcome::Failed {
+            class: FailureClass::AgentError,
+            detail: "agent output is not a Claude Code JSON result".into(),
+            file: t.stdout_file.into(),
+        },
     }
 }
 

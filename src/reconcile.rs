@@ -49,6 +49,8 @@ pub struct Outcome {
     /// Executions retried after a rate limit or a transient failure.
     pub retries: usize,
     pub interrupted: bool,
+    /// What the plan estimated the executions would cost.
+    pub estimated_cost_usd: f64,
     /// Why launching stopped early (a long rate limit), if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -135,7 +137,7 @@ enum Done {
 /// Adopts fresh outputs, rebuilds the planned nodes and stamps them.
 pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &ExecOptions) -> Result<Outcome> {
     let _t = crate::trace::span("reconcile");
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome { estimated_cost_usd: plan.cost_usd, ..Outcome::default() };
     let now_us = jiff::Timestamp::now().as_microsecond();
     let now = crate::timefmt::iso_micros(now_us);
     adopt(engine, plan, now_us, &mut outcome)?;
@@ -359,6 +361,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                 running -= 1;
                 let node = graph.node(n);
                 outcome.cost_usd += result.cost_usd;
+                progress.set_message(format!("${:.2} spent", outcome.cost_usd));
                 if let Some(ri) = node.run
                     && let Some(dir) = &result.run_dir
                 {

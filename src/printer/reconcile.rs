@@ -16,8 +16,14 @@ pub fn render(o: &Outcome, p: &Printer) -> String {
         parts.push(format!("{} adopted as they were", count(o.adopted)));
     }
     out.push_str(&parts.join(", "));
-    if o.cost_usd > 0.0 {
-        out.push_str(&format!(" (${:.2} spent)", o.cost_usd));
+    if o.cost_usd > 0.0 || !o.executed.is_empty() {
+        out.push_str(&format!(" (${:.2} spent; the plan estimated ${:.2})", o.cost_usd, o.estimated_cost_usd));
+    }
+    if o.retries > 0 {
+        out.push_str(&format!(
+            "\n{} retried after a rate limit or a transient failure",
+            plural(o.retries, "execution", "executions")
+        ));
     }
     out.push('\n');
     if p.verbose > 0 {
@@ -42,6 +48,9 @@ pub fn render(o: &Outcome, p: &Printer) -> String {
             "{} still need an agent or judge execution (see `darn plan`)\n",
             plural(o.pending_executions.len(), "node", "nodes")
         ));
+    }
+    if let Some(why) = &o.stopped {
+        out.push_str(&format!("{} {why}\n", p.paint("stopped:", Style::Yellow)));
     }
     if o.interrupted {
         out.push_str("interrupted: what finished is recorded; run reconcile again to resume\n");

@@ -289,3 +289,35 @@ fn a_replaced_judge_model_reruns_that_slot_only() {
     let md = String::from_utf8(exp.read("completed/T0/00/run_01/judge/judge_03/MODEL.md")).expect("utf-8");
     assert!(md.contains("**Model**: claude-opus-4-5"));
 }
+
+#[test]
+fn garbage_on_the_agent_stdout_is_a_failure_not_a_result() {
+    let (exp, summary) = small(7);
+    knobs(&exp, "agent", &["--garbage"]);
+    let run = summary.runs_with(Damage::NeverStarted)[0].to_string();
+    let (code, out) = json_out(&exp, &["reconcile", &format!("{run}/agent")]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["failed"][0]["failure"], "agent_error");
+    assert!(out["failed"][0]["error"].as_str().expect("error").contains("not a Claude Code JSON result"));
+    let st = exp.status(&[]);
+    assert_eq!(crate::util::run(&st, &run)["agent"], "failed");
+}
+
+#[test]
+fn a_judge_without_its_prompt_fails_and_changes_nothing() {
+    let (exp, summary) = small(7);
+    let run = summary.runs_with(Damage::FailedJudgeSlot)[0].to_string();
+    let dir = format!("completed/{run}");
+    exp.remove(&format!("{dir}/judge_prompt.md"));
+    let before = tree(exp.root());
+    let (code, out) = json_out(&exp, &["reconcile", "--keep-going", &run]);
+    assert_eq!(code, 1, "{out}");
+    let error = out["failed"][0]["error"].as_str().expect("error");
+    assert!(error.contains(&run) && error.contains("judge_prompt.md"), "{error}");
+    let after = tree(exp.root());
+    for (rel, bytes) in &before {
+        if rel.starts_with(&dir) {
+            assert_eq!(after.get(rel), Some(bytes), "{rel} changed");
+        }
+    }
+}
