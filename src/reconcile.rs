@@ -88,6 +88,8 @@ pub struct Executed {
     /// The run's directory after the execution, when it moved (a new run directory, a
     /// promotion to `completed/`).
     pub run_dir: Option<PathBuf>,
+    /// Retrying cannot help (a missing program, a configuration error).
+    pub permanent: bool,
 }
 
 /// Runs executions: implemented by `exec::Executions` (real processes) and by test doubles.
@@ -106,7 +108,12 @@ pub struct ExecOptions {
     pub retries: u32,
     /// Between SIGTERM and SIGKILL when an execution is stopped.
     pub grace: Duration,
+    /// The first wait before retrying a transient failure (doubling after that).
+    pub backoff: Duration,
 }
+
+/// The longest wait between retries of a transient failure.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Whether a node's content is computed from the files of that upstream node (rather than from
 /// the raw transcripts and responses): a rebuilt upstream only matters if it is read.
@@ -184,6 +191,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
     let mut stop_launching = false;
     let mut paused_until: Option<Instant> = None;
     let mut attempts: HashMap<NodeIndex, u32> = HashMap::new();
+    let mut not_before: HashMap<NodeIndex, Instant> = HashMap::new();
     let (tx, rx) = mpsc::channel::<(NodeIndex, Executed)>();
     let mut running = 0usize;
     let mut last_flush = Instant::now();
@@ -251,7 +259,8 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             // Launch executions, `jobs` at a time, unless paused by a rate limit.
             let paused = paused_until.is_some_and(|t| Instant::now() < t);
             while let Some(n) = deferred.pop_front() {
-                if running >= opts.jobs.max(1) || paused || stop_launching {
+                let waiting = not_before.get(&n).is_some_and(|t| Instant::now() < *t);
+                if running >= opts.jobs.max(1) || paused || stop_launching || waiting {
                     ready.push_back(n);
                     continue;
                 }
@@ -343,6 +352,12 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                 if ready.is_empty() {
                     break;
                 }
+                // Only backed-off retries are left: sleep until the first may go.
+                if let Some(t) = ready.iter().filter_map(|n| not_before.get(n)).min()
+                    && ready.iter().all(|n| not_before.get(n).is_some_and(|t| Instant::now() < *t))
+                {
+                    sleep_interruptibly(t.saturating_duration_since(Instant::now()));
+                }
                 continue;
             }
 
@@ -394,11 +409,15 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                         continue;
                     }
                 } else if result.failure.is_some_and(|c| c == crate::observe::FailureClass::Infrastructure)
+                    && !result.permanent
                     && attempts.get(&n).copied().unwrap_or(1) <= opts.retries
                     && !stop_launching
                     && !INTERRUPTED.load(Ordering::SeqCst)
                 {
+                    // A transient failure: retry after an exponential backoff.
                     outcome.retries += 1;
+                    let tries = attempts.get(&n).copied().unwrap_or(1);
+                    not_before.insert(n, Instant::now() + crate::exec::backoff(opts.backoff, tries, MAX_BACKOFF));
                     ready.push_back(n);
                     continue;
                 }

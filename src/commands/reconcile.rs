@@ -45,6 +45,7 @@ pub fn run(exp: Experiment, args: &ReconcileArgs, printer: &Printer) -> Result<i
         keep_going: args.keep_going,
         retries: engine.exp.settings.execution.retries.unwrap_or(3),
         grace: crate::exec::process::DEFAULT_GRACE,
+        backoff: engine.exp.settings.execution.backoff.unwrap_or(std::time::Duration::from_secs(10)),
     };
     let outcome = reconcile(&mut engine, &plan, printer, &exec)?;
     if printer.json {

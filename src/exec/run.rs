@@ -235,6 +235,7 @@ impl Executions<'_> {
             return Executed {
                 error: Some(format!("{key}: workspace: {e}")),
                 failure: Some(FailureClass::Infrastructure),
+                permanent: true,
                 ..result
             };
         }
@@ -316,8 +317,10 @@ impl Executions<'_> {
             Ok(out) => (i64::from(out.exit.returncode()), out.duration.as_secs_f64()),
             Err(e) => {
                 // Recorded like the runner's exception path: exit −1 and the reason on stderr.
+                // Trying again would fail the same way.
                 let _ = write(&stdout_path, "");
                 append(&stderr_path, &format!("darn: could not run the agent: {e}\n"));
+                result.permanent = true;
                 (-1, 0.0)
             }
         };
