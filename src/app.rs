@@ -30,21 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             printer.out(&String::from_utf8_lossy(&buf));
             Ok(0)
         }
-        Command::Plan(args) => {
-            let engine = crate::engine::Engine::load(open()?, &printer, false);
-            let opts = crate::commands::plan::options(
-                &engine,
-                &args.targets,
-                &args.select,
-                args.force,
-                args.regenerate_only,
-                args.max_cost,
-            )?;
-            let code = crate::commands::plan::run(&engine, &opts, &printer);
-            // Exiting next: skip freeing a large experiment's facts one by one.
-            std::mem::forget(engine);
-            code
-        }
+        Command::Plan(args) => crate::commands::plan::run(open()?, &args.into(), &printer),
         Command::Why(args) => {
             let engine = crate::engine::Engine::load(open()?, &printer, false);
             let code = crate::commands::why::run(&engine, &args.targets, &printer);

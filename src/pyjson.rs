@@ -256,6 +256,13 @@ fn write_object(out: &mut String, map: &Map<String, Value>, level: usize) {
 
 /// Writes a string with `ensure_ascii=True` escaping.
 pub fn write_str(out: &mut String, s: &str) {
+    write_escaped(out, s, true);
+}
+
+/// Writes a JSON string literal. Both Python and JavaScript use the short escapes; with `ascii`
+/// (Python's `ensure_ascii`) every other character outside space..`~` becomes `\uXXXX`
+/// (surrogate pairs above the BMP), without it only control characters do (`JSON.stringify`).
+pub fn write_escaped(out: &mut String, s: &str, ascii: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -267,6 +274,7 @@ pub fn write_str(out: &mut String, s: &str) {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             ' '..='~' => out.push(c),
+            c if !ascii && (c as u32) >= 0x20 => out.push(c),
             _ => {
                 let mut buf = [0u16; 2];
                 for unit in c.encode_utf16(&mut buf) {
@@ -337,6 +345,82 @@ pub fn float_repr(f: f64) -> String {
     out
 }
 
+/// How a one-line JSON document is written: Python's `json.dumps` and JavaScript's
+/// `JSON.stringify` differ in separators, key order, escaping and number formatting.
+pub struct CompactStyle {
+    pub item_sep: &'static str,
+    pub key_sep: &'static str,
+    pub sort_keys: bool,
+    /// Writes a string literal, quotes included.
+    pub string: fn(&mut String, &str),
+    /// Writes a non-integral number.
+    pub float: fn(f64) -> String,
+}
+
+/// Python's `json.dumps(v, sort_keys=True)`: `", "` and `": "`, keys sorted, ASCII escapes.
+pub const PYTHON_SORTED: CompactStyle =
+    CompactStyle { item_sep: ", ", key_sep: ": ", sort_keys: true, string: write_str, float: float_repr };
+
+/// Writes `v` on one line in `style`.
+pub fn to_compact(v: &Value, style: &CompactStyle) -> String {
+    let mut out = String::new();
+    write_compact(&mut out, v, style);
+    out
+}
+
+/// Serializes like Python's `json.dumps(v, sort_keys=True)` (the checkpoint's config hash).
+pub fn to_string_sorted_compact(v: &Value) -> String {
+    to_compact(v, &PYTHON_SORTED)
+}
+
+fn write_compact(out: &mut String, v: &Value, style: &CompactStyle) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(u) = n.as_u64() {
+                let _ = write!(out, "{u}");
+            } else if let Some(f) = n.as_f64() {
+                out.push_str(&(style.float)(f));
+            }
+        }
+        Value::String(s) => match s.as_str() {
+            POS_INF => out.push_str("Infinity"),
+            NEG_INF => out.push_str("-Infinity"),
+            NAN => out.push_str("NaN"),
+            _ => (style.string)(out, s),
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(style.item_sep);
+                }
+                write_compact(out, item, style);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            if style.sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            out.push('{');
+            for (i, (k, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(style.item_sep);
+                }
+                (style.string)(out, k);
+                out.push_str(style.key_sep);
+                write_compact(out, item, style);
+            }
+            out.push('}');
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +489,12 @@ mod tests {
     }
 
     #[test]
+    fn sorted_compact_like_python() {
+        let v = parse(br#"{"b": [1, 2.5, "\u00e9"], "a": {"y": null, "x": true}}"#).expect("valid");
+        assert_eq!(to_string_sorted_compact(&v), r#"{"a": {"x": true, "y": null}, "b": [1, 2.5, "\u00e9"]}"#);
+    }
+
+    #[test]
     fn pyfloat_serializes_sentinels() {
         let v = serde_json::to_value(PyFloat(f64::INFINITY)).expect("serializable");
         assert_eq!(to_string(&v), "Infinity");
@@ -442,43 +532,5 @@ mod fixture_tests {
             let text = to_string(&value);
             assert!(text.as_bytes() == bytes.as_slice(), "{} does not round-trip", file.display());
         }
-    }
-}
-
-/// Serializes like Python's `json.dumps(v, sort_keys=True)`: one line, `", "` and `": "`
-/// separators, keys sorted, ASCII escapes (used for the checkpoint's config hash).
-pub fn to_string_sorted_compact(v: &Value) -> String {
-    let mut out = String::new();
-    write_sorted_compact(&mut out, v);
-    out
-}
-
-fn write_sorted_compact(out: &mut String, v: &Value) {
-    match v {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_sorted_compact(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str(out, k);
-                out.push_str(": ");
-                write_sorted_compact(out, &map[k.as_str()]);
-            }
-            out.push('}');
-        }
-        other => write_value(out, other, 0),
     }
 }

@@ -98,7 +98,9 @@ pub fn in_stderr(stderr: &str) -> Option<RateLimit> {
     None
 }
 
-fn truthy(v: Option<&Value>) -> bool {
+/// Python truthiness of a JSON value (`None`, `false`, `0`, `""`, `[]`, `{}` are false), as the
+/// runner tests `is_error` and a judge's `passed`.
+pub fn truthy(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,

@@ -6,8 +6,8 @@
 //! judgment. Both derive everything from a hash of their input, so the same input always gives
 //! the same output. Knobs (sleep, failure rate, rate-limit-then-succeed) exercise the executor.
 
+use crate::pyjson;
 use serde_json::{Value, json};
-use std::fmt::Write as _;
 
 /// A small deterministic generator (SplitMix64): stable across platforms and versions, unlike
 /// general-purpose RNG crates whose streams may change.
@@ -92,66 +92,14 @@ pub fn js_number(f: f64) -> String {
 
 /// Compact JSON the way `JSON.stringify` writes it (no spaces, raw UTF-8, JS numbers).
 pub fn js_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_js(&mut out, v);
-    out
+    const JS: pyjson::CompactStyle =
+        pyjson::CompactStyle { item_sep: ",", key_sep: ":", sort_keys: false, string: js_string, float: js_number };
+    pyjson::to_compact(v, &JS)
 }
 
-fn write_js(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else if let Some(f) = n.as_f64() {
-                out.push_str(&js_number(f));
-            }
-        }
-        Value::String(s) => {
-            out.push('"');
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    '\u{8}' => out.push_str("\\b"),
-                    '\u{c}' => out.push_str("\\f"),
-                    c if (c as u32) < 0x20 => {
-                        let _ = write!(out, "\\u{:04x}", c as u32);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_js(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_js(out, &Value::String(k.clone()));
-                out.push(':');
-                write_js(out, item);
-            }
-            out.push('}');
-        }
-    }
+/// A JavaScript string literal: only quotes, backslashes and control characters are escaped.
+fn js_string(out: &mut String, s: &str) {
+    pyjson::write_escaped(out, s, false);
 }
 
 /// USD per million tokens: (input, output, cache write, cache read).

@@ -54,22 +54,48 @@ pub struct Estimate {
     pub seconds: f64,
 }
 
+/// The flags that shape a plan, shared by `plan` and `reconcile`.
+pub struct PlanRequest<'a> {
+    pub targets: &'a [String],
+    pub select: &'a SelectArgs,
+    pub force: bool,
+    pub regenerate_only: bool,
+    pub max_cost: Option<f64>,
+}
+
+impl<'a> From<&'a crate::cli::PlanArgs> for PlanRequest<'a> {
+    fn from(a: &'a crate::cli::PlanArgs) -> Self {
+        PlanRequest {
+            targets: &a.targets,
+            select: &a.select,
+            force: a.force,
+            regenerate_only: a.regenerate_only,
+            max_cost: a.max_cost,
+        }
+    }
+}
+
+impl<'a> From<&'a crate::cli::ReconcileArgs> for PlanRequest<'a> {
+    fn from(a: &'a crate::cli::ReconcileArgs) -> Self {
+        PlanRequest {
+            targets: &a.targets,
+            select: &a.select,
+            force: a.force,
+            regenerate_only: a.regenerate_only,
+            max_cost: a.max_cost,
+        }
+    }
+}
+
 /// The options the planner needs, from command-line flags.
-pub fn options(
-    engine: &Engine,
-    targets: &[String],
-    args: &SelectArgs,
-    force: bool,
-    regenerate_only: bool,
-    max_cost: Option<f64>,
-) -> Result<PlanOptions> {
-    let select = Select::from_args(args)?;
-    let targets = engine.targets(targets)?;
+pub fn options(engine: &Engine, req: &PlanRequest) -> Result<PlanOptions> {
+    let select = Select::from_args(req.select)?;
+    let targets = engine.targets(req.targets)?;
     let selected = engine.selected_nodes(&select);
     if selected.as_ref().is_some_and(std::collections::HashSet::is_empty) {
-        return Err(Error::NoMatch(select.describe(args)));
+        return Err(Error::NoMatch(select.describe(req.select)));
     }
-    if let Some(m) = max_cost
+    if let Some(m) = req.max_cost
         && !(m.is_finite() && m >= 0.0)
     {
         return Err(Error::Usage(format!("--max-cost must be a non-negative number of dollars, not {m}")));
@@ -77,9 +103,9 @@ pub fn options(
     Ok(PlanOptions {
         targets,
         selected,
-        force,
-        regenerate_only,
-        max_cost,
+        force: req.force,
+        regenerate_only: req.regenerate_only,
+        max_cost: req.max_cost,
         rerun: engine.rerun_classes()?,
         stages: select.stages,
     })
@@ -135,14 +161,19 @@ pub fn exit_code(plan: &Plan) -> i32 {
     i32::from(!plan.actions.is_empty() || held)
 }
 
-/// `darn plan`.
-pub fn run(engine: &Engine, opts: &PlanOptions, printer: &Printer) -> Result<i32> {
-    let plan = engine.plan(opts);
-    let report = report(engine, &plan);
+/// `darn plan` (and `reconcile --dry-run`): observe, plan, print; writes nothing.
+pub fn run(exp: crate::layout::Experiment, req: &PlanRequest, printer: &Printer) -> Result<i32> {
+    let engine = Engine::load(exp, printer, false);
+    let opts = options(&engine, req)?;
+    let plan = engine.plan(&opts);
+    let report = report(&engine, &plan);
     if printer.json {
         printer.json_out(&report);
     } else {
-        printer.out(&crate::printer::plan::render(engine, &report, printer));
+        printer.out(&crate::printer::plan::render(&engine, &report, printer));
     }
-    Ok(exit_code(&plan))
+    let code = exit_code(&plan);
+    // Exiting next: freeing a large experiment's facts one by one only costs time.
+    std::mem::forget(engine);
+    Ok(code)
 }

@@ -14,30 +14,14 @@ pub fn run(exp: Experiment, args: &ReconcileArgs, printer: &Printer) -> Result<i
         return Err(Error::Usage("--backend slurm is not available in this build of darn; use --backend local".into()));
     }
     if args.dry_run {
-        let engine = Engine::load(exp, printer, false);
-        let opts = crate::commands::plan::options(
-            &engine,
-            &args.targets,
-            &args.select,
-            args.force,
-            args.regenerate_only,
-            args.max_cost,
-        )?;
-        return crate::commands::plan::run(&engine, &opts, printer);
+        return crate::commands::plan::run(exp, &args.into(), printer);
     }
     let _lock = Lock::acquire(&exp.root)?;
     // Ctrl-C: finish the current wave, record it, exit 130.
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, std::sync::Arc::clone(&INTERRUPTED));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, std::sync::Arc::clone(&INTERRUPTED));
     let mut engine = Engine::load(exp, printer, true);
-    let opts = crate::commands::plan::options(
-        &engine,
-        &args.targets,
-        &args.select,
-        args.force,
-        args.regenerate_only,
-        args.max_cost,
-    )?;
+    let opts = crate::commands::plan::options(&engine, &args.into())?;
     let plan = engine.plan(&opts);
     let exec = crate::reconcile::ExecOptions {
         execute: !args.regenerate_only,

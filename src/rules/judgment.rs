@@ -1,6 +1,7 @@
 //! A judge slot's `judgment.json`, parsed from its response (LAYOUT §8.3, §8.4).
 
 use crate::pyjson;
+use crate::ratelimit::truthy;
 use serde_json::{Map, Value, json};
 
 pub const RULE_VERSION: u32 = 1;
@@ -229,17 +230,6 @@ fn matching_brace(text: &str, skip_strings: bool) -> Option<usize> {
         }
     }
     None
-}
-
-fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
-    }
 }
 
 #[cfg(test)]

@@ -117,8 +117,9 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
     push("");
 
     let judges = run_result.get("judges").and_then(Value::as_array).cloned().unwrap_or_default();
-    if judges.len() > 1 {
-        push("## Judge Evaluation (Consensus)");
+    // The consensus table is the same with one judge or several; only the heading differs.
+    let consensus_table = |push: &mut dyn FnMut(&str), heading: &str| {
+        push(heading);
         push("");
         push("| Metric | Value |");
         push("|--------|-------|");
@@ -126,6 +127,9 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
         push(&format!("| Grade | {grade} |"));
         push(&format!("| Passed | {} |", check(passed)));
         push("");
+    };
+    if judges.len() > 1 {
+        consensus_table(&mut push, "## Judge Evaluation (Consensus)");
         push("### Individual Judges");
         push("");
         for (i, judge) in judges.iter().enumerate() {
@@ -149,14 +153,7 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
             push("");
         }
     } else {
-        push("## Judge Evaluation");
-        push("");
-        push("| Metric | Value |");
-        push("|--------|-------|");
-        push(&format!("| Score | {} |", fixed(score, 3)));
-        push(&format!("| Grade | {grade} |"));
-        push(&format!("| Passed | {} |", check(passed)));
-        push("");
+        consensus_table(&mut push, "## Judge Evaluation");
         let reasoning = run_result.get("judge_reasoning").and_then(Value::as_str).unwrap_or("");
         push(&format!("**Reasoning:** {reasoning}"));
         push("");
