@@ -195,6 +195,8 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
     let (tx, rx) = mpsc::channel::<(NodeIndex, Executed)>();
     let mut running = 0usize;
     let mut last_flush = Instant::now();
+    // Runs whose execution just succeeded, to observe again before anything regenerates from them.
+    let mut to_observe: Vec<usize> = Vec::new();
 
     std::thread::scope(|scope| -> Result<()> {
         loop {
@@ -275,6 +277,16 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     let result = runner.execute(n, attempt, &cancel);
                     let _ = tx.send((n, result));
                 });
+            }
+            if !to_observe.is_empty() {
+                let observed: Vec<(usize, RunObs)> = to_observe
+                    .par_drain(..)
+                    .map(|ri| (ri, crate::observe::observe_run(&exp.run_dir(&exp.runs[ri]), &ctxs[ri])))
+                    .collect();
+                for (ri, obs) in observed {
+                    updated.insert(ri, light(&obs));
+                    fresh_obs.insert(ri, Arc::new(obs));
+                }
             }
             // While executions run, regenerations wait up to BATCH_WINDOW to share one durable
             // write (each batch costs two filesystem syncs) — unless a judge prompt is among them,
@@ -386,11 +398,9 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     outcome.executed.push(node.id.clone());
                     built.insert(n);
                     if let Some(ri) = node.run {
-                        // The run's primary files changed: observe it again, with contents.
-                        let dir = exp.run_dir(&exp.runs[ri]);
-                        let obs = Arc::new(crate::observe::observe_run(&dir, &ctxs[ri]));
-                        updated.insert(ri, light(&obs));
-                        fresh_obs.insert(ri, obs);
+                        // The run's primary files changed: it is observed again once the next
+                        // executions are launched, off their critical path.
+                        to_observe.push(ri);
                         engine.assessment.run_results.forget(ri);
                     }
                     finish(n, Done::Built(true), &mut done, &mut ready, &mut preds_left, graph, &actions);
