@@ -278,7 +278,10 @@ impl Reader<'_> {
 
     fn text(&mut self, rel: &str) -> Option<String> {
         match self.read(rel) {
-            Read::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            // Valid UTF-8 (nearly always) is taken as it is, without a copy.
+            Read::Bytes(b) => {
+                Some(String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+            }
             _ => None,
         }
     }

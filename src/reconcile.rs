@@ -303,7 +303,10 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             }
             if !regen.is_empty() {
                 last_flush = Instant::now();
-                let results = regenerate_batch(&regen_ctx, &regen, &fresh_obs, &actions);
+                let results = {
+                    let _t = crate::trace::span("regenerate batch");
+                    regenerate_batch(&regen_ctx, &regen, &fresh_obs, &actions)
+                };
                 let mut batch: Vec<PendingFile> = Vec::new();
                 let mut finished: Vec<(NodeIndex, bool, Produced)> = Vec::new();
                 for (n, r) in results {
@@ -322,7 +325,11 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     }
                     progress.inc(1);
                 }
-                if let Err(e) = commit(&batch) {
+                let committed = {
+                    let _t = crate::trace::span("write batch");
+                    commit(&batch)
+                };
+                if let Err(e) = committed {
                     for (n, _, _) in finished {
                         outcome.failed.push(Failed {
                             node: graph.node(n).id.clone(),
@@ -475,6 +482,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             }
         }
         if checkpoint_planned && !outcome.interrupted {
+            let _c = crate::trace::span("checkpoint");
             let files = crate::regen::checkpoint(exp, &after.runs, &now);
             if files.iter().any(|f| differs(&f.path, &f.bytes)) {
                 commit(&files).map_err(|e| Error::io(exp.root.join("checkpoint.json"), e))?;
@@ -488,10 +496,15 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             stamps.push((graph.node(graph.checkpoint).id.clone(), Some(f.to_stamp(false, now_us))));
         }
         engine.assessment = after;
+        let _j = crate::trace::span("journal append");
         engine.journal.append(stamps).map_err(|e| Error::io(crate::stamp::Journal::path_in(&engine.exp.root), e))?;
     }
     let _ = engine.journal.compact_if_needed();
-    if let Err(e) = engine.cache.save() {
+    let saved = {
+        let _t = crate::trace::span("cache save");
+        engine.cache.save()
+    };
+    if let Err(e) = saved {
         printer.warn(&format!("could not save darn's cache: {e} (the next run will be slower, nothing else)"));
     }
     for (i, v) in plan.verdicts.iter().enumerate() {

@@ -18,16 +18,45 @@ pub struct PendingFile {
     pub executable: bool,
 }
 
-/// Writes all files atomically and durably, with one filesystem sync for the whole batch.
+/// Writes all files atomically and durably, with one filesystem sync for the whole batch (two
+/// on Linux: one before the renames, one after; elsewhere each file and directory is synced).
 pub fn commit(files: &[PendingFile]) -> std::io::Result<()> {
+    use rayon::prelude::*;
     if files.is_empty() {
         return Ok(());
     }
-    let mut temps: Vec<(tempfile::TempPath, &Path)> = Vec::with_capacity(files.len());
+    // Temp files are written in parallel: on slow-syscall machines the batch is syscall-bound.
+    let staged: Vec<(tempfile::TempPath, &Path, BTreeSet<PathBuf>)> =
+        files.par_iter().map(stage).collect::<std::io::Result<_>>()?;
+    if sync_filesystem_supported() {
+        sync_filesystem(staged[0].0.as_ref())?;
+    }
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for f in files {
-        let dir = f.path.parent().unwrap_or(Path::new("."));
-        if !dir.is_dir() {
+    let mut renames: Vec<(tempfile::TempPath, &Path)> = Vec::with_capacity(staged.len());
+    for (tmp, target, new_dirs) in staged {
+        dirs.extend(new_dirs);
+        renames.push((tmp, target));
+    }
+    renames.into_par_iter().try_for_each(|(tmp, target)| tmp.persist(target).map(|_| ()).map_err(|e| e.error))?;
+    if sync_filesystem_supported() {
+        // One filesystem sync makes every rename and new directory durable at once, where
+        // syncing each directory would cost a journal commit per directory.
+        return sync_filesystem(files[0].path.parent().unwrap_or(Path::new(".")));
+    }
+    for dir in dirs {
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Writes one file's temp beside its target; returns it with the directories whose entries
+/// change (the target's, and the parents of any directory it had to create).
+fn stage(f: &PendingFile) -> std::io::Result<(tempfile::TempPath, &Path, BTreeSet<PathBuf>)> {
+    let dir = f.path.parent().unwrap_or(Path::new("."));
+    let mut dirs = BTreeSet::from([dir.to_path_buf()]);
+    let mut tmp = match tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir) {
+        Ok(tmp) => tmp,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)?;
             // New directories must be durable too: their parents gain an entry.
             let mut d = dir;
@@ -38,32 +67,16 @@ pub fn commit(files: &[PendingFile]) -> std::io::Result<()> {
                 }
                 d = parent;
             }
+            tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?
         }
-        let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
-        tmp.write_all(&f.bytes)?;
-        if f.executable {
-            set_mode(tmp.path(), 0o755)?;
-        } else {
-            set_mode(tmp.path(), 0o644)?;
-        }
-        if !sync_filesystem_supported() {
-            tmp.as_file().sync_all()?;
-        }
-        temps.push((tmp.into_temp_path(), &f.path));
-        dirs.insert(dir.to_path_buf());
+        Err(e) => return Err(e),
+    };
+    tmp.write_all(&f.bytes)?;
+    set_mode(tmp.path(), if f.executable { 0o755 } else { 0o644 })?;
+    if !sync_filesystem_supported() {
+        tmp.as_file().sync_all()?;
     }
-    if sync_filesystem_supported()
-        && let Some((first, _)) = temps.first()
-    {
-        sync_filesystem(first)?;
-    }
-    for (tmp, target) in temps {
-        tmp.persist(target).map_err(|e| e.error)?;
-    }
-    for dir in dirs {
-        sync_dir(&dir)?;
-    }
-    Ok(())
+    Ok((tmp.into_temp_path(), &f.path, dirs))
 }
 
 /// Writes one file atomically and durably.

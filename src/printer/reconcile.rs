@@ -10,7 +10,8 @@ pub fn render(o: &Outcome, p: &Printer) -> String {
         parts.push(format!("{} executed", count(o.executed.len())));
     }
     if !o.unchanged.is_empty() {
-        parts.push(format!("{} rebuilt unchanged", count(o.unchanged.len())));
+        // Planned, but their inputs turned out unchanged (early cutoff) or the rebuild wrote the same bytes.
+        parts.push(format!("{} found unchanged", count(o.unchanged.len())));
     }
     if o.adopted > 0 {
         parts.push(format!("{} adopted as they were", count(o.adopted)));
