@@ -31,14 +31,21 @@ fn glob_slots(root: &Path) -> Vec<PathBuf> {
     exp.runs.iter().map(|l| exp.run_dir(l).join("judge/judge_01")).collect()
 }
 
-/// Removes every judge slot (moved aside, as a user clearing failed judges would).
+/// Removes every judge slot (moved aside, as a user clearing failed judges would) and the
+/// attempt records, so that every iteration starts from the same tree; then flushes the removals,
+/// so the measured command does not pay for the setup's writes.
 fn clear(root: &Path) {
     for slot in glob_slots(root) {
         let _ = std::fs::remove_dir_all(&slot);
-        let judge = slot.parent().map(|p| p.join(".failed")).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(judge);
+        if let Some(judge) = slot.parent() {
+            let _ = std::fs::remove_dir_all(judge.join(".failed"));
+            if let Some(run) = judge.parent() {
+                let _ = std::fs::remove_file(run.join("darn_attempts.json"));
+            }
+        }
     }
     let _ = std::fs::remove_file(root.join(".darn/cache"));
+    let _ = std::process::Command::new("sync").status();
 }
 
 fn parallel(c: &mut Criterion) {

@@ -748,20 +748,30 @@ fn append(path: &Path, text: &str) {
 }
 
 /// `claude --version` when the command is the real CLI; stand-ins and other programs report
-/// "unknown".
+/// "unknown". Asked once per program: the CLI takes a fraction of a second to start.
 fn cli_version(argv: &[String]) -> String {
-    let is_claude = argv.first().is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "claude"));
-    if !is_claude {
+    static KNOWN: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let Some(program) = argv.first() else { return "unknown".to_string() };
+    if Path::new(program).file_name().is_none_or(|n| n != "claude") {
         return "unknown".to_string();
     }
-    std::process::Command::new(&argv[0])
+    if let Ok(known) = KNOWN.lock()
+        && let Some((_, v)) = known.iter().find(|(p, _)| p == program)
+    {
+        return v.clone();
+    }
+    let version = std::process::Command::new(program)
         .arg("--version")
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    if let Ok(mut known) = KNOWN.lock() {
+        known.push((program.clone(), version.clone()));
+    }
+    version
 }
 
 /// The base repository for worktrees: `<exp>/repo` (older experiments) or
