@@ -4,7 +4,8 @@
 //! `darn stand-in agent` prints an `--output-format json` result object; `darn stand-in judge`
 //! reads a judge prompt on stdin and prints a `stream-json` event stream whose result is a
 //! judgment. Both derive everything from a hash of their input, so the same input always gives
-//! the same output. Knobs (sleep, failure rate, rate-limit-then-succeed) exercise the executor.
+//! the same output. Knobs (sleep, failure rate, rate-limit or crash then succeed, hang, garbage)
+//! exercise the executor.
 
 use crate::pyjson;
 use serde_json::{Value, json};
@@ -369,6 +370,8 @@ pub struct Knobs {
     pub fail_rate: f64,
     /// The first N calls for the same input answer with a rate limit, then succeed.
     pub rate_limit_first: u32,
+    /// The first N calls for the same input crash (killed by SIGKILL, no output), then succeed.
+    pub crash_first: u32,
     /// Never answer (for timeout tests).
     pub hang: bool,
     /// Print text that is not JSON.
@@ -386,6 +389,7 @@ impl Knobs {
             sleep: var("SLEEP").and_then(|v| v.parse().ok()).unwrap_or(0.0),
             fail_rate: var("FAIL_RATE").and_then(|v| v.parse().ok()).unwrap_or(0.0),
             rate_limit_first: var("RATE_LIMIT_FIRST").and_then(|v| v.parse().ok()).unwrap_or(0),
+            crash_first: var("CRASH_FIRST").and_then(|v| v.parse().ok()).unwrap_or(0),
             hang: var("HANG").is_some_and(|v| v == "1"),
             garbage: var("GARBAGE").is_some_and(|v| v == "1"),
             log: var("LOG").map(Into::into),
@@ -436,6 +440,10 @@ fn parse_invocation(args: &[String]) -> Invocation {
                 knobs.rate_limit_first = next.and_then(|v| v.parse().ok()).unwrap_or(0);
                 i += 1;
             }
+            "--crash-first" => {
+                knobs.crash_first = next.and_then(|v| v.parse().ok()).unwrap_or(0);
+                i += 1;
+            }
             "--log" => {
                 knobs.log = next.map(Into::into);
                 i += 1;
@@ -453,6 +461,16 @@ fn parse_invocation(args: &[String]) -> Invocation {
         i += 1;
     }
     Invocation { model, positional, knobs }
+}
+
+/// Dies by SIGKILL, as a process the OOM killer takes (no core file, no output).
+fn crash() -> ! {
+    #[cfg(unix)]
+    // SAFETY: kill(2) on our own pid has no memory effects.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::exit(137)
 }
 
 /// Counts calls per input across processes (a file per key in the state directory).
@@ -516,7 +534,7 @@ pub fn main(role: &str, args: &[String]) -> i32 {
     if inv.knobs.sleep > 0.0 {
         std::thread::sleep(std::time::Duration::from_secs_f64(inv.knobs.sleep));
     }
-    let attempt = if inv.knobs.rate_limit_first > 0 || inv.knobs.fail_rate > 0.0 {
+    let attempt = if inv.knobs.rate_limit_first > 0 || inv.knobs.crash_first > 0 || inv.knobs.fail_rate > 0.0 {
         next_attempt(inv.knobs.state.as_deref(), &key)
     } else {
         1
@@ -525,6 +543,10 @@ pub fn main(role: &str, args: &[String]) -> i32 {
     if inv.knobs.garbage {
         let _ = out.write_all(b"Segmentation fault (core dumped)?! this is not JSON\n");
         return 0;
+    }
+    if attempt <= inv.knobs.crash_first {
+        eprintln!("stand-in: simulated crash (attempt {attempt})");
+        crash();
     }
     if attempt <= inv.knobs.rate_limit_first {
         let _ = out.write_all(agent_rate_limited(&key).as_bytes());

@@ -103,12 +103,23 @@ impl Executions<'_> {
         outcome: &str,
         started: &str,
     ) {
+        let read = |f: &Path| std::fs::read(f).ok().and_then(|b| serde_json::from_slice::<Vec<Value>>(&b).ok());
+        // A re-executed agent starts a fresh run directory: its history comes along from the
+        // archived one (which keeps its own copy).
         let mut history: Vec<Value> =
-            std::fs::read(file).ok().and_then(|b| serde_json::from_slice::<Vec<Value>>(&b).ok()).unwrap_or_default();
+            read(file).or_else(|| previous.and_then(|p| read(&p.join("darn_attempts.json")))).unwrap_or_default();
+        // The failure that made this attempt necessary: the last recorded one (a retry within
+        // this reconcile), else what the plan found on disk.
+        let recorded = history
+            .iter()
+            .rev()
+            .find(|r| r["node"] == node)
+            .and_then(|r| r["outcome"].as_str())
+            .and_then(FailureClass::parse);
         history.push(json!({
             "node": node,
             "attempt": attempt,
-            "previous_failure": self.previous_class(node).map(FailureClass::name),
+            "previous_failure": recorded.or_else(|| self.previous_class(node)).map(FailureClass::name),
             "previous_outputs": previous.map(path_str),
             "started_at": started,
             "finished_at": now_iso(),

@@ -321,3 +321,58 @@ fn a_judge_without_its_prompt_fails_and_changes_nothing() {
         }
     }
 }
+
+#[test]
+fn a_judge_that_never_answers_times_out_and_keeps_the_old_slot() {
+    let (exp, summary) = small(7);
+    knobs(&exp, "judge", &["--hang"]);
+    set_toml(&exp, "timeout = \"1m\"", "timeout = \"1s\"");
+    let run = summary.runs_with(Damage::FailedJudgeSlot)[0].to_string();
+    let dir = format!("completed/{run}");
+    let status = exp.status(&[]);
+    let slots = crate::util::slot_statuses(crate::util::run(&status, &run));
+    let slot = slots.iter().position(|s| s == "failed").expect("a failed slot") + 1;
+    let old_error = exp.read(&format!("{dir}/judge/judge_{slot:02}/error.log"));
+    let started = std::time::Instant::now();
+    let (code, out) = json_out(&exp, &["reconcile", &format!("{run}/judge/judge_{slot:02}")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the hanging judge was stopped");
+    assert_eq!(out["failed"][0]["node"], format!("{run}/judge/judge_{slot:02}"));
+    assert_eq!(out["failed"][0]["failure"], "timeout", "{out}");
+    // The earlier failed attempt is archived byte for byte; the new one is recorded as a timeout.
+    assert_eq!(exp.read(&format!("{dir}/judge/.failed/judge_{slot:02}_attempt_01/error.log")), old_error);
+    let st = exp.status(&[]);
+    assert!(crate::util::failures(crate::util::run(&st, &run)).contains(&"timeout".to_string()), "{st:#}");
+}
+
+#[test]
+fn a_crashed_agent_is_retried_after_a_backoff() {
+    let (exp, summary) = small(7);
+    let state = exp.path("standin-state");
+    let log = exp.path("calls.log");
+    knobs(
+        &exp,
+        "agent",
+        &["--crash-first", "1", "--state", &state.display().to_string(), "--log", &log.display().to_string()],
+    );
+    set_toml(&exp, "retries = 3\n", "retries = 3\nbackoff = \"0.2s\"\n");
+    let run = summary.runs_with(Damage::KilledAgent)[0].to_string();
+    let (code, out) = json_out(&exp, &["reconcile", &run]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["retries"], 1, "{out}");
+    assert_eq!(log_lines(&log).iter().filter(|l| l.starts_with("agent ")).count(), 2, "one crash, one retry");
+    let st = exp.status(&[]);
+    assert_eq!(crate::util::run(&st, &run)["agent"], "completed", "{st:#}");
+    // Both attempts are on record; the second names the crash as the reason it ran.
+    let parent = parent(&run);
+    let record: Value =
+        serde_json::from_slice(&exp.read(&format!("completed/{run}/darn_attempts.json"))).expect("attempts");
+    let agent: Vec<&Value> =
+        record.as_array().expect("list").iter().filter(|r| r["node"] == format!("{run}/agent")).collect();
+    assert_eq!(agent.len(), 2, "{record:#}");
+    assert_eq!(agent[1]["previous_failure"], "infrastructure", "{record:#}");
+    assert!(
+        exp.path(&format!("in_progress/{parent}/.failed")).is_dir()
+            || exp.path(&format!("completed/{parent}/.failed")).is_dir()
+    );
+}
