@@ -191,26 +191,32 @@ fn indent(out: &mut String, level: usize) {
     }
 }
 
+fn write_number(out: &mut String, n: &serde_json::Number, float: impl Fn(f64) -> String) {
+    if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(f) = n.as_f64() {
+        out.push_str(&float(f));
+    }
+}
+
+/// A string, or one of the non-finite floats darn keeps as marker strings.
+fn write_string(out: &mut String, s: &str, escape: impl Fn(&mut String, &str)) {
+    match s {
+        POS_INF => out.push_str("Infinity"),
+        NEG_INF => out.push_str("-Infinity"),
+        NAN => out.push_str("NaN"),
+        _ => escape(out, s),
+    }
+}
+
 fn write_value(out: &mut String, v: &Value, level: usize) {
     match v {
         Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else if let Some(f) = n.as_f64() {
-                out.push_str(&float_repr(f));
-            }
-        }
-        Value::String(s) => match s.as_str() {
-            POS_INF => out.push_str("Infinity"),
-            NEG_INF => out.push_str("-Infinity"),
-            NAN => out.push_str("NaN"),
-            _ => write_str(out, s),
-        },
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_number(out, n, float_repr),
+        Value::String(s) => write_string(out, s, write_str),
         Value::Array(items) => {
             if items.is_empty() {
                 out.push_str("[]");
@@ -377,21 +383,8 @@ fn write_compact(out: &mut String, v: &Value, style: &CompactStyle) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else if let Some(f) = n.as_f64() {
-                out.push_str(&(style.float)(f));
-            }
-        }
-        Value::String(s) => match s.as_str() {
-            POS_INF => out.push_str("Infinity"),
-            NEG_INF => out.push_str("-Infinity"),
-            NAN => out.push_str("NaN"),
-            _ => (style.string)(out, s),
-        },
+        Value::Number(n) => write_number(out, n, style.float),
+        Value::String(s) => write_string(out, s, style.string),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
