@@ -120,3 +120,20 @@ fn clean_demo_is_complete_in_both_layouts() {
         assert!(runs(&doc).iter().all(|r| problems(r).is_empty() && r["judges"].as_array().map(Vec::len) == Some(2)));
     }
 }
+
+#[test]
+fn the_suggested_commands_work_as_printed() {
+    let parent = Exp::empty();
+    let out = demo(&parent, "exp", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let why = stdout.lines().find(|l| l.contains(" why ")).expect("a why suggestion");
+    let words: Vec<&str> = why.split_whitespace().collect();
+    // `PROGRAM -C DIR why TARGET`: the program exists and the target needs work.
+    assert_eq!(words.len(), 5, "{why}");
+    assert!(words[0] == "darn" || std::path::Path::new(words[0]).is_file(), "{why}");
+    let root = parent.path("exp");
+    let explained = darn_cmd(&root, &["why", words[4]]);
+    assert_eq!(explained.status.code(), Some(0), "{}", text(&explained.stderr));
+    assert!(text(&explained.stdout).contains("root cause"), "{}", text(&explained.stdout));
+}
