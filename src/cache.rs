@@ -10,14 +10,14 @@
 //! darn version, and losing it costs time, never correctness.
 
 use crate::layout::files::RunFile;
-use crate::observe::RunObs;
+use crate::observe::{Dep, Deps, RunObs};
 use crate::stamp::Hash;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 
 /// Stat data that changes whenever a file's content may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ impl StatSig {
     }
 
     #[cfg(unix)]
-    fn from_meta(m: &std::fs::Metadata) -> StatSig {
+    pub(crate) fn from_meta(m: &std::fs::Metadata) -> StatSig {
         use std::os::unix::fs::MetadataExt;
         StatSig {
             dev: m.dev(),
@@ -49,7 +49,7 @@ impl StatSig {
     }
 
     #[cfg(not(unix))]
-    fn from_meta(m: &std::fs::Metadata) -> StatSig {
+    pub(crate) fn from_meta(m: &std::fs::Metadata) -> StatSig {
         let ns = |t: std::io::Result<std::time::SystemTime>| {
             t.ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i128)
         };
@@ -66,10 +66,28 @@ impl StatSig {
 struct RunEntry {
     /// Hash of the observation context (config, era, darn version).
     ctx: Hash,
-    /// The directories and files (relative to the run directory) the observation depended
-    /// on, with their stat data (`None`: did not exist).
-    deps: Vec<(RunFile, Option<StatSig>)>,
+    /// What the observation of everything but `agent/` depended on: directories and files
+    /// (relative to the run directory) with their stat data (`None`: did not exist).
+    rest_deps: Vec<Dep>,
+    /// The same for `agent/`; `None` when it was racy (the agent stage is then observed again).
+    agent_deps: Option<Vec<Dep>>,
+    /// What the rest of the observation took from the agent stage.
+    agent_key: Hash,
     obs: Arc<RunObs>,
+}
+
+/// What the cache knows of a run.
+pub enum Lookup {
+    /// Nothing it depended on changed.
+    Hit(Arc<RunObs>),
+    /// Only `agent/` changed: observe that again, and the rest stands if the agent stage gives
+    /// the same key (`observe::observe_agent_again`).
+    AgentChanged {
+        obs: Arc<RunObs>,
+        agent_key: Hash,
+        rest_deps: Vec<Dep>,
+    },
+    Miss,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +127,10 @@ fn stat_in(dir: &Path, f: RunFile) -> Option<StatSig> {
     }
 }
 
+fn unchanged(dir: &Path, deps: &[Dep]) -> bool {
+    deps.iter().all(|(f, sig)| stat_in(dir, *f) == *sig)
+}
+
 fn now_ns() -> i128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }
@@ -134,38 +156,37 @@ impl ObsCache {
         sig.newest_ns() >= self.scan_start_ns - 2_000_000_000
     }
 
-    /// The cached observation of a run, if nothing it depended on changed.
-    pub fn lookup_run(&self, rel: &str, ctx: &Hash, dir: &Path) -> Option<Arc<RunObs>> {
-        let entry = self.stored.runs.get(rel)?;
-        if entry.ctx != *ctx {
-            return None;
+    /// The cached observation of a run, and whether it still holds.
+    pub fn lookup_run(&self, rel: &str, ctx: &Hash, dir: &Path) -> Lookup {
+        let Some(entry) = self.stored.runs.get(rel) else { return Lookup::Miss };
+        if entry.ctx != *ctx || !unchanged(dir, &entry.rest_deps) {
+            return Lookup::Miss;
         }
-        for (f, sig) in &entry.deps {
-            if stat_in(dir, *f) != *sig {
-                return None;
-            }
+        match &entry.agent_deps {
+            Some(deps) if unchanged(dir, deps) => Lookup::Hit(Arc::clone(&entry.obs)),
+            _ => Lookup::AgentChanged {
+                obs: Arc::clone(&entry.obs),
+                agent_key: entry.agent_key,
+                rest_deps: entry.rest_deps.clone(),
+            },
         }
-        Some(Arc::clone(&entry.obs))
     }
 
-    /// Records a run's observation with the stat data of everything it depended on; racy
-    /// entries are not kept.
-    pub fn store_run(&mut self, rel: &str, ctx: Hash, dir: &Path, obs: &Arc<RunObs>, slots: usize) {
-        let mut deps: Vec<(RunFile, Option<StatSig>)> = Vec::with_capacity(obs.files.len() + 6);
-        for d in run_dirs(slots) {
-            deps.push((d, stat_in(dir, d)));
-        }
-        for f in &obs.files {
-            deps.push((f.file, stat_in(dir, f.file)));
-        }
-        let racy = deps.iter().any(|(_, s)| s.as_ref().is_some_and(|s| self.racy(s)));
-        if racy {
+    /// Records a run's observation with the stat data of everything it depended on. Racy
+    /// parts are not kept: a racy `agent/` is observed again next time, a racy rest drops the
+    /// entry.
+    pub fn store_run(&mut self, rel: &str, ctx: Hash, deps: &Deps, obs: &Arc<RunObs>) {
+        let racy = |deps: &[Dep]| deps.iter().any(|(_, s)| s.as_ref().is_some_and(|s| self.racy(s)));
+        if racy(&deps.rest) {
             if self.stored.runs.remove(rel).is_some() {
                 self.dirty = true;
             }
             return;
         }
-        self.stored.runs.insert(rel.to_string(), RunEntry { ctx, deps, obs: Arc::clone(obs) });
+        let agent_deps = (!racy(&deps.agent)).then(|| deps.agent.clone());
+        let entry =
+            RunEntry { ctx, rest_deps: deps.rest.clone(), agent_deps, agent_key: deps.agent_key, obs: Arc::clone(obs) };
+        self.stored.runs.insert(rel.to_string(), entry);
         self.dirty = true;
     }
 

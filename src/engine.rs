@@ -43,7 +43,7 @@ impl Engine {
         let (runs, fresh) = scan_cached(&exp, |_, _| true, &cache, writable);
         drop(t);
         if writable {
-            remember(&mut cache, fresh, exp.config.judge_models.len());
+            remember(&mut cache, fresh);
         }
         let t = crate::trace::span("graph");
         let graph = Graph::build(&exp);

@@ -4,6 +4,7 @@
 //! Observation never writes and never fails: a corrupt or truncated file is a fact with a reason,
 //! not an error. Everything the classification and the planner decide comes from these facts.
 
+use crate::cache::StatSig;
 use crate::era::Era;
 use crate::layout::files::RunFile;
 use crate::layout::names::slot_dir_name;
@@ -13,9 +14,13 @@ use crate::rules::agent::{self, AgentResult, Stdout};
 use crate::rules::consensus::{Consensus, SlotOutcome};
 use crate::rules::judgment::{self, Judgment};
 use crate::rules::{run_report, run_result};
+use crate::stamp::Hash;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
+
+/// A file or directory an observation depended on, with its stat data (`None`: absent).
+pub type Dep = (RunFile, Option<StatSig>);
 
 /// Marker darn writes into a run's `agent/` or a slot directory before launching an execution
 /// and removes after success: if it is still there, the execution never finished.
@@ -176,6 +181,9 @@ impl RunObs {
 pub struct Expected {
     /// Set by a fresh observation (cached observations carry no contents).
     pub observed: bool,
+    /// The agent's contents (`output_txt`, `result_json`, `timing_json`) are set: a run whose
+    /// agent files alone were observed again has these without the rest.
+    pub agent_observed: bool,
     pub output_txt: Option<Vec<u8>>,
     pub result_json: Option<String>,
     pub timing_json: Option<String>,
@@ -187,6 +195,19 @@ pub struct Expected {
     /// `judge/timing.json`, only when it is missing.
     pub judge_timing: Option<String>,
     pub run_result: Option<String>,
+}
+
+impl Expected {
+    /// Whether these contents include what regenerating a node of `kind` writes.
+    pub fn covers(&self, kind: crate::graph::NodeKind) -> bool {
+        use crate::graph::NodeKind;
+        match kind {
+            NodeKind::AgentOutput | NodeKind::AgentResult | NodeKind::AgentTiming => self.agent_observed,
+            NodeKind::Judgment(_) | NodeKind::Consensus | NodeKind::RunResult => self.observed,
+            // Read from disk or the experiment, not from an observation.
+            _ => true,
+        }
+    }
 }
 
 /// Everything observed about one run.
@@ -247,10 +268,24 @@ pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Reads a file with its stat data, taken from the open file (no second path lookup) before
+/// reading: a write after that changes the stat data, so the cache can never pair new stat
+/// data with old content.
+fn read_file_sig(path: &Path) -> std::io::Result<(Vec<u8>, Option<StatSig>)> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let sig = f.metadata().ok().map(|m| StatSig::from_meta(&m));
+    let mut buf = Vec::with_capacity(16 * 1024);
+    f.read_to_end(&mut buf)?;
+    Ok((buf, sig))
+}
+
 /// Reads files of one run directory, remembering their hashes.
 struct Reader<'a> {
     dir: &'a Path,
     files: Vec<FileHash>,
+    /// Stat data of each file read, taken from the open file before reading it.
+    deps: Vec<Dep>,
 }
 
 /// A file's content, or why it could not be read.
@@ -261,12 +296,29 @@ enum Read {
 }
 
 impl Reader<'_> {
+    fn new(dir: &Path) -> Reader<'_> {
+        Reader { dir, files: Vec::new(), deps: Vec::new() }
+    }
+
+    /// Records the stat data of directories whose listing the observation depends on, before
+    /// reading in them (a file added meanwhile then shows as a changed directory later).
+    fn look_in(&mut self, dirs: impl IntoIterator<Item = RunFile>) {
+        for d in dirs {
+            let sig = match d.as_str() {
+                "." => StatSig::of(self.dir),
+                rel => StatSig::of(&self.dir.join(rel)),
+            };
+            self.deps.push((d, sig));
+        }
+    }
+
     fn read(&mut self, rel: &str) -> Read {
-        match read_file(&self.dir.join(rel)) {
-            Ok(bytes) => {
+        match read_file_sig(&self.dir.join(rel)) {
+            Ok((bytes, sig)) => {
                 // Every path observation reads is in the vocabulary (`layout::files`).
                 if let Some(file) = RunFile::of(rel) {
                     self.files.push(FileHash { file, hash: hash_bytes(&bytes) });
+                    self.deps.push((file, sig));
                 }
                 Read::Bytes(bytes)
             }
@@ -553,8 +605,100 @@ fn first_line(text: &str) -> String {
 
 /// Observes one run. `dir` is the run directory (it may not exist).
 pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
+    observe_full(dir, ctx).obs
+}
+
+/// An observation with what the cache needs to tell later whether it still holds.
+pub struct Observed {
+    pub obs: RunObs,
+    pub deps: Deps,
+}
+
+/// What an observation depended on, in two parts: `agent/` can change alone (regenerated
+/// agent files) without invalidating the rest.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// What the agent stage read (the `agent/` directory and files in it).
+    pub agent: Vec<Dep>,
+    /// What the rest of the observation read.
+    pub rest: Vec<Dep>,
+    /// What the rest of the observation took from the agent stage.
+    pub agent_key: Hash,
+}
+
+/// Observes a run, recording what it depended on.
+pub fn observe_full(dir: &Path, ctx: &ObsContext) -> Observed {
     let exists = dir.is_dir();
-    let mut r = Reader { dir, files: Vec::new() };
+    let agent = observe_agent(dir, ctx, exists);
+    observe_rest(dir, ctx, exists, agent)
+}
+
+/// Observes again only the agent's files of a run whose other files are unchanged since
+/// `cached` was made with `cached_key`: when the agent's files still give the rest of the run
+/// the same facts, the rest of `cached` stands (e.g. only `agent/result.json` was deleted).
+pub fn observe_agent_again(
+    dir: &Path,
+    ctx: &ObsContext,
+    cached: &RunObs,
+    cached_key: &Hash,
+    rest_deps: &[Dep],
+) -> Observed {
+    let exists = dir.is_dir();
+    let stage = observe_agent(dir, ctx, exists);
+    let agent_key = stage.key(exists);
+    if agent_key != *cached_key || exists != cached.exists {
+        return observe_rest(dir, ctx, exists, stage);
+    }
+    let mut files = stage.files;
+    files.extend(cached.files.iter().filter(|f| !f.file.in_agent_dir()).cloned());
+    let obs = RunObs { agent: stage.agent, files, expected: stage.expected, ..light(cached) };
+    Observed { obs, deps: Deps { agent: stage.deps, rest: rest_deps.to_vec(), agent_key } }
+}
+
+/// A copy of an observation without its expected contents.
+pub fn light(obs: &RunObs) -> RunObs {
+    RunObs {
+        exists: obs.exists,
+        agent: obs.agent.clone(),
+        judge_prompt: obs.judge_prompt,
+        slots: obs.slots.clone(),
+        consensus: obs.consensus.clone(),
+        judge_timing: obs.judge_timing,
+        run_result: obs.run_result.clone(),
+        report: obs.report.clone(),
+        has_workspace: obs.has_workspace,
+        passed: obs.passed,
+        files: obs.files.clone(),
+        expected: Expected::default(),
+    }
+}
+
+/// The agent's part of an observation: its facts, and what the run's other checks take from it.
+struct AgentStage {
+    agent: AgentObs,
+    derived: Option<AgentResult>,
+    files: Vec<FileHash>,
+    deps: Vec<Dep>,
+    /// The agent's expected contents only.
+    expected: Expected,
+}
+
+impl AgentStage {
+    /// A digest of everything the rest of the observation uses from this stage.
+    fn key(&self, exists: bool) -> Hash {
+        let derived = self.derived.as_ref().map(|d| (d.exit_code, format!("{:?}", d.tokens), d.cost_usd.to_bits()));
+        let text = format!(
+            "{exists}|{}|{:?}|{derived:?}",
+            matches!(self.agent.outcome, AgentOutcome::Ok),
+            self.agent.duration_seconds.map(f64::to_bits),
+        );
+        hash_bytes(text.as_bytes())
+    }
+}
+
+fn observe_agent(dir: &Path, ctx: &ObsContext, exists: bool) -> AgentStage {
+    let mut r = Reader::new(dir);
+    r.look_in(RunFile::of("agent"));
     let AgentSources { transcript, logged, existing_result, existing_timing, output_txt, started } =
         if exists { read_agent(&mut r) } else { AgentSources::none() };
     let marker = exists && r.exists(&format!("agent/{INCOMPLETE_MARKER}"));
@@ -562,7 +706,7 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
     let agent_model_md = if exists { r.text("agent/MODEL.md").and_then(|t| model_from_model_md(&t)) } else { None };
 
     // The agent's derived files, checked against what the transcript gives.
-    let mut expected = Expected { observed: ctx.want_contents, ..Expected::default() };
+    let mut expected = Expected::default();
     let mut derived: Option<AgentResult> = None;
     let (output_check, result_check, timing_check) = match (&outcome, &transcript) {
         (AgentOutcome::Ok | AgentOutcome::Failed { .. }, Some(t)) => {
@@ -629,7 +773,17 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         result_json: result_check,
         timing_json: timing_check,
     };
+    expected.agent_observed = ctx.want_contents;
+    AgentStage { agent, derived, files: r.files, deps: r.deps, expected }
+}
 
+/// Observes everything but the agent's files, given what the agent stage found.
+fn observe_rest(dir: &Path, ctx: &ObsContext, exists: bool, stage: AgentStage) -> Observed {
+    let agent_key = stage.key(exists);
+    let AgentStage { agent, derived, files: agent_files, deps: agent_deps, mut expected } = stage;
+    expected.observed = ctx.want_contents;
+    let mut r = Reader::new(dir);
+    r.look_in(crate::cache::run_dirs(ctx.judge_models.len()).into_iter().filter(|d| !d.in_agent_dir()));
     let judge_prompt = exists && r.read_hash_only("judge_prompt.md");
     let slots: Vec<SlotObs> = (1..=ctx.judge_models.len()).map(|n| observe_slot(&mut r, n, exists)).collect();
     if ctx.want_contents {
@@ -766,7 +920,9 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         s.parsed = None;
         s.response_to_restore = None;
     }
-    RunObs {
+    let mut files = agent_files;
+    files.extend(r.files);
+    let obs = RunObs {
         exists,
         agent,
         judge_prompt,
@@ -777,9 +933,10 @@ pub fn observe_run(dir: &Path, ctx: &ObsContext) -> RunObs {
         report,
         has_workspace: exists && dir.join("workspace").is_dir(),
         passed: consensus_value.as_ref().map(|c| c.passed),
-        files: r.files,
+        files,
         expected,
-    }
+    };
+    Observed { obs, deps: Deps { agent: agent_deps, rest: r.deps, agent_key } }
 }
 
 /// `judge/timing.json` when absent: the sum of slot times (January 2026) or the last slot's

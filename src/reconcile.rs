@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::graph::{NodeKind, Strategy};
 use crate::layout::files::RunFile;
-use crate::observe::{Check, FileHash, RunObs};
+use crate::observe::{Check, FileHash, RunObs, light};
 use crate::plan::{Plan, Verdict};
 use crate::printer::Printer;
 use crate::regen::{RegenCtx, differs, regenerate};
@@ -180,7 +180,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
         .assessment
         .runs
         .iter()
-        .filter(|r| r.obs.expected.observed)
+        .filter(|r| r.obs.expected.observed || r.obs.expected.agent_observed)
         .map(|r| (r.index, Arc::clone(&r.obs)))
         .collect();
     // The runs' observations as darn leaves them, for stamps and the checkpoint.
@@ -566,24 +566,6 @@ fn finish(
 fn current_obs(fresh: &HashMap<usize, Arc<RunObs>>, engine: &Engine, ri: usize) -> RunObs {
     let source = fresh.get(&ri).unwrap_or(&engine.assessment.runs[ri].obs);
     light(source)
-}
-
-/// A copy of an observation without its expected contents.
-fn light(obs: &RunObs) -> RunObs {
-    RunObs {
-        exists: obs.exists,
-        agent: obs.agent.clone(),
-        judge_prompt: obs.judge_prompt,
-        slots: obs.slots.clone(),
-        consensus: obs.consensus.clone(),
-        judge_timing: obs.judge_timing,
-        run_result: obs.run_result.clone(),
-        report: obs.report.clone(),
-        has_workspace: obs.has_workspace,
-        passed: obs.passed,
-        files: obs.files.clone(),
-        expected: crate::observe::Expected::default(),
-    }
 }
 
 type BatchResult = std::result::Result<(Vec<PendingFile>, bool, Produced), String>;

@@ -42,7 +42,7 @@ pub fn regenerate(ctx: &RegenCtx, n: NodeIndex, obs: Option<&RunObs>) -> Result<
     };
     let dir = exp.run_dir(&exp.runs[ri]);
     let fresh;
-    let obs = match obs {
+    let obs = match obs.filter(|o| o.expected.covers(node.kind)) {
         Some(o) => o,
         None => {
             fresh = observe_run(&dir, &ctx.contexts[ri]);

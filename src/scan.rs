@@ -1,11 +1,11 @@
 //! Observes every selected run of an experiment in parallel.
 
-use crate::cache::ObsCache;
+use crate::cache::{Lookup, ObsCache};
 use crate::classify::{RunStatus, classify};
 use crate::era::Era;
 use crate::layout::names::run_dir_name;
 use crate::layout::{Experiment, Layout, RunLoc};
-use crate::observe::{ObsContext, RunObs, observe_run};
+use crate::observe::{Deps, ObsContext, Observed, RunObs, observe_agent_again, observe_full};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -117,12 +117,18 @@ pub fn scan_cached(
             let dir = exp.run_dir(loc);
             let rel = run_rel(exp, loc);
             let ctx_hash = context_hash(ctx);
-            let (obs, fresh) = match cache.lookup_run(&rel, &ctx_hash, &dir) {
-                Some(obs) => (obs, None),
-                None => {
-                    let obs = Arc::new(observe_run(&dir, ctx));
-                    let fresh = Fresh { rel: rel.clone(), ctx: ctx_hash, dir: dir.clone(), obs: Arc::clone(&obs) };
-                    (obs, Some(fresh))
+            let observed = match cache.lookup_run(&rel, &ctx_hash, &dir) {
+                Lookup::Hit(obs) => Err(obs),
+                Lookup::AgentChanged { obs, agent_key, rest_deps } => {
+                    Ok(observe_agent_again(&dir, ctx, &obs, &agent_key, &rest_deps))
+                }
+                Lookup::Miss => Ok(observe_full(&dir, ctx)),
+            };
+            let (obs, fresh) = match observed {
+                Err(cached) => (cached, None),
+                Ok(Observed { obs, deps }) => {
+                    let obs = Arc::new(obs);
+                    (Arc::clone(&obs), Some(Fresh { rel: rel.clone(), ctx: ctx_hash, deps, obs }))
                 }
             };
             let status = classify(&obs, &rel);
@@ -162,13 +168,13 @@ pub fn contexts(exp: &Experiment, contents: bool) -> Vec<ObsContext> {
 pub struct Fresh {
     pub rel: String,
     pub ctx: crate::stamp::Hash,
-    pub dir: std::path::PathBuf,
+    pub deps: Deps,
     pub obs: Arc<RunObs>,
 }
 
 /// Stores fresh observations in the cache.
-pub fn remember(cache: &mut ObsCache, fresh: Vec<Fresh>, slots: usize) {
+pub fn remember(cache: &mut ObsCache, fresh: Vec<Fresh>) {
     for f in fresh {
-        cache.store_run(&f.rel, f.ctx, &f.dir, &f.obs, slots);
+        cache.store_run(&f.rel, f.ctx, &f.deps, &f.obs);
     }
 }

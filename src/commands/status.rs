@@ -112,7 +112,7 @@ pub fn build(exp: &Experiment, select: &Select) -> StatusReport {
     let mut cache = if managed { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
     let (scanned, fresh) = scan_cached(exp, |_, loc| select.matches_key(&loc.key), &cache, false);
     if managed && !fresh.is_empty() && !Lock::is_held(&exp.root) {
-        remember(&mut cache, fresh, exp.config.judge_models.len());
+        remember(&mut cache, fresh);
         let _ = cache.save();
     }
     let scanned: Vec<ScannedRun> = scanned;

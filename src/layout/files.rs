@@ -90,6 +90,12 @@ impl RunFile {
     pub fn as_str(self) -> &'static str {
         TABLE.names.get(self.0 as usize).copied().unwrap_or("?")
     }
+
+    /// `agent` or a file in it: what the agent stage of an observation reads.
+    pub fn in_agent_dir(self) -> bool {
+        let name = self.as_str();
+        name == "agent" || name.starts_with("agent/")
+    }
 }
 
 /// The static name of a run-relative path, for labels that must not allocate.
@@ -122,5 +128,8 @@ mod tests {
         }
         assert!(RunFile::slot(100, "judgment.json").is_none());
         assert!(RunFile::slot(1, "nope").is_none());
+        for (name, agent) in [("agent", true), ("agent/result.json", true), ("run_result.json", false), (".", false)] {
+            assert_eq!(RunFile::of(name).map(RunFile::in_agent_dir), Some(agent), "{name}");
+        }
     }
 }

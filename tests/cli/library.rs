@@ -116,3 +116,70 @@ fn library_classifies_the_fixture_complete() {
         assert!(s.status.problems.is_empty() && !s.status.aggregate_pending, "{:?}", s.status);
     }
 }
+
+/// Observing only `agent/` again on top of a cached observation gives exactly what a whole new
+/// observation gives, whatever happened to the agent's files: the cache's partial reuse can
+/// never hide a change.
+#[test]
+fn observing_the_agent_again_equals_observing_the_whole_run() {
+    use darn::observe::{light, observe_agent_again, observe_full};
+    let (exp, _) =
+        Exp::demo(darn::demo::DemoSpec { tiers: 1, subtests: 2, runs_per_subtest: 12, ..Default::default() });
+    let experiment = open(&exp);
+    let ctxs = darn::scan::contexts(&experiment, true);
+    type Mutation = (&'static str, fn(&std::path::Path));
+    let mutations: [Mutation; 9] = [
+        ("delete result.json", |d| drop(std::fs::remove_file(d.join("agent/result.json")))),
+        ("delete output.txt", |d| drop(std::fs::remove_file(d.join("agent/output.txt")))),
+        ("delete stdout.log", |d| drop(std::fs::remove_file(d.join("agent/stdout.log")))),
+        ("truncate stdout.log", |d| {
+            let p = d.join("agent/stdout.log");
+            if let Ok(bytes) = std::fs::read(&p) {
+                std::fs::write(&p, &bytes[..bytes.len() / 2]).expect("truncate");
+            }
+        }),
+        ("delete command_log.json", |d| drop(std::fs::remove_file(d.join("agent/command_log.json")))),
+        ("delete timing.json", |d| drop(std::fs::remove_file(d.join("agent/timing.json")))),
+        ("incomplete marker", |d| {
+            if d.join("agent").is_dir() {
+                std::fs::write(d.join("agent/.darn-incomplete"), "").expect("marker");
+            }
+        }),
+        ("another cost", |d| {
+            let p = d.join("agent/stdout.log");
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                std::fs::write(&p, text.replace("\"total_cost_usd\": 0.", "\"total_cost_usd\": 1.")).expect("rewrite");
+            }
+        }),
+        ("garbage result.json", |d| {
+            if d.join("agent").is_dir() {
+                std::fs::write(d.join("agent/result.json"), "{\"exit_code\": [").expect("garbage");
+            }
+        }),
+    ];
+    let mut reused = 0;
+    for (i, loc) in experiment.runs.iter().enumerate() {
+        let dir = experiment.run_dir(loc);
+        let before = observe_full(&dir, &ctxs[i]);
+        let (what, mutate) = mutations[i % mutations.len()];
+        mutate(&dir);
+        let again = observe_agent_again(&dir, &ctxs[i], &before.obs, &before.deps.agent_key, &before.deps.rest);
+        let whole = observe_full(&dir, &ctxs[i]);
+        let context = format!("{} after {what}", loc.key.id());
+        assert_eq!(light(&again.obs), light(&whole.obs), "{context}");
+        assert_eq!(again.deps.agent_key, whole.deps.agent_key, "{context}");
+        assert_eq!(again.deps.agent, whole.deps.agent, "{context}");
+        let e = (&again.obs.expected, &whole.obs.expected);
+        assert!(e.0.agent_observed && e.1.agent_observed, "{context}");
+        assert_eq!(
+            (&e.0.output_txt, &e.0.result_json, &e.0.timing_json),
+            (&e.1.output_txt, &e.1.result_json, &e.1.timing_json),
+            "{context}"
+        );
+        if !again.obs.expected.observed {
+            reused += 1;
+        }
+    }
+    // Most mutations leave what the rest of the run takes from the agent unchanged.
+    assert!(reused >= experiment.runs.len() / 3, "reused the rest of {reused} runs");
+}
