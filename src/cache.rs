@@ -32,24 +32,35 @@ pub struct StatSig {
 impl StatSig {
     /// Stat data of a path (following symlinks); `None` if it does not exist.
     pub fn of(path: &Path) -> Option<StatSig> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(Self::from_meta(&m))
+        #[cfg(unix)]
+        return rustix::fs::stat(path).ok().map(|s| Self::from_stat(&s));
+        #[cfg(not(unix))]
+        return std::fs::metadata(path).ok().map(|m| Self::from_meta(&m));
     }
 
+    /// Stat data of an open file.
+    pub fn of_file(file: &std::fs::File) -> Option<StatSig> {
+        #[cfg(unix)]
+        return rustix::fs::fstat(file).ok().map(|s| Self::from_stat(&s));
+        #[cfg(not(unix))]
+        return file.metadata().ok().map(|m| Self::from_meta(&m));
+    }
+
+    // Field types differ between platforms; the conversions are lossless where they apply.
     #[cfg(unix)]
-    pub(crate) fn from_meta(m: &std::fs::Metadata) -> StatSig {
-        use std::os::unix::fs::MetadataExt;
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn from_stat(s: &rustix::fs::Stat) -> StatSig {
         StatSig {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+            dev: s.st_dev as u64,
+            ino: s.st_ino as u64,
+            size: s.st_size as u64,
+            mtime_ns: i128::from(s.st_mtime as i64) * 1_000_000_000 + i128::from(s.st_mtime_nsec as i64),
+            ctime_ns: i128::from(s.st_ctime as i64) * 1_000_000_000 + i128::from(s.st_ctime_nsec as i64),
         }
     }
 
     #[cfg(not(unix))]
-    pub(crate) fn from_meta(m: &std::fs::Metadata) -> StatSig {
+    fn from_meta(m: &std::fs::Metadata) -> StatSig {
         let ns = |t: std::io::Result<std::time::SystemTime>| {
             t.ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i128)
         };
@@ -120,15 +131,65 @@ pub fn run_dirs(slots: usize) -> Vec<RunFile> {
     dirs
 }
 
-fn stat_in(dir: &Path, f: RunFile) -> Option<StatSig> {
-    match f.as_str() {
-        "." => StatSig::of(dir),
-        rel => StatSig::of(&dir.join(rel)),
-    }
+/// Stats the files of one run directory. On Unix it does so relative to an open handle on the
+/// directory: the kernel then resolves one to three path components per file instead of the
+/// whole path from the root, which is a quarter of what a stat costs on deep trees.
+pub struct RunDirStat<'a> {
+    dir: &'a Path,
+    #[cfg(unix)]
+    handle: Handle,
 }
 
-fn unchanged(dir: &Path, deps: &[Dep]) -> bool {
-    deps.iter().all(|(f, sig)| stat_in(dir, *f) == *sig)
+#[cfg(unix)]
+enum Handle {
+    Open(rustix::fd::OwnedFd),
+    /// The directory does not exist: nothing in it does.
+    Missing,
+    /// It could not be opened (permissions, not a directory): stat by path.
+    ByPath,
+}
+
+impl<'a> RunDirStat<'a> {
+    pub fn new(dir: &'a Path) -> Self {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let handle = match rustix::fs::open(dir, flags, Mode::empty()) {
+                Ok(fd) => Handle::Open(fd),
+                Err(rustix::io::Errno::NOENT) => Handle::Missing,
+                Err(_) => Handle::ByPath,
+            };
+            RunDirStat { dir, handle }
+        }
+        #[cfg(not(unix))]
+        RunDirStat { dir }
+    }
+
+    /// The stat data of `f` (a file or directory of the run, `.` for the run itself).
+    pub fn sig(&self, f: RunFile) -> Option<StatSig> {
+        #[cfg(unix)]
+        match (&self.handle, f.as_str()) {
+            (Handle::Missing, _) => return None,
+            (Handle::Open(fd), ".") => return rustix::fs::fstat(fd).ok().map(|s| StatSig::from_stat(&s)),
+            (Handle::Open(fd), rel) => {
+                return rustix::fs::statat(fd, rel, rustix::fs::AtFlags::empty()).ok().map(|s| StatSig::from_stat(&s));
+            }
+            (Handle::ByPath, _) => {}
+        }
+        match f.as_str() {
+            "." => StatSig::of(self.dir),
+            rel => StatSig::of(&self.dir.join(rel)),
+        }
+    }
+
+    /// Whether every dependency still has the recorded stat data.
+    fn unchanged(&self, deps: &[Dep]) -> bool {
+        deps.iter().all(|(f, sig)| self.sig(*f) == *sig)
+    }
 }
 
 fn now_ns() -> i128 {
@@ -159,11 +220,15 @@ impl ObsCache {
     /// The cached observation of a run, and whether it still holds.
     pub fn lookup_run(&self, rel: &str, ctx: &Hash, dir: &Path) -> Lookup {
         let Some(entry) = self.stored.runs.get(rel) else { return Lookup::Miss };
-        if entry.ctx != *ctx || !unchanged(dir, &entry.rest_deps) {
+        if entry.ctx != *ctx {
+            return Lookup::Miss;
+        }
+        let stat = RunDirStat::new(dir);
+        if !stat.unchanged(&entry.rest_deps) {
             return Lookup::Miss;
         }
         match &entry.agent_deps {
-            Some(deps) if unchanged(dir, deps) => Lookup::Hit(Arc::clone(&entry.obs)),
+            Some(deps) if stat.unchanged(deps) => Lookup::Hit(Arc::clone(&entry.obs)),
             _ => Lookup::AgentChanged {
                 obs: Arc::clone(&entry.obs),
                 agent_key: entry.agent_key,
@@ -244,5 +309,99 @@ impl ObsCache {
         tmp.persist(path).map_err(|e| e.error)?;
         self.dirty = false;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Deps;
+
+    fn f(name: &str) -> RunFile {
+        RunFile::of(name).unwrap_or_else(|| panic!("{name} in the vocabulary"))
+    }
+
+    #[test]
+    fn run_dir_stat_agrees_with_stat_by_path() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = tmp.path().join("run_01");
+        std::fs::create_dir_all(run.join("agent")).expect("mkdir");
+        std::fs::write(run.join("agent/result.json"), "{}").expect("write");
+        let stat = RunDirStat::new(&run);
+        for name in [".", "agent", "agent/result.json", "agent/output.txt", "judge"] {
+            let by_path = if name == "." { StatSig::of(&run) } else { StatSig::of(&run.join(name)) };
+            assert_eq!(stat.sig(f(name)), by_path, "{name}");
+        }
+        let file = std::fs::File::open(run.join("agent/result.json")).expect("open");
+        assert_eq!(StatSig::of_file(&file), StatSig::of(&run.join("agent/result.json")));
+        let missing = tmp.path().join("run_02");
+        let gone = RunDirStat::new(&missing);
+        assert_eq!((gone.sig(f(".")), gone.sig(f("agent/result.json"))), (None, None));
+    }
+
+    #[test]
+    fn a_change_under_agent_alone_keeps_the_rest() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = tmp.path().join("run_01");
+        std::fs::create_dir_all(run.join("agent")).expect("mkdir");
+        std::fs::write(run.join("agent/result.json"), "{}").expect("write");
+        std::fs::write(run.join("run_result.json"), "{}").expect("write");
+        let stat = RunDirStat::new(&run);
+        let deps = |names: &[&str]| names.iter().map(|n| (f(n), stat.sig(f(n)))).collect::<Vec<_>>();
+        let deps = Deps {
+            agent: deps(&["agent", "agent/result.json"]),
+            rest: deps(&[".", "run_result.json"]),
+            agent_key: [7; 16],
+        };
+        // Nothing counts as racy here: the files were written just now.
+        let mut cache = ObsCache { scan_start_ns: i128::MAX / 2, ..ObsCache::disabled() };
+        let obs = Arc::new(crate::observe::observe_run(&run, &test_context()));
+        cache.store_run("T0/00/run_01", [1; 16], &deps, &obs);
+        assert!(matches!(cache.lookup_run("T0/00/run_01", &[1; 16], &run), Lookup::Hit(_)));
+        assert!(matches!(cache.lookup_run("T0/00/run_01", &[2; 16], &run), Lookup::Miss), "another context");
+
+        std::fs::remove_file(run.join("agent/result.json")).expect("remove");
+        match cache.lookup_run("T0/00/run_01", &[1; 16], &run) {
+            Lookup::AgentChanged { agent_key, rest_deps, .. } => {
+                assert_eq!(agent_key, [7; 16]);
+                assert_eq!(rest_deps, deps.rest);
+            }
+            _ => panic!("only agent/ changed"),
+        }
+        std::fs::write(run.join("run_result.json"), "{\"a\": 1}").expect("write");
+        assert!(matches!(cache.lookup_run("T0/00/run_01", &[1; 16], &run), Lookup::Miss), "the rest changed");
+    }
+
+    #[test]
+    fn racy_agent_files_are_observed_again_and_a_racy_rest_is_not_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = tmp.path().join("run_01");
+        std::fs::create_dir_all(run.join("agent")).expect("mkdir");
+        std::fs::write(run.join("agent/result.json"), "{}").expect("write");
+        let stat = RunDirStat::new(&run);
+        let sig = |n: &str| (f(n), stat.sig(f(n)));
+        let obs = Arc::new(crate::observe::observe_run(&run, &test_context()));
+        // Everything was written within the racy window of a scan starting now.
+        let mut cache = ObsCache::disabled();
+        let agent_racy =
+            Deps { agent: vec![sig("agent/result.json")], rest: vec![(f("report.md"), None)], agent_key: [0; 16] };
+        cache.store_run("r", [1; 16], &agent_racy, &obs);
+        assert!(matches!(cache.lookup_run("r", &[1; 16], &run), Lookup::AgentChanged { .. }));
+        let rest_racy = Deps { agent: Vec::new(), rest: vec![sig(".")], agent_key: [0; 16] };
+        cache.store_run("r", [1; 16], &rest_racy, &obs);
+        assert!(matches!(cache.lookup_run("r", &[1; 16], &run), Lookup::Miss));
+    }
+
+    fn test_context() -> crate::observe::ObsContext {
+        crate::observe::ObsContext {
+            era: crate::era::Era::Head,
+            run_id: "T0/00/run_01".into(),
+            run_number: 1,
+            agent_model: "claude-sonnet-4-6".into(),
+            judge_models: vec!["claude-opus-4-6".into()],
+            recorded_run_path: "/x/T0/00/run_01".into(),
+            baseline_summary: None,
+            want_contents: false,
+        }
     }
 }

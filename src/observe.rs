@@ -274,7 +274,7 @@ pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
 fn read_file_sig(path: &Path) -> std::io::Result<(Vec<u8>, Option<StatSig>)> {
     use std::io::Read as _;
     let mut f = std::fs::File::open(path)?;
-    let sig = f.metadata().ok().map(|m| StatSig::from_meta(&m));
+    let sig = StatSig::of_file(&f);
     let mut buf = Vec::with_capacity(16 * 1024);
     f.read_to_end(&mut buf)?;
     Ok((buf, sig))
@@ -303,12 +303,9 @@ impl Reader<'_> {
     /// Records the stat data of directories whose listing the observation depends on, before
     /// reading in them (a file added meanwhile then shows as a changed directory later).
     fn look_in(&mut self, dirs: impl IntoIterator<Item = RunFile>) {
+        let stat = crate::cache::RunDirStat::new(self.dir);
         for d in dirs {
-            let sig = match d.as_str() {
-                "." => StatSig::of(self.dir),
-                rel => StatSig::of(&self.dir.join(rel)),
-            };
-            self.deps.push((d, sig));
+            self.deps.push((d, stat.sig(d)));
         }
     }
 
