@@ -524,7 +524,9 @@ pub fn main(role: &str, args: &[String]) -> i32 {
     {
         let target =
             inv.positional.last().cloned().unwrap_or_else(|| format!("stdin:{}", &blake3::hash(&input).to_hex()[..12]));
-        let _ = writeln!(f, "{role} {} {target}", inv.model);
+        // One write per line: concurrent stand-ins append to the same log (O_APPEND keeps a
+        // single small write whole; `writeln!` would issue one write per piece).
+        let _ = f.write_all(format!("{role} {} {target}\n", inv.model).as_bytes());
     }
     if inv.knobs.hang {
         loop {
