@@ -31,23 +31,31 @@ impl Engine {
     /// commands use the cache but never write it.
     pub fn load(exp: Experiment, printer: &Printer, writable: bool) -> Engine {
         let _t = crate::trace::span("load");
-        let t = crate::trace::span("journal");
-        let journal = Journal::load(&exp.root);
-        drop(t);
+        let darn_dir = exp.root.join(".darn").is_dir();
+        // Stamps and the graph do not depend on the runs: they load while the runs are scanned.
+        let ((journal, graph), (mut cache, (runs, fresh))) = rayon::join(
+            || {
+                let t = crate::trace::span("journal");
+                let journal = Journal::load(&exp.root);
+                drop(t);
+                let _t = crate::trace::span("graph");
+                (journal, Graph::build(&exp))
+            },
+            || {
+                let t = crate::trace::span("cache load");
+                let cache = if darn_dir || writable { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
+                drop(t);
+                let _t = crate::trace::span("scan");
+                let scanned = scan_cached(&exp, |_, _| true, &cache, writable);
+                (cache, scanned)
+            },
+        );
         if let Some(w) = &journal.recovered {
             printer.warn(w);
         }
-        let darn_dir = exp.root.join(".darn").is_dir();
-        let mut cache = if darn_dir || writable { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
-        let t = crate::trace::span("scan");
-        let (runs, fresh) = scan_cached(&exp, |_, _| true, &cache, writable);
-        drop(t);
         if writable {
             remember(&mut cache, fresh);
         }
-        let t = crate::trace::span("graph");
-        let graph = Graph::build(&exp);
-        drop(t);
         let _t2 = crate::trace::span("assess");
         let assessment = assess(&exp, &graph, runs, &journal, &mut cache, &std::collections::HashSet::new());
         Engine { exp, graph, journal, cache, assessment }
