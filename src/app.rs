@@ -14,6 +14,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         if !start.exists() {
             return Err(Error::io(&start, std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory")));
         }
+        let _t = crate::trace::span("open");
         Experiment::open(&start, cli.config.as_deref())
     };
     match &cli.command {

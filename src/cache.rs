@@ -171,8 +171,13 @@ impl<'a> RunDirStat<'a> {
 
     /// The stat data of `f` (a file or directory of the run, `.` for the run itself).
     pub fn sig(&self, f: RunFile) -> Option<StatSig> {
+        self.sig_of(f.as_str())
+    }
+
+    /// The stat data of `rel` (relative to the run directory; `.` for the run itself).
+    pub fn sig_of(&self, rel: &str) -> Option<StatSig> {
         #[cfg(unix)]
-        match (&self.handle, f.as_str()) {
+        match (&self.handle, rel) {
             (Handle::Missing, _) => return None,
             (Handle::Open(fd), ".") => return rustix::fs::fstat(fd).ok().map(|s| StatSig::from_stat(&s)),
             (Handle::Open(fd), rel) => {
@@ -180,10 +185,25 @@ impl<'a> RunDirStat<'a> {
             }
             (Handle::ByPath, _) => {}
         }
-        match f.as_str() {
+        match rel {
             "." => StatSig::of(self.dir),
             rel => StatSig::of(&self.dir.join(rel)),
         }
+    }
+
+    /// Opens a file of the run (relative to the run directory) for reading.
+    pub fn open(&self, rel: &str) -> std::io::Result<std::fs::File> {
+        #[cfg(unix)]
+        match &self.handle {
+            Handle::Missing => return Err(std::io::ErrorKind::NotFound.into()),
+            Handle::Open(fd) => {
+                use rustix::fs::{Mode, OFlags};
+                let file = rustix::fs::openat(fd, rel, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+                return Ok(std::fs::File::from(file));
+            }
+            Handle::ByPath => {}
+        }
+        std::fs::File::open(self.dir.join(rel))
     }
 
     /// Whether every dependency still has the recorded stat data.

@@ -131,6 +131,7 @@ impl Engine {
 
     /// Plans with the given options.
     pub fn plan(&self, opts: &PlanOptions) -> Plan {
+        let _t = crate::trace::span("plan");
         plan(&self.graph, &self.assessment.facts, &self.journal, opts)
     }
 

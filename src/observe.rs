@@ -268,12 +268,12 @@ pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Reads a file with its stat data, taken from the open file (no second path lookup) before
+/// Reads an opened file with its stat data, taken from the open file (no second path lookup) before
 /// reading: a write after that changes the stat data, so the cache can never pair new stat
 /// data with old content.
-fn read_file_sig(path: &Path) -> std::io::Result<(Vec<u8>, Option<StatSig>)> {
+fn read_file_sig(file: std::io::Result<std::fs::File>) -> std::io::Result<(Vec<u8>, Option<StatSig>)> {
     use std::io::Read as _;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = file?;
     let sig = StatSig::of_file(&f);
     let mut buf = Vec::with_capacity(16 * 1024);
     f.read_to_end(&mut buf)?;
@@ -283,6 +283,8 @@ fn read_file_sig(path: &Path) -> std::io::Result<(Vec<u8>, Option<StatSig>)> {
 /// Reads files of one run directory, remembering their hashes.
 struct Reader<'a> {
     dir: &'a Path,
+    /// Files are opened relative to a handle on the run directory (a shorter path walk).
+    at: crate::cache::RunDirStat<'a>,
     files: Vec<FileHash>,
     /// Stat data of each file read, taken from the open file before reading it.
     deps: Vec<Dep>,
@@ -297,20 +299,19 @@ enum Read {
 
 impl Reader<'_> {
     fn new(dir: &Path) -> Reader<'_> {
-        Reader { dir, files: Vec::new(), deps: Vec::new() }
+        Reader { dir, at: crate::cache::RunDirStat::new(dir), files: Vec::new(), deps: Vec::new() }
     }
 
     /// Records the stat data of directories whose listing the observation depends on, before
     /// reading in them (a file added meanwhile then shows as a changed directory later).
     fn look_in(&mut self, dirs: impl IntoIterator<Item = RunFile>) {
-        let stat = crate::cache::RunDirStat::new(self.dir);
         for d in dirs {
-            self.deps.push((d, stat.sig(d)));
+            self.deps.push((d, self.at.sig(d)));
         }
     }
 
     fn read(&mut self, rel: &str) -> Read {
-        match read_file_sig(&self.dir.join(rel)) {
+        match read_file_sig(self.at.open(rel)) {
             Ok((bytes, sig)) => {
                 // Every path observation reads is in the vocabulary (`layout::files`).
                 if let Some(file) = RunFile::of(rel) {
@@ -336,7 +337,7 @@ impl Reader<'_> {
     }
 
     fn exists(&self, rel: &str) -> bool {
-        self.dir.join(rel).exists()
+        self.at.sig_of(rel).is_some()
     }
 
     /// Parses a JSON file: `Err(Check)` says why it is not usable.
