@@ -186,13 +186,17 @@ pub fn build_judge_prompt(exp: &Experiment, run_dir: &Path) -> Result<String, St
         files.sort();
         changed = files.into_iter().map(|f| (f, "created")).collect();
     }
+    #[cfg(unix)]
+    let steps = crate::exec::pipeline::run(&exp.settings.pipeline, run_dir, &ws);
+    #[cfg(not(unix))]
+    let steps = Vec::new();
     Ok(judge_prompt::build(&judge_prompt::PromptParts {
         rubric: rubric.as_deref(),
         task: &task,
         agent_output: &stdout,
         changed_files: changed,
         diff: diff.as_deref(),
-        pipeline: Vec::new(),
+        pipeline: judge_prompt::pipeline_section(exp.era, &steps).into_iter().collect(),
     }))
 }
 

@@ -21,6 +21,8 @@ pub struct Settings {
     pub judge: JudgeSettings,
     #[serde(default)]
     pub execution: ExecutionSettings,
+    #[serde(default)]
+    pub pipeline: PipelineSettings,
     /// The file these settings came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -81,6 +83,30 @@ pub struct ExecutionSettings {
     pub backoff: Option<Duration>,
 }
 
+/// The build/lint/test pipeline run on a re-executed agent's workspace, whose results go into
+/// the judges' prompt (LAYOUT §5.6, §5.7). Without steps, a rebuilt prompt has no pipeline
+/// section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    #[serde(default, rename = "step")]
+    pub steps: Vec<PipelineStep>,
+    /// For each step.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// One pipeline step: `[[pipeline.step]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineStep {
+    /// Its heading in the prompt (`Python Build`).
+    pub name: String,
+    pub command: Vec<ArgTemplate>,
+    /// A file name under the run's `commands/` that keeps the step's output when non-empty.
+    pub log: Option<String>,
+}
+
 impl Settings {
     /// Loads `config_file` if given (it must exist), else `<root>/darn.toml` if present.
     pub fn load(root: &Path, config_file: Option<&Path>) -> Result<Self> {
@@ -105,6 +131,19 @@ impl Settings {
                 return Err(Error::bad_file(
                     &path,
                     format!("[experiment] subtests.{tier}: `{bad}` is not a subtest id"),
+                ));
+            }
+        }
+        for step in &settings.pipeline.steps {
+            if let Some(log) = &step.log
+                && (log.is_empty() || log.contains(['/', '\\']) || log.starts_with('.'))
+            {
+                return Err(Error::bad_file(
+                    &path,
+                    format!(
+                        "[pipeline] step `{}`: log `{log}` must be a plain file name (it goes in commands/)",
+                        step.name
+                    ),
                 ));
             }
         }

@@ -6,9 +6,12 @@
 //!   a timeout, cancellation, and SIGTERM → grace → SIGKILL to the whole group.
 //! - [`wait`]: how long to wait after a rate limit (`Retry-After`, `resets 4pm (Zone)`) or a
 //!   transient failure (exponential backoff); pure functions of an explicit `now`.
+//! - [`pipeline`]: the `[pipeline]` steps run on a re-executed agent's workspace.
 //! - [`archive`]: moving a run or a judge slot to `.failed/…_attempt_MM` before re-executing it.
 
 pub mod archive;
+#[cfg(unix)]
+pub mod pipeline;
 #[cfg(unix)]
 pub mod process;
 #[cfg(unix)]

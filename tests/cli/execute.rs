@@ -376,3 +376,54 @@ fn a_crashed_agent_is_retried_after_a_backoff() {
             || exp.path(&format!("completed/{parent}/.failed")).is_dir()
     );
 }
+
+#[test]
+fn a_re_executed_agent_gets_the_pipeline_results_in_its_judge_prompt() {
+    let (exp, summary) = small(7);
+    let toml = String::from_utf8(exp.read("darn.toml")).expect("utf-8");
+    exp.write(
+        "darn.toml",
+        format!(
+            "{toml}\n[pipeline]\ntimeout = \"30s\"\n\
+             [[pipeline.step]]\nname = \"Build\"\ncommand = [\"/bin/sh\", \"-c\", \"echo built in $(basename {{workspace}})\"]\nlog = \"build_output.log\"\n\
+             [[pipeline.step]]\nname = \"Test\"\ncommand = [\"/bin/sh\", \"-c\", \"echo boom >&2; exit 3\"]\nlog = \"test_output.log\"\n\
+             [[pipeline.step]]\nname = \"Lint\"\ncommand = [\"/nonexistent/linter\"]\n"
+        ),
+    );
+    let run = summary.runs_with(Damage::NeverStarted)[0].to_string();
+    let (code, out) = json_out(&exp, &["reconcile", &run]);
+    assert_eq!(code, 0, "{out}");
+    let dir = format!("completed/{run}");
+    let prompt = String::from_utf8(exp.read(&format!("{dir}/judge_prompt.md"))).expect("utf-8");
+    let section = prompt
+        .split("## Build/Lint/Test Pipeline Results (After Agent)\n\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a pipeline section in\n{prompt}"));
+    assert!(
+        section.starts_with("**Overall Status**: SOME FAILED ✗\n\n### Build (PASSED)\n```\nbuilt in workspace\n```"),
+        "{section}"
+    );
+    assert!(section.contains("### Test (FAILED)\n```\nboom\n```"), "{section}");
+    assert!(section.contains("### Lint (FAILED)") && section.contains("/nonexistent/linter"), "{section}");
+    assert!(section.ends_with("Evaluate the agent's work using the rubric and criteria in your system prompt."));
+    assert_eq!(exp.read(&format!("{dir}/commands/build_output.log")), b"built in workspace\n");
+    assert_eq!(exp.read(&format!("{dir}/commands/test_output.log")), b"boom\n");
+    // The judges read that prompt and the run ends complete.
+    let st = exp.status(&[]);
+    let r = crate::util::run(&st, &run);
+    assert_eq!((r["agent"].as_str(), r["judge"].as_str()), (Some("completed"), Some("complete")));
+}
+
+#[test]
+fn a_pipeline_log_outside_commands_is_a_config_error() {
+    let (exp, _) = small(7);
+    let toml = String::from_utf8(exp.read("darn.toml")).expect("utf-8");
+    exp.write(
+        "darn.toml",
+        format!("{toml}\n[[pipeline.step]]\nname = \"Build\"\ncommand = [\"true\"]\nlog = \"../escape.log\"\n"),
+    );
+    let out = exp.darn(&["plan"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("darn.toml") && stderr.contains("plain file name"), "{stderr}");
+}

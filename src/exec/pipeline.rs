@@ -1,0 +1,73 @@
+//! The build/lint/test pipeline (`[pipeline]` in `darn.toml`), run on a re-executed agent's
+//! workspace so that the judges' rebuilt prompt carries its results, as the runner's does
+//! (LAYOUT §5.6–§5.7, §8.5). Each step is an argv, run with cwd = the workspace; a step that
+//! fails, times out or cannot start is reported as failed with what it printed or why.
+
+use crate::exec::process::{self, ProcessSpec};
+use crate::exec::template::{Placeholder, Values, expand_command};
+use crate::rules::judge_prompt::StepResult;
+use crate::settings::PipelineSettings;
+use std::path::Path;
+use std::time::Duration;
+
+/// A step's limit when `[pipeline] timeout` is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Runs every step in order. Outputs of steps with a `log` are kept, when non-empty, in the
+/// run's `commands/` directory.
+pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Vec<StepResult> {
+    let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    settings
+        .steps
+        .iter()
+        .map(|step| {
+            let (passed, output) = run_step(&step.command, run_dir, workspace, timeout);
+            if let Some(log) = &step.log
+                && !output.trim().is_empty()
+            {
+                let path = run_dir.join("commands").join(log);
+                let saved = std::fs::create_dir_all(run_dir.join("commands"))
+                    .and_then(|()| crate::write::write_atomic(&path, output.as_bytes()));
+                if let Err(e) = saved {
+                    // The prompt still carries the output; only the separate log is missing.
+                    eprintln!("darn: warning: {}: {e}", path.display());
+                }
+            }
+            StepResult { name: step.name.clone(), passed, output }
+        })
+        .collect()
+}
+
+fn run_step(
+    command: &[crate::settings::ArgTemplate],
+    run_dir: &Path,
+    workspace: &Path,
+    timeout: Duration,
+) -> (bool, String) {
+    let argv = Values::new()
+        .with_timeout(timeout)
+        .with_path(Placeholder::Workspace, workspace)
+        .and_then(|v| v.with_path(Placeholder::RunDir, run_dir))
+        .and_then(|v| expand_command(command, &v, "[pipeline] step command"));
+    let argv = match argv {
+        Ok(a) => a,
+        Err(e) => return (false, e.to_string()),
+    };
+    let tmp = match tempfile::tempdir() {
+        Ok(t) => t,
+        Err(e) => return (false, format!("could not make a temporary directory: {e}")),
+    };
+    let (out, err) = (tmp.path().join("stdout"), tmp.path().join("stderr"));
+    let spec = ProcessSpec::new(argv, &out, &err).cwd(workspace).timeout(timeout);
+    match process::run(&spec) {
+        Ok(outcome) => {
+            let mut text = std::fs::read_to_string(&out).unwrap_or_default();
+            text.push_str(&std::fs::read_to_string(&err).unwrap_or_default());
+            if outcome.timed_out {
+                text.push_str(&format!("\n(timed out after {} s)\n", timeout.as_secs()));
+            }
+            (outcome.exit.success() && !outcome.timed_out, text)
+        }
+        Err(e) => (false, e.to_string()),
+    }
+}
