@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const VERSION: u32 = 5;
+const VERSION: u32 = 6;
 
 /// Stat data that changes whenever a file's content may have changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,14 +77,57 @@ impl StatSig {
 struct RunEntry {
     /// Hash of the observation context (config, era, darn version).
     ctx: Hash,
-    /// What the observation of everything but `agent/` depended on: directories and files
-    /// (relative to the run directory) with their stat data (`None`: did not exist).
-    rest_deps: Vec<Dep>,
+    /// What the observation of everything but `agent/` depended on.
+    rest: DepSet,
     /// The same for `agent/`; `None` when it was racy (the agent stage is then observed again).
-    agent_deps: Option<Vec<Dep>>,
+    agent: Option<DepSet>,
     /// What the rest of the observation took from the agent stage.
     agent_key: Hash,
     obs: Arc<RunObs>,
+}
+
+/// Directories and files (relative to the run directory) an observation depended on, with one
+/// digest of their stat data (`None`, absent, included): a run's entry stays small, and a
+/// lookup stats the files and compares a single hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DepSet {
+    files: Vec<RunFile>,
+    digest: Hash,
+}
+
+impl DepSet {
+    fn of(deps: &[Dep]) -> DepSet {
+        DepSet { files: deps.iter().map(|(f, _)| *f).collect(), digest: sig_digest(deps.iter().copied()) }
+    }
+
+    fn unchanged(&self, stat: &RunDirStat) -> bool {
+        sig_digest(self.files.iter().map(|f| (*f, stat.sig(*f)))) == self.digest
+    }
+}
+
+fn sig_digest(deps: impl Iterator<Item = Dep>) -> Hash {
+    let mut h = blake3::Hasher::new();
+    for (f, sig) in deps {
+        h.update(&f.as_str().len().to_le_bytes());
+        h.update(f.as_str().as_bytes());
+        match sig {
+            None => {
+                h.update(&[0]);
+            }
+            Some(s) => {
+                h.update(&[1]);
+                for v in [s.dev, s.ino, s.size] {
+                    h.update(&v.to_le_bytes());
+                }
+                for v in [s.mtime_ns, s.ctime_ns] {
+                    h.update(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
 }
 
 /// What the cache knows of a run.
@@ -96,7 +139,6 @@ pub enum Lookup {
     AgentChanged {
         obs: Arc<RunObs>,
         agent_key: Hash,
-        rest_deps: Vec<Dep>,
     },
     Miss,
 }
@@ -205,11 +247,6 @@ impl<'a> RunDirStat<'a> {
         }
         std::fs::File::open(self.dir.join(rel))
     }
-
-    /// Whether every dependency still has the recorded stat data.
-    fn unchanged(&self, deps: &[Dep]) -> bool {
-        deps.iter().all(|(f, sig)| self.sig(*f) == *sig)
-    }
 }
 
 fn now_ns() -> i128 {
@@ -244,33 +281,33 @@ impl ObsCache {
             return Lookup::Miss;
         }
         let stat = RunDirStat::new(dir);
-        if !stat.unchanged(&entry.rest_deps) {
+        if !entry.rest.unchanged(&stat) {
             return Lookup::Miss;
         }
-        match &entry.agent_deps {
-            Some(deps) if stat.unchanged(deps) => Lookup::Hit(Arc::clone(&entry.obs)),
-            _ => Lookup::AgentChanged {
-                obs: Arc::clone(&entry.obs),
-                agent_key: entry.agent_key,
-                rest_deps: entry.rest_deps.clone(),
-            },
+        match &entry.agent {
+            Some(deps) if deps.unchanged(&stat) => Lookup::Hit(Arc::clone(&entry.obs)),
+            _ => Lookup::AgentChanged { obs: Arc::clone(&entry.obs), agent_key: entry.agent_key },
         }
     }
 
     /// Records a run's observation with the stat data of everything it depended on. Racy
     /// parts are not kept: a racy `agent/` is observed again next time, a racy rest drops the
-    /// entry.
+    /// entry. A rest taken unchanged from the cache keeps its record.
     pub fn store_run(&mut self, rel: &str, ctx: Hash, deps: &Deps, obs: &Arc<RunObs>) {
         let racy = |deps: &[Dep]| deps.iter().any(|(_, s)| s.as_ref().is_some_and(|s| self.racy(s)));
-        if racy(&deps.rest) {
+        let rest = match &deps.rest {
+            Some(rest) if !racy(rest) => Some(DepSet::of(rest)),
+            Some(_) => None,
+            None => self.stored.runs.get(rel).filter(|e| e.ctx == ctx).map(|e| e.rest.clone()),
+        };
+        let Some(rest) = rest else {
             if self.stored.runs.remove(rel).is_some() {
                 self.dirty = true;
             }
             return;
-        }
-        let agent_deps = (!racy(&deps.agent)).then(|| deps.agent.clone());
-        let entry =
-            RunEntry { ctx, rest_deps: deps.rest.clone(), agent_deps, agent_key: deps.agent_key, obs: Arc::clone(obs) };
+        };
+        let agent = (!racy(&deps.agent)).then(|| DepSet::of(&deps.agent));
+        let entry = RunEntry { ctx, rest, agent, agent_key: deps.agent_key, obs: Arc::clone(obs) };
         self.stored.runs.insert(rel.to_string(), entry);
         self.dirty = true;
     }
@@ -370,7 +407,7 @@ mod tests {
         let deps = |names: &[&str]| names.iter().map(|n| (f(n), stat.sig(f(n)))).collect::<Vec<_>>();
         let deps = Deps {
             agent: deps(&["agent", "agent/result.json"]),
-            rest: deps(&[".", "run_result.json"]),
+            rest: Some(deps(&[".", "run_result.json"])),
             agent_key: [7; 16],
         };
         // Nothing counts as racy here: the files were written just now.
@@ -382,12 +419,13 @@ mod tests {
 
         std::fs::remove_file(run.join("agent/result.json")).expect("remove");
         match cache.lookup_run("T0/00/run_01", &[1; 16], &run) {
-            Lookup::AgentChanged { agent_key, rest_deps, .. } => {
-                assert_eq!(agent_key, [7; 16]);
-                assert_eq!(rest_deps, deps.rest);
-            }
+            Lookup::AgentChanged { agent_key, .. } => assert_eq!(agent_key, [7; 16]),
             _ => panic!("only agent/ changed"),
         }
+        // Observed again, the agent part is stored anew and the rest keeps its record.
+        let again = Deps { agent: vec![(f("agent"), stat_now(&run, "agent"))], rest: None, agent_key: [8; 16] };
+        cache.store_run("T0/00/run_01", [1; 16], &again, &obs);
+        assert!(matches!(cache.lookup_run("T0/00/run_01", &[1; 16], &run), Lookup::Hit(_)));
         std::fs::write(run.join("run_result.json"), "{\"a\": 1}").expect("write");
         assert!(matches!(cache.lookup_run("T0/00/run_01", &[1; 16], &run), Lookup::Miss), "the rest changed");
     }
@@ -403,13 +441,24 @@ mod tests {
         let obs = Arc::new(crate::observe::observe_run(&run, &test_context()));
         // Everything was written within the racy window of a scan starting now.
         let mut cache = ObsCache::disabled();
-        let agent_racy =
-            Deps { agent: vec![sig("agent/result.json")], rest: vec![(f("report.md"), None)], agent_key: [0; 16] };
+        let agent_racy = Deps {
+            agent: vec![sig("agent/result.json")],
+            rest: Some(vec![(f("report.md"), None)]),
+            agent_key: [0; 16],
+        };
         cache.store_run("r", [1; 16], &agent_racy, &obs);
         assert!(matches!(cache.lookup_run("r", &[1; 16], &run), Lookup::AgentChanged { .. }));
-        let rest_racy = Deps { agent: Vec::new(), rest: vec![sig(".")], agent_key: [0; 16] };
+        let rest_racy = Deps { agent: Vec::new(), rest: Some(vec![sig(".")]), agent_key: [0; 16] };
         cache.store_run("r", [1; 16], &rest_racy, &obs);
         assert!(matches!(cache.lookup_run("r", &[1; 16], &run), Lookup::Miss));
+        // A rest taken from the cache with no entry left to keep it: nothing is stored.
+        let orphan = Deps { agent: Vec::new(), rest: None, agent_key: [0; 16] };
+        cache.store_run("r", [1; 16], &orphan, &obs);
+        assert!(matches!(cache.lookup_run("r", &[1; 16], &run), Lookup::Miss));
+    }
+
+    fn stat_now(run: &Path, name: &str) -> Option<StatSig> {
+        RunDirStat::new(run).sig(f(name))
     }
 
     fn test_context() -> crate::observe::ObsContext {

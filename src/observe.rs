@@ -618,8 +618,9 @@ pub struct Observed {
 pub struct Deps {
     /// What the agent stage read (the `agent/` directory and files in it).
     pub agent: Vec<Dep>,
-    /// What the rest of the observation read.
-    pub rest: Vec<Dep>,
+    /// What the rest of the observation read; `None` when the rest was taken unchanged from a
+    /// cached observation (whose record of it stands).
+    pub rest: Option<Vec<Dep>>,
     /// What the rest of the observation took from the agent stage.
     pub agent_key: Hash,
 }
@@ -634,13 +635,7 @@ pub fn observe_full(dir: &Path, ctx: &ObsContext) -> Observed {
 /// Observes again only the agent's files of a run whose other files are unchanged since
 /// `cached` was made with `cached_key`: when the agent's files still give the rest of the run
 /// the same facts, the rest of `cached` stands (e.g. only `agent/result.json` was deleted).
-pub fn observe_agent_again(
-    dir: &Path,
-    ctx: &ObsContext,
-    cached: &RunObs,
-    cached_key: &Hash,
-    rest_deps: &[Dep],
-) -> Observed {
+pub fn observe_agent_again(dir: &Path, ctx: &ObsContext, cached: &RunObs, cached_key: &Hash) -> Observed {
     let exists = dir.is_dir();
     let stage = observe_agent(dir, ctx, exists);
     let agent_key = stage.key(exists);
@@ -650,7 +645,7 @@ pub fn observe_agent_again(
     let mut files = stage.files;
     files.extend(cached.files.iter().filter(|f| !f.file.in_agent_dir()).cloned());
     let obs = RunObs { agent: stage.agent, files, expected: stage.expected, ..light(cached) };
-    Observed { obs, deps: Deps { agent: stage.deps, rest: rest_deps.to_vec(), agent_key } }
+    Observed { obs, deps: Deps { agent: stage.deps, rest: None, agent_key } }
 }
 
 /// A copy of an observation without its expected contents.
@@ -934,7 +929,7 @@ fn observe_rest(dir: &Path, ctx: &ObsContext, exists: bool, stage: AgentStage) -
         files,
         expected,
     };
-    Observed { obs, deps: Deps { agent: agent_deps, rest: r.deps, agent_key } }
+    Observed { obs, deps: Deps { agent: agent_deps, rest: Some(r.deps), agent_key } }
 }
 
 /// `judge/timing.json` when absent: the sum of slot times (January 2026) or the last slot's

@@ -119,9 +119,7 @@ pub fn scan_cached(
             let ctx_hash = context_hash(ctx);
             let observed = match cache.lookup_run(&rel, &ctx_hash, &dir) {
                 Lookup::Hit(obs) => Err(obs),
-                Lookup::AgentChanged { obs, agent_key, rest_deps } => {
-                    Ok(observe_agent_again(&dir, ctx, &obs, &agent_key, &rest_deps))
-                }
+                Lookup::AgentChanged { obs, agent_key } => Ok(observe_agent_again(&dir, ctx, &obs, &agent_key)),
                 Lookup::Miss => Ok(observe_full(&dir, ctx)),
             };
             let (obs, fresh) = match observed {

@@ -165,6 +165,9 @@ impl Journal {
         let mut bytes = Vec::new();
         match File::open(&path) {
             Ok(mut f) => {
+                // Sized up front: growing by doubling would touch (and zero) twice the memory.
+                let len = f.metadata().map_or(0, |m| m.len() as usize);
+                bytes.reserve_exact(len + 1);
                 if let Err(e) = f.read_to_end(&mut bytes) {
                     j.recovered = Some(format!("{}: unreadable ({e}); every node will be re-checked", path.display()));
                     return j;

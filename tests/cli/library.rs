@@ -163,7 +163,7 @@ fn observing_the_agent_again_equals_observing_the_whole_run() {
         let before = observe_full(&dir, &ctxs[i]);
         let (what, mutate) = mutations[i % mutations.len()];
         mutate(&dir);
-        let again = observe_agent_again(&dir, &ctxs[i], &before.obs, &before.deps.agent_key, &before.deps.rest);
+        let again = observe_agent_again(&dir, &ctxs[i], &before.obs, &before.deps.agent_key);
         let whole = observe_full(&dir, &ctxs[i]);
         let context = format!("{} after {what}", loc.key.id());
         assert_eq!(light(&again.obs), light(&whole.obs), "{context}");
@@ -177,7 +177,10 @@ fn observing_the_agent_again_equals_observing_the_whole_run() {
             "{context}"
         );
         if !again.obs.expected.observed {
+            assert!(again.deps.rest.is_none(), "{context}");
             reused += 1;
+        } else {
+            assert_eq!(again.deps.rest, whole.deps.rest, "{context}");
         }
     }
     // Most mutations leave what the rest of the run takes from the agent unchanged.
