@@ -187,7 +187,7 @@ pub fn build_judge_prompt(exp: &Experiment, run_dir: &Path) -> Result<String, St
         changed = files.into_iter().map(|f| (f, "created")).collect();
     }
     #[cfg(unix)]
-    let steps = crate::exec::pipeline::run(&exp.settings.pipeline, run_dir, &ws);
+    let steps = crate::exec::pipeline::run(&exp.settings.pipeline, run_dir, &ws)?;
     #[cfg(not(unix))]
     let steps = Vec::new();
     Ok(judge_prompt::build(&judge_prompt::PromptParts {

@@ -14,14 +14,15 @@ use std::time::Duration;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Runs every step in order. Outputs of steps with a `log` are kept, when non-empty, in the
-/// run's `commands/` directory.
-pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Vec<StepResult> {
+/// run's `commands/` directory. An interrupted pipeline is an error: a judge prompt built from
+/// it would be wrong for good (prompts are never rebuilt once they exist).
+pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Result<Vec<StepResult>, String> {
     let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
     settings
         .steps
         .iter()
         .map(|step| {
-            let (passed, output) = run_step(&step.command, run_dir, workspace, timeout);
+            let (passed, output) = run_step(&step.command, run_dir, workspace, timeout)?;
             if let Some(log) = &step.log
                 && !output.trim().is_empty()
             {
@@ -33,7 +34,7 @@ pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Vec
                     eprintln!("darn: warning: {}: {e}", path.display());
                 }
             }
-            StepResult { name: step.name.clone(), passed, output }
+            Ok(StepResult { name: step.name.clone(), passed, output })
         })
         .collect()
 }
@@ -43,7 +44,7 @@ fn run_step(
     run_dir: &Path,
     workspace: &Path,
     timeout: Duration,
-) -> (bool, String) {
+) -> Result<(bool, String), String> {
     let argv = Values::new()
         .with_timeout(timeout)
         .with_path(Placeholder::Workspace, workspace)
@@ -51,14 +52,16 @@ fn run_step(
         .and_then(|v| expand_command(command, &v, "[pipeline] step command"));
     let argv = match argv {
         Ok(a) => a,
-        Err(e) => return (false, e.to_string()),
+        Err(e) => return Ok((false, e.to_string())),
     };
     let tmp = match tempfile::tempdir() {
         Ok(t) => t,
-        Err(e) => return (false, format!("could not make a temporary directory: {e}")),
+        Err(e) => return Ok((false, format!("could not make a temporary directory: {e}"))),
     };
     let (out, err) = (tmp.path().join("stdout"), tmp.path().join("stderr"));
-    let spec = ProcessSpec::new(argv, &out, &err).cwd(workspace).timeout(timeout);
+    // Ctrl-C stops a step as it stops agents and judges.
+    let cancel = std::sync::Arc::clone(&crate::reconcile::INTERRUPTED);
+    let spec = ProcessSpec::new(argv, &out, &err).cwd(workspace).timeout(timeout).cancel(cancel);
     match process::run(&spec) {
         Ok(outcome) => {
             let mut text = std::fs::read_to_string(&out).unwrap_or_default();
@@ -66,8 +69,11 @@ fn run_step(
             if outcome.timed_out {
                 text.push_str(&format!("\n(timed out after {} s)\n", timeout.as_secs()));
             }
-            (outcome.exit.success() && !outcome.timed_out, text)
+            if outcome.cancelled {
+                return Err("the pipeline was interrupted; the judge prompt will be built next time".into());
+            }
+            Ok((outcome.exit.success() && !outcome.timed_out, text))
         }
-        Err(e) => (false, e.to_string()),
+        Err(e) => Ok((false, e.to_string())),
     }
 }
