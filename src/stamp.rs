@@ -50,28 +50,31 @@ pub fn digest<'a>(
     inputs: impl IntoIterator<Item = (&'a str, &'a Hash)>,
     outputs: impl IntoIterator<Item = (&'a str, &'a Hash)>,
 ) -> Hash {
-    let mut h = blake3::Hasher::new();
-    h.update(&rule.to_le_bytes());
+    // The pieces are gathered and hashed at once: the same bytes, so the same digest, as
+    // feeding them one by one, without a hasher call per tiny piece (160,000 nodes at 10k runs).
+    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    buf.extend_from_slice(&rule.to_le_bytes());
     for (k, v) in params {
-        h.update(k.as_bytes());
-        h.update(&[0]);
-        h.update(v.as_bytes());
-        h.update(&[1]);
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(v.as_bytes());
+        buf.push(1);
     }
-    h.update(&[2]);
+    buf.push(2);
     for (k, v) in inputs {
-        h.update(k.as_bytes());
-        h.update(&[0]);
-        h.update(v);
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(v);
     }
-    h.update(&[3]);
+    buf.push(3);
     for (k, v) in outputs {
-        h.update(k.as_bytes());
-        h.update(&[0]);
-        h.update(v);
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(v);
     }
+    let h = blake3::hash(&buf);
     let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out.copy_from_slice(&h.as_bytes()[..16]);
     out
 }
 
@@ -371,6 +374,20 @@ impl Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Digests are stored in journals: their bytes must never change between darn builds.
+    #[test]
+    fn digest_is_stable() {
+        let (a, b) = ([1u8; 16], [2u8; 16]);
+        let d = digest(7, [("model", "claude-opus-4-6")], [("stdout", &a)], [("agent/result.json", &b)]);
+        let mut h = blake3::Hasher::new();
+        for piece in
+            [&7u32.to_le_bytes()[..], b"model\0claude-opus-4-6\x01\x02stdout\0", &a, b"\x03agent/result.json\0", &b]
+        {
+            h.update(piece);
+        }
+        assert_eq!(d[..], h.finalize().as_bytes()[..16]);
+    }
 
     fn stamp(n: u8) -> Stamp {
         Stamp {
