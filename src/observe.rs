@@ -4,7 +4,7 @@
 //! Observation never writes and never fails: a corrupt or truncated file is a fact with a reason,
 //! not an error. Everything the classification and the planner decide comes from these facts.
 
-use crate::cache::StatSig;
+use crate::cache::{RunDirStat, StatSig};
 use crate::era::Era;
 use crate::layout::files::RunFile;
 use crate::layout::names::slot_dir_name;
@@ -258,19 +258,9 @@ pub fn hash_bytes(bytes: &[u8]) -> [u8; 16] {
     out
 }
 
-/// Reads a whole file without asking its size first: run files are small, and on slow-syscall
-/// machines the extra `statx` of `std::fs::read` is a fifth of the cost.
-pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
 /// Reads an opened file with its stat data, taken from the open file (no second path lookup) before
 /// reading: a write after that changes the stat data, so the cache can never pair new stat
-/// data with old content.
+/// data with old content. The buffer is not sized from that stat data: run files are small.
 fn read_file_sig(file: std::io::Result<std::fs::File>) -> std::io::Result<(Vec<u8>, Option<StatSig>)> {
     use std::io::Read as _;
     let mut f = file?;
@@ -284,7 +274,7 @@ fn read_file_sig(file: std::io::Result<std::fs::File>) -> std::io::Result<(Vec<u
 struct Reader<'a> {
     dir: &'a Path,
     /// Files are opened relative to a handle on the run directory (a shorter path walk).
-    at: crate::cache::RunDirStat<'a>,
+    at: &'a RunDirStat<'a>,
     files: Vec<FileHash>,
     /// Stat data of each file read, taken from the open file before reading it.
     deps: Vec<Dep>,
@@ -298,8 +288,8 @@ enum Read {
 }
 
 impl Reader<'_> {
-    fn new(dir: &Path) -> Reader<'_> {
-        Reader { dir, at: crate::cache::RunDirStat::new(dir), files: Vec::new(), deps: Vec::new() }
+    fn new<'a>(dir: &'a Path, at: &'a RunDirStat<'a>) -> Reader<'a> {
+        Reader { dir, at, files: Vec::new(), deps: Vec::new() }
     }
 
     /// Records the stat data of directories whose listing the observation depends on, before
@@ -628,8 +618,9 @@ pub struct Deps {
 /// Observes a run, recording what it depended on.
 pub fn observe_full(dir: &Path, ctx: &ObsContext) -> Observed {
     let exists = dir.is_dir();
-    let agent = observe_agent(dir, ctx, exists);
-    observe_rest(dir, ctx, exists, agent)
+    let at = RunDirStat::new(dir);
+    let agent = observe_agent(dir, &at, ctx, exists);
+    observe_rest(dir, &at, ctx, exists, agent)
 }
 
 /// Observes again only the agent's files of a run whose other files are unchanged since
@@ -637,10 +628,11 @@ pub fn observe_full(dir: &Path, ctx: &ObsContext) -> Observed {
 /// the same facts, the rest of `cached` stands (e.g. only `agent/result.json` was deleted).
 pub fn observe_agent_again(dir: &Path, ctx: &ObsContext, cached: &RunObs, cached_key: &Hash) -> Observed {
     let exists = dir.is_dir();
-    let stage = observe_agent(dir, ctx, exists);
+    let at = RunDirStat::new(dir);
+    let stage = observe_agent(dir, &at, ctx, exists);
     let agent_key = stage.key(exists);
     if agent_key != *cached_key || exists != cached.exists {
-        return observe_rest(dir, ctx, exists, stage);
+        return observe_rest(dir, &at, ctx, exists, stage);
     }
     let mut files = stage.files;
     files.extend(cached.files.iter().filter(|f| !f.file.in_agent_dir()).cloned());
@@ -689,8 +681,8 @@ impl AgentStage {
     }
 }
 
-fn observe_agent(dir: &Path, ctx: &ObsContext, exists: bool) -> AgentStage {
-    let mut r = Reader::new(dir);
+fn observe_agent(dir: &Path, at: &RunDirStat, ctx: &ObsContext, exists: bool) -> AgentStage {
+    let mut r = Reader::new(dir, at);
     r.look_in(RunFile::of("agent"));
     let AgentSources { transcript, logged, existing_result, existing_timing, output_txt, started } =
         if exists { read_agent(&mut r) } else { AgentSources::none() };
@@ -771,11 +763,11 @@ fn observe_agent(dir: &Path, ctx: &ObsContext, exists: bool) -> AgentStage {
 }
 
 /// Observes everything but the agent's files, given what the agent stage found.
-fn observe_rest(dir: &Path, ctx: &ObsContext, exists: bool, stage: AgentStage) -> Observed {
+fn observe_rest(dir: &Path, at: &RunDirStat, ctx: &ObsContext, exists: bool, stage: AgentStage) -> Observed {
     let agent_key = stage.key(exists);
     let AgentStage { agent, derived, files: agent_files, deps: agent_deps, mut expected } = stage;
     expected.observed = ctx.want_contents;
-    let mut r = Reader::new(dir);
+    let mut r = Reader::new(dir, at);
     r.look_in(crate::cache::run_dirs(ctx.judge_models.len()).into_iter().filter(|d| !d.in_agent_dir()));
     let judge_prompt = exists && r.read_hash_only("judge_prompt.md");
     let slots: Vec<SlotObs> = (1..=ctx.judge_models.len()).map(|n| observe_slot(&mut r, n, exists)).collect();
