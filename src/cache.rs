@@ -106,28 +106,25 @@ impl DepSet {
 }
 
 fn sig_digest(deps: impl Iterator<Item = Dep>) -> Hash {
-    let mut h = blake3::Hasher::new();
+    // Gathered and hashed at once: one hasher call per piece would cost more than the hashing.
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
     for (f, sig) in deps {
-        h.update(&f.as_str().len().to_le_bytes());
-        h.update(f.as_str().as_bytes());
+        buf.extend_from_slice(&f.as_str().len().to_le_bytes());
+        buf.extend_from_slice(f.as_str().as_bytes());
         match sig {
-            None => {
-                h.update(&[0]);
-            }
+            None => buf.push(0),
             Some(s) => {
-                h.update(&[1]);
+                buf.push(1);
                 for v in [s.dev, s.ino, s.size] {
-                    h.update(&v.to_le_bytes());
+                    buf.extend_from_slice(&v.to_le_bytes());
                 }
                 for v in [s.mtime_ns, s.ctime_ns] {
-                    h.update(&v.to_le_bytes());
+                    buf.extend_from_slice(&v.to_le_bytes());
                 }
             }
         }
     }
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    out
+    crate::observe::hash_bytes(&buf)
 }
 
 /// What the cache knows of a run.

@@ -72,10 +72,7 @@ pub fn digest<'a>(
         buf.push(0);
         buf.extend_from_slice(v);
     }
-    let h = blake3::hash(&buf);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.as_bytes()[..16]);
-    out
+    crate::observe::hash_bytes(&buf)
 }
 
 impl Stamp {
