@@ -24,6 +24,8 @@ pub struct Engine {
     pub journal: Journal,
     pub cache: ObsCache,
     pub assessment: Assessment,
+    /// Each run's observation context (with expected contents when `writable`).
+    pub contexts: Vec<crate::observe::ObsContext>,
 }
 
 impl Engine {
@@ -32,6 +34,7 @@ impl Engine {
     pub fn load(exp: Experiment, printer: &Printer, writable: bool) -> Engine {
         let _t = crate::trace::span("load");
         let darn_dir = exp.root.join(".darn").is_dir();
+        let contexts = crate::scan::contexts(&exp, writable);
         // Stamps and the graph do not depend on the runs: they load while the runs are scanned.
         let ((journal, graph), (mut cache, (runs, fresh))) = rayon::join(
             || {
@@ -46,7 +49,7 @@ impl Engine {
                 let cache = if darn_dir || writable { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
                 drop(t);
                 let _t = crate::trace::span("scan");
-                let scanned = scan_cached(&exp, |_, _| true, &cache, writable);
+                let scanned = scan_cached(&exp, &contexts, |_, _| true, &cache);
                 (cache, scanned)
             },
         );
@@ -58,7 +61,7 @@ impl Engine {
         }
         let _t2 = crate::trace::span("assess");
         let assessment = assess(&exp, &graph, runs, &journal, &mut cache, &std::collections::HashSet::new());
-        Engine { exp, graph, journal, cache, assessment }
+        Engine { exp, graph, journal, cache, assessment, contexts }
     }
 
     /// The failure classes that are re-executed (`[execution] rerun`, default all).

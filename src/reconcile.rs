@@ -12,11 +12,10 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::graph::{NodeKind, Strategy};
 use crate::layout::files::RunFile;
-use crate::observe::{Check, FileHash, RunObs, light};
+use crate::observe::{Check, FileHash, ObsContext, RunObs, light};
 use crate::plan::{Plan, Verdict};
 use crate::printer::Printer;
 use crate::regen::{RegenCtx, differs, regenerate};
-use crate::scan::contexts;
 use crate::stamp::{Hash, Stamp};
 use crate::write::{PendingFile, commit};
 use petgraph::Direction;
@@ -163,8 +162,13 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             ready.push_back(a.node);
         }
     }
-    let ctxs = contexts(exp, true);
-    let plain_ctxs = contexts(exp, false);
+    // The contexts the scan used, with and without expected contents (executions observe a
+    // run only to classify its outcome).
+    let with_contents = |want_contents| -> Vec<ObsContext> {
+        engine.contexts.iter().map(|c| ObsContext { want_contents, ..c.clone() }).collect()
+    };
+    let ctxs = with_contents(true);
+    let plain_ctxs = with_contents(false);
     let previous: HashMap<NodeIndex, crate::observe::FailureClass> =
         plan.actions.iter().filter_map(|a| a.causes.iter().find_map(|c| c.failure).map(|f| (a.node, f))).collect();
     let executions = crate::exec::run::Executions { exp, graph, contexts: &plain_ctxs, previous, grace: opts.grace };

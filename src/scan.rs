@@ -97,17 +97,17 @@ fn context_hash(ctx: &ObsContext) -> crate::stamp::Hash {
 /// Observes and classifies the runs for which `keep` is true, in parallel, in run order, reusing
 /// cached observations whose files did not change.
 pub fn scan(exp: &Experiment, keep: impl Fn(usize, &RunLoc) -> bool + Sync) -> Vec<ScannedRun> {
-    scan_cached(exp, keep, &ObsCache::disabled(), false).0
+    scan_cached(exp, &contexts(exp, false), keep, &ObsCache::disabled()).0
 }
 
-/// Like [`scan`], also returning the observations that were made afresh (to store in the cache).
+/// Like [`scan`], with the runs' observation contexts ([`contexts`]), also returning the
+/// observations that were made afresh (to store in the cache).
 pub fn scan_cached(
     exp: &Experiment,
+    ctxs: &[ObsContext],
     keep: impl Fn(usize, &RunLoc) -> bool + Sync,
     cache: &ObsCache,
-    contents: bool,
 ) -> (Vec<ScannedRun>, Vec<Fresh>) {
-    let ctxs = contexts(exp, contents);
     let indices: Vec<usize> = (0..exp.runs.len()).filter(|i| keep(*i, &exp.runs[*i])).collect();
     let results: Vec<(ScannedRun, Option<Fresh>)> = indices
         .par_iter()

@@ -110,7 +110,8 @@ pub fn build(exp: &Experiment, select: &Select) -> StatusReport {
     // the lock; on a tree darn never managed, status writes nothing at all.
     let managed = exp.root.join(".darn").is_dir();
     let mut cache = if managed { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
-    let (scanned, fresh) = scan_cached(exp, |_, loc| select.matches_key(&loc.key), &cache, false);
+    let ctxs = crate::scan::contexts(exp, false);
+    let (scanned, fresh) = scan_cached(exp, &ctxs, |_, loc| select.matches_key(&loc.key), &cache);
     if managed && !fresh.is_empty() && !Lock::is_held(&exp.root) {
         remember(&mut cache, fresh);
         let _ = cache.save();
