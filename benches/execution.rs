@@ -27,7 +27,7 @@ fn setup(name: &str, sleep: &str) -> (PathBuf, PathBuf) {
 }
 
 fn glob_slots(root: &Path) -> Vec<PathBuf> {
-    let exp = darn::layout::Experiment::open(root, None).expect("open");
+    let exp = darn::experiment::Experiment::open(root, None).expect("open");
     exp.runs.iter().map(|l| exp.run_dir(l).join("judge/judge_01")).collect()
 }
 

@@ -2,10 +2,10 @@
 //! a node's files should contain given what is on disk now, and the checkpoint's run states.
 //! The computations themselves are pure (`rules::aggregate`, `checkpoint`).
 
-use crate::era::Era;
+use crate::experiment::Experiment;
+use crate::experiment::era::Era;
 use crate::graph::{Graph, NodeKind};
-use crate::layout::Experiment;
-use crate::pyjson;
+use crate::py::json as pyjson;
 use crate::rules::aggregate::{self, ExperimentTimes, Generated, TierOutput};
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
@@ -196,19 +196,19 @@ pub fn write_demo_aggregates(root: &Path, damage: bool) -> crate::error::Result<
     let exp = Experiment::open_root(root.to_path_buf(), None)?;
     let graph = Graph::build(&exp);
     let rr = RunResults::default();
-    let stamp = crate::timefmt::iso_micros(
+    let stamp = crate::util::time::iso_micros(
         exp.checkpoint
             .as_ref()
             .and_then(|c| c.get("last_updated_at"))
             .and_then(Value::as_str)
-            .and_then(crate::timefmt::parse_iso)
+            .and_then(crate::util::time::parse_iso)
             .unwrap_or(0),
     );
     let generated = Generated::same(&stamp);
     let mut order: Vec<NodeIndex> = graph.subtest_nodes.values().copied().collect();
     order.sort();
     let mut tiers: Vec<&String> = exp.tiers.iter().collect();
-    tiers.sort_by(|a, b| crate::layout::names::tier_order(a, b));
+    tiers.sort_by(|a, b| crate::experiment::names::tier_order(a, b));
     order.extend(tiers.iter().map(|t| graph.tier_result[*t]));
     order.extend(tiers.iter().map(|t| graph.tier_report[*t]));
     order.push(graph.experiment_result);

@@ -2,7 +2,7 @@
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
-use crate::layout::Experiment;
+use crate::experiment::Experiment;
 use crate::printer::Printer;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         if !start.exists() {
             return Err(Error::io(&start, std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory")));
         }
-        let _t = crate::trace::span("open");
+        let _t = crate::util::trace::span("open");
         Experiment::open(&start, cli.config.as_deref())
     };
     match &cli.command {
@@ -46,6 +46,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Reconcile(args) => crate::commands::reconcile::run(open()?, args, &printer),
         Command::Demo(args) => crate::commands::demo::run(args, &printer),
-        Command::StandIn(args) => Ok(crate::standin::main(&args.role, &args.args)),
+        Command::StandIn(args) => Ok(crate::demo::standin::main(&args.role, &args.args)),
     }
 }

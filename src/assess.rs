@@ -7,9 +7,9 @@
 use crate::aggregate_io::{self, RunResults};
 use crate::cache::ObsCache;
 use crate::classify::{AgentStatus, JudgeStatus};
+use crate::experiment::Experiment;
+use crate::experiment::files::RunFile;
 use crate::graph::{Graph, NodeKind, run_kinds};
-use crate::layout::Experiment;
-use crate::layout::files::RunFile;
 use crate::observe::{AgentOutcome, Check, RunObs, SlotState};
 use crate::plan::{NodeFacts, NodeState};
 use crate::rules;
@@ -141,7 +141,7 @@ fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, r
                     ("max_turns", cfg.max_turns.map_or("null".into(), |t| t.to_string())),
                     ("thinking_mode", cfg.thinking_mode.clone()),
                 ];
-                f.recorded_model = obs.agent.model.as_deref().map(crate::layout::config::normalize_model);
+                f.recorded_model = obs.agent.model.as_deref().map(crate::experiment::config::normalize_model);
                 f.estimate = agent_est;
             }
             NodeKind::AgentOutput => {
@@ -173,7 +173,7 @@ fn run_facts(exp: &Experiment, sr: &ScannedRun, slots: usize, est: &Estimates, r
                 f.estimate = est.judge_by_model.get(&model).copied().unwrap_or(est.judge);
                 f.params = vec![("model", model)];
                 f.inputs = named(obs, &["judge_prompt.md"]);
-                f.recorded_model = s.model.as_deref().map(crate::layout::config::normalize_model);
+                f.recorded_model = s.model.as_deref().map(crate::experiment::config::normalize_model);
             }
             NodeKind::Judgment(n) => {
                 let s = &obs.slots[n as usize - 1];
@@ -285,7 +285,7 @@ fn aggregate_facts(
         path.strip_prefix(&exp.root)
             .map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"))
     };
-    let config_hash = crate::observe::hash_bytes(crate::pyjson::to_string(&exp.config.raw).as_bytes());
+    let config_hash = crate::observe::hash_bytes(crate::py::json::to_string(&exp.config.raw).as_bytes());
     let mut runs_of_subtest: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     let mut runs_of_tier: HashMap<&str, Vec<usize>> = HashMap::new();
     for (ri, loc) in exp.runs.iter().enumerate() {
@@ -405,7 +405,7 @@ fn aggregate_facts(
                     crate::checkpoint::check(exp, runs)
                 } else {
                     let generated = aggregate_io::existing_generated(&dir)
-                        .unwrap_or_else(|| crate::rules::aggregate::Generated::same(&crate::timefmt::now_iso()));
+                        .unwrap_or_else(|| crate::rules::aggregate::Generated::same(&crate::util::time::now_iso()));
                     aggregate_io::compare(&aggregate_io::outputs(exp, graph, n, run_results, &generated))
                 };
                 f.state = NodeState::Regen(state);

@@ -9,7 +9,7 @@
 //! cache is only an accelerator: it is rebuilt whenever it is missing, corrupt or of another
 //! darn version, and losing it costs time, never correctness.
 
-use crate::layout::files::RunFile;
+use crate::experiment::files::RunFile;
 use crate::observe::{Dep, Deps, RunObs};
 use crate::stamp::Hash;
 use serde::{Deserialize, Serialize};
@@ -460,7 +460,7 @@ mod tests {
 
     fn test_context() -> crate::observe::ObsContext {
         crate::observe::ObsContext {
-            era: crate::era::Era::Head,
+            era: crate::experiment::era::Era::Head,
             run_id: "T0/00/run_01".into(),
             run_number: 1,
             agent_model: "claude-sonnet-4-6".into(),

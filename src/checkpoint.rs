@@ -1,8 +1,8 @@
 //! `checkpoint.json` (LAYOUT §2.2): the runner's resume state.
 
 use crate::classify::{AgentStatus, JudgeStatus};
-use crate::era::Era;
-use crate::layout::Experiment;
+use crate::experiment::Experiment;
+use crate::experiment::era::Era;
 use crate::observe::Check;
 use crate::scan::ScannedRun;
 use serde_json::Value;
@@ -26,7 +26,7 @@ pub fn config_hash(config: &Value, era: Era) -> String {
             obj.remove(*key);
         }
     }
-    let text = crate::pyjson::to_string_sorted_compact(&dict);
+    let text = crate::py::json::to_string_sorted_compact(&dict);
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -57,7 +57,7 @@ fn judge_passed(exp: &Experiment, r: &ScannedRun) -> bool {
     let path = exp.run_dir(&exp.runs[r.index]).join("run_result.json");
     std::fs::read(path)
         .ok()
-        .and_then(|b| crate::pyjson::parse(&b).ok())
+        .and_then(|b| crate::py::json::parse(&b).ok())
         .and_then(|v| v.get("judge_passed").and_then(Value::as_bool))
         .unwrap_or(false)
 }
@@ -187,7 +187,7 @@ pub fn regenerate(exp: &Experiment, runs: &[ScannedRun], now: &str) -> String {
     if cp.contains_key("last_heartbeat") {
         cp.insert("last_heartbeat".into(), json!(now));
     }
-    crate::pyjson::to_string(&Value::Object(cp))
+    crate::py::json::to_string(&Value::Object(cp))
 }
 
 #[cfg(test)]
@@ -198,7 +198,7 @@ mod tests {
     fn reproduces_the_fixture_config_hash() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/scylla-dryrun/config/experiment.json");
-        let config = crate::pyjson::parse(&std::fs::read(path).expect("fixture")).expect("json");
+        let config = crate::py::json::parse(&std::fs::read(path).expect("fixture")).expect("json");
         assert_eq!(config_hash(&config, Era::Jan2026), "8553442b41f0adc8");
     }
 }

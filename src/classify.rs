@@ -174,7 +174,7 @@ pub fn classify(obs: &RunObs, run_rel: &str) -> RunStatus {
     // Judge problems are worth listing only once the agent has a result to judge.
     if matches!(agent, AgentStatus::Results | AgentStatus::Completed) {
         for (s, status) in obs.slots.iter().zip(&slots) {
-            let dir = format!("judge/{}", crate::layout::names::slot_dir_name(s.slot));
+            let dir = format!("judge/{}", crate::experiment::names::slot_dir_name(s.slot));
             match (&s.state, status) {
                 (SlotState::Missing, _) => problem(&dir, "judge never ran".into(), None),
                 (SlotState::Failed { class, detail, file }, _) => problem(file, detail.clone(), Some(*class)),

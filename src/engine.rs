@@ -5,8 +5,8 @@
 use crate::assess::{Assessment, assess};
 use crate::cache::ObsCache;
 use crate::error::Result;
+use crate::experiment::Experiment;
 use crate::graph::{Graph, resolve_targets};
-use crate::layout::Experiment;
 use crate::observe::FailureClass;
 use crate::plan::{Plan, PlanOptions, plan};
 use crate::printer::Printer;
@@ -32,23 +32,23 @@ impl Engine {
     /// Observes everything. `writable`: darn may update its cache (reconcile); read-only
     /// commands use the cache but never write it.
     pub fn load(exp: Experiment, printer: &Printer, writable: bool) -> Engine {
-        let _t = crate::trace::span("load");
+        let _t = crate::util::trace::span("load");
         let darn_dir = exp.root.join(".darn").is_dir();
         let contexts = crate::scan::contexts(&exp, writable);
         // Stamps and the graph do not depend on the runs: they load while the runs are scanned.
         let ((journal, graph), (mut cache, (runs, fresh))) = rayon::join(
             || {
-                let t = crate::trace::span("journal");
+                let t = crate::util::trace::span("journal");
                 let journal = Journal::load(&exp.root);
                 drop(t);
-                let _t = crate::trace::span("graph");
+                let _t = crate::util::trace::span("graph");
                 (journal, Graph::build(&exp))
             },
             || {
-                let t = crate::trace::span("cache load");
+                let t = crate::util::trace::span("cache load");
                 let cache = if darn_dir || writable { ObsCache::load(&exp.root) } else { ObsCache::disabled() };
                 drop(t);
-                let _t = crate::trace::span("scan");
+                let _t = crate::util::trace::span("scan");
                 let scanned = scan_cached(&exp, &contexts, |_, _| true, &cache);
                 (cache, scanned)
             },
@@ -59,7 +59,7 @@ impl Engine {
         if writable {
             remember(&mut cache, fresh);
         }
-        let _t2 = crate::trace::span("assess");
+        let _t2 = crate::util::trace::span("assess");
         let assessment = assess(&exp, &graph, runs, &journal, &mut cache, &std::collections::HashSet::new());
         Engine { exp, graph, journal, cache, assessment, contexts }
     }
@@ -134,7 +134,7 @@ impl Engine {
 
     /// Plans with the given options.
     pub fn plan(&self, opts: &PlanOptions) -> Plan {
-        let _t = crate::trace::span("plan");
+        let _t = crate::util::trace::span("plan");
         plan(&self.graph, &self.assessment.facts, &self.journal, opts)
     }
 

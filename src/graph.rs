@@ -4,9 +4,9 @@
 //! tier and experiment aggregates), so node index order is an order in which to build.
 
 use crate::error::{Error, Result};
-use crate::layout::Experiment;
-use crate::layout::files::RunFile;
-use crate::layout::names::{RunKey, slot_dir_name};
+use crate::experiment::Experiment;
+use crate::experiment::files::RunFile;
+use crate::experiment::names::{RunKey, slot_dir_name};
 use crate::select::Stage;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;

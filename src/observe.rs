@@ -5,10 +5,10 @@
 //! not an error. Everything the classification and the planner decide comes from these facts.
 
 use crate::cache::{RunDirStat, StatSig};
-use crate::era::Era;
-use crate::layout::files::RunFile;
-use crate::layout::names::slot_dir_name;
-use crate::pyjson;
+use crate::experiment::era::Era;
+use crate::experiment::files::RunFile;
+use crate::experiment::names::slot_dir_name;
+use crate::py::json as pyjson;
 use crate::ratelimit;
 use crate::rules::agent::{self, AgentResult, Stdout};
 use crate::rules::consensus::{Consensus, SlotOutcome};
@@ -724,7 +724,7 @@ fn observe_agent(dir: &Path, at: &RunDirStat, ctx: &ObsContext, exists: bool) ->
                     .and_then(Value::as_str)
                     .map(str::to_string)
                     .or_else(|| t.timestamp.clone())
-                    .unwrap_or_else(crate::timefmt::now_iso);
+                    .unwrap_or_else(crate::util::time::now_iso);
                 expected.timing_json = Some(pyjson::to_string(&agent::timing_value(secs, &measured)));
             }
             let timing_check = match &existing_timing {
@@ -819,7 +819,7 @@ fn observe_rest(dir: &Path, at: &RunDirStat, ctx: &ObsContext, exists: bool, sta
         && ctx.want_contents
         && let Some(secs) = judge_duration
     {
-        let at = slots.iter().rev().find_map(|s| s.measured_at.clone()).unwrap_or_else(crate::timefmt::now_iso);
+        let at = slots.iter().rev().find_map(|s| s.measured_at.clone()).unwrap_or_else(crate::util::time::now_iso);
         expected.judge_timing = Some(crate::rules::runner_files::judge_timing(secs, &at));
     }
     let run_result_check = match (&derived, &consensus_value, agent.duration_seconds, judge_duration) {
@@ -932,7 +932,7 @@ pub fn derive_judge_duration(era: Era, slots: &[SlotObs]) -> Option<f64> {
         return None;
     }
     Some(match era {
-        Era::Jan2026 => crate::pystats::py_sum(&times),
+        Era::Jan2026 => crate::py::stats::py_sum(&times),
         Era::Head => times.iter().copied().fold(0.0, f64::max),
     })
 }

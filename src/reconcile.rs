@@ -10,8 +10,8 @@
 use crate::assess::assess;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::experiment::files::RunFile;
 use crate::graph::{NodeKind, Strategy};
-use crate::layout::files::RunFile;
 use crate::observe::{Check, FileHash, ObsContext, RunObs, light};
 use crate::plan::{Plan, Verdict};
 use crate::printer::Printer;
@@ -142,10 +142,10 @@ enum Done {
 
 /// Adopts fresh outputs, rebuilds the planned nodes and stamps them.
 pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &ExecOptions) -> Result<Outcome> {
-    let _t = crate::trace::span("reconcile");
+    let _t = crate::util::trace::span("reconcile");
     let mut outcome = Outcome { estimated_cost_usd: plan.cost_usd, ..Outcome::default() };
     let now_us = jiff::Timestamp::now().as_microsecond();
-    let now = crate::timefmt::iso_micros(now_us);
+    let now = crate::util::time::iso_micros(now_us);
     adopt(engine, plan, now_us, &mut outcome)?;
 
     let graph = &engine.graph;
@@ -308,7 +308,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             if !regen.is_empty() {
                 last_flush = Instant::now();
                 let results = {
-                    let _t = crate::trace::span("regenerate batch");
+                    let _t = crate::util::trace::span("regenerate batch");
                     regenerate_batch(&regen_ctx, &regen, &fresh_obs, &actions)
                 };
                 let mut batch: Vec<PendingFile> = Vec::new();
@@ -330,7 +330,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
                     progress.inc(1);
                 }
                 let committed = {
-                    let _t = crate::trace::span("write batch");
+                    let _t = crate::util::trace::span("write batch");
                     commit(&batch)
                 };
                 if let Err(e) = committed {
@@ -464,7 +464,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
 
     // Stamp what was built or verified, from the runs' observations as darn leaves them.
     if !built.is_empty() || !cut_off.is_empty() || checkpoint_planned {
-        let _f = crate::trace::span("final assess");
+        let _f = crate::util::trace::span("final assess");
         let mut runs = std::mem::take(&mut engine.assessment.runs);
         for (ri, obs) in updated {
             if let Some(r) = runs.get_mut(ri).filter(|r| r.index == ri) {
@@ -486,7 +486,7 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             }
         }
         if checkpoint_planned && !outcome.interrupted {
-            let _c = crate::trace::span("checkpoint");
+            let _c = crate::util::trace::span("checkpoint");
             let files = crate::regen::checkpoint(exp, &after.runs, &now);
             if files.iter().any(|f| differs(&f.path, &f.bytes)) {
                 commit(&files).map_err(|e| Error::io(exp.root.join("checkpoint.json"), e))?;
@@ -500,12 +500,12 @@ pub fn reconcile(engine: &mut Engine, plan: &Plan, printer: &Printer, opts: &Exe
             stamps.push((graph.node(graph.checkpoint).id.clone(), Some(f.to_stamp(false, now_us))));
         }
         engine.assessment = after;
-        let _j = crate::trace::span("journal append");
+        let _j = crate::util::trace::span("journal append");
         engine.journal.append(stamps).map_err(|e| Error::io(crate::stamp::Journal::path_in(&engine.exp.root), e))?;
     }
     let _ = engine.journal.compact_if_needed();
     let saved = {
-        let _t = crate::trace::span("cache save");
+        let _t = crate::util::trace::span("cache save");
         engine.cache.save()
     };
     if let Err(e) = saved {

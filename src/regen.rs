@@ -5,10 +5,10 @@
 //! the run results on disk.
 
 use crate::aggregate_io::{self, RunResults};
+use crate::experiment::Experiment;
 use crate::graph::{Graph, NodeKind};
-use crate::layout::Experiment;
 use crate::observe::{ObsContext, RunObs, observe_run};
-use crate::pyjson;
+use crate::py::json as pyjson;
 use crate::rules::aggregate::Generated;
 use crate::rules::{judge_prompt, run_report};
 use crate::scan::ScannedRun;
@@ -65,7 +65,7 @@ pub fn regenerate(ctx: &RegenCtx, n: NodeIndex, obs: Option<&RunObs>) -> Result<
         )],
         NodeKind::Judgment(k) => {
             let i = k as usize - 1;
-            let slot = format!("judge/{}", crate::layout::names::slot_dir_name(k as usize));
+            let slot = format!("judge/{}", crate::experiment::names::slot_dir_name(k as usize));
             let json = e.judgments.get(i).cloned().flatten().ok_or("the slot has no usable response")?;
             let mut out = vec![pending(dir.join(&slot).join("judgment.json"), json)];
             if let Some(Some(text)) = e.response_txt.get(i) {

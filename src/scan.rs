@@ -2,9 +2,9 @@
 
 use crate::cache::{Lookup, ObsCache};
 use crate::classify::{RunStatus, classify};
-use crate::era::Era;
-use crate::layout::names::run_dir_name;
-use crate::layout::{Experiment, Layout, RunLoc};
+use crate::experiment::era::Era;
+use crate::experiment::names::run_dir_name;
+use crate::experiment::{Experiment, Layout, RunLoc};
 use crate::observe::{Deps, ObsContext, Observed, RunObs, observe_agent_again, observe_full};
 use rayon::prelude::*;
 use serde_json::Value;
@@ -62,7 +62,7 @@ fn baseline_summaries(exp: &Experiment) -> HashMap<(String, String), Value> {
 }
 
 fn load_baseline(path: &Path) -> Option<Value> {
-    let v = crate::pyjson::parse(&std::fs::read(path).ok()?).ok()?;
+    let v = crate::py::json::parse(&std::fs::read(path).ok()?).ok()?;
     let get = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
     Some(serde_json::json!({
         "all_passed": get("all_passed"),

@@ -3,7 +3,7 @@
 
 use crate::classify::{AgentStatus, JudgeStatus, RunStatus};
 use crate::error::{Error, Result};
-use crate::layout::names::RunKey;
+use crate::experiment::names::RunKey;
 
 /// A pipeline stage, for `--stage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]

@@ -44,7 +44,7 @@ pub fn darn(args: &[&str]) -> i32 {
 /// Every file and directory darn looks at to decide a run is unchanged: the files it read and
 /// the directories whose listing it depends on (as recorded in its observations).
 pub fn files_read(root: &Path) -> Vec<PathBuf> {
-    let exp = darn::layout::Experiment::open(root, None).expect("open the experiment");
+    let exp = darn::experiment::Experiment::open(root, None).expect("open the experiment");
     let runs = darn::scan::scan(&exp, |_, _| true);
     let mut out = Vec::new();
     for r in &runs {

@@ -162,7 +162,7 @@ pub fn exit_code(plan: &Plan) -> i32 {
 }
 
 /// `darn plan` (and `reconcile --dry-run`): observe, plan, print; writes nothing.
-pub fn run(exp: crate::layout::Experiment, req: &PlanRequest, printer: &Printer) -> Result<i32> {
+pub fn run(exp: crate::experiment::Experiment, req: &PlanRequest, printer: &Printer) -> Result<i32> {
     let engine = Engine::load(exp, printer, false);
     let opts = options(&engine, req)?;
     let plan = engine.plan(&opts);

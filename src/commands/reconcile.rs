@@ -3,7 +3,7 @@
 use crate::cli::{Backend, ReconcileArgs};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::layout::Experiment;
+use crate::experiment::Experiment;
 use crate::printer::Printer;
 use crate::reconcile::{INTERRUPTED, reconcile};
 use crate::stamp::Lock;

@@ -3,7 +3,7 @@
 use crate::cache::ObsCache;
 use crate::classify::{AgentStatus, JudgeStatus, Problem};
 use crate::error::{Error, Result};
-use crate::layout::Experiment;
+use crate::experiment::Experiment;
 use crate::printer::Printer;
 use crate::scan::{ScannedRun, remember, scan_cached};
 use crate::select::{Select, SelectArgs};

@@ -5,8 +5,8 @@
 
 use crate::exec::process::{self, ProcessSpec};
 use crate::exec::template::{Placeholder, Values, expand_command};
+use crate::experiment::settings::PipelineSettings;
 use crate::rules::judge_prompt::StepResult;
-use crate::settings::PipelineSettings;
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Res
 }
 
 fn run_step(
-    command: &[crate::settings::ArgTemplate],
+    command: &[crate::experiment::settings::ArgTemplate],
     run_dir: &Path,
     workspace: &Path,
     timeout: Duration,

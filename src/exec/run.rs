@@ -5,14 +5,14 @@
 use super::process::{ProcessSpec, run};
 use super::template::{Placeholder, Values, expand_command, expand_path};
 use super::wait::rate_limit_wait;
-use crate::era::Era;
+use crate::experiment::era::Era;
+use crate::experiment::names::{run_dir_name, slot_dir_name};
+use crate::experiment::{Experiment, Layout};
 use crate::graph::{Graph, NodeKind};
-use crate::layout::names::{run_dir_name, slot_dir_name};
-use crate::layout::{Experiment, Layout};
 use crate::observe::{AgentOutcome, FailureClass, INCOMPLETE_MARKER, ObsContext, observe_run};
 use crate::reconcile::{Executed, NodeRunner};
 use crate::rules::runner_files::{self, LoggedCommand};
-use crate::timefmt::now_iso;
+use crate::util::time::now_iso;
 use petgraph::graph::NodeIndex;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -725,7 +725,7 @@ impl Executions<'_> {
     fn judge_failed(&self, slot_dir: &Path, marker: &Path, class: FailureClass, error: String, secs: f64) -> Executed {
         let timing =
             json!({"judge_duration_seconds": round6(secs), "measured_at": now_iso(), "failed": true, "error": error});
-        let _ = write(&slot_dir.join("timing.json"), crate::pyjson::to_string(&timing));
+        let _ = write(&slot_dir.join("timing.json"), crate::py::json::to_string(&timing));
         let _ = write(&slot_dir.join("error.log"), format!("Judge failed: {error}\n"));
         let _ = std::fs::remove_file(marker);
         let key = slot_dir.parent().and_then(Path::parent).map(path_str).unwrap_or_default();

@@ -12,7 +12,7 @@
 //!
 //! The result is always an argv (`Vec<String>`), never a shell string: no quoting can go wrong.
 
-use crate::settings::ArgTemplate;
+use crate::experiment::settings::ArgTemplate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Human output of `darn demo`.
 
 use crate::demo::{Damage, DemoSpec, DemoSummary};
-use crate::shell;
+use crate::util::shell;
 
 pub fn render(s: &DemoSummary, spec: &DemoSpec) -> String {
     let dir = shell::quote(&s.root.display().to_string());

@@ -140,7 +140,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// `1130` → `1,130` for human counts.
 pub fn count(n: usize) -> String {
-    crate::pyfmt::thousands(n as i64)
+    crate::py::fmt::thousands(n as i64)
 }
 
 /// "1 run" / "2 runs".

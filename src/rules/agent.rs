@@ -1,7 +1,7 @@
 //! The agent's derived files: `agent/output.txt`, `agent/result.json`, `agent/timing.json`
 //! (LAYOUT §5.3–§5.5), all regenerated from the raw transcript and the command log.
 
-use crate::pyjson;
+use crate::py::json as pyjson;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 

@@ -1,7 +1,7 @@
 //! `judge/result.json`: the consensus of a run's judge slots (LAYOUT §5.9, §6.2).
 
-use crate::era::Era;
-use crate::pyjson;
+use crate::experiment::era::Era;
+use crate::py::json as pyjson;
 use crate::rules::judgment::{Judgment, grade};
 use serde_json::{Map, Value, json};
 
@@ -51,7 +51,7 @@ impl Consensus {
             };
         }
         let scores: Vec<f64> = valid.iter().map(|j| j.score).collect();
-        let score = crate::pystats::py_sum(&scores) / valid.len() as f64;
+        let score = crate::py::stats::py_sum(&scores) / valid.len() as f64;
         let passes = valid.iter().filter(|j| j.passed).count();
         let passed = passes as f64 > valid.len() as f64 / 2.0;
         let (reasoning, criteria) = match era {

@@ -27,13 +27,13 @@ pub struct StepResult {
 }
 
 /// The pipeline section, as the runner titles it in `era` (none without steps).
-pub fn pipeline_section(era: crate::era::Era, steps: &[StepResult]) -> Option<(String, String)> {
+pub fn pipeline_section(era: crate::experiment::era::Era, steps: &[StepResult]) -> Option<(String, String)> {
     if steps.is_empty() {
         return None;
     }
     let title = match era {
-        crate::era::Era::Jan2026 => "Build/Lint/Test Pipeline Results",
-        crate::era::Era::Head => "Build/Lint/Test Pipeline Results (After Agent)",
+        crate::experiment::era::Era::Jan2026 => "Build/Lint/Test Pipeline Results",
+        crate::experiment::era::Era::Head => "Build/Lint/Test Pipeline Results (After Agent)",
     };
     let overall = if steps.iter().all(|s| s.passed) { "ALL PASSED ✓" } else { "SOME FAILED ✗" };
     let mut body = format!("**Overall Status**: {overall}");
@@ -72,7 +72,7 @@ pub fn build(p: &PromptParts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::era::Era;
+    use crate::experiment::era::Era;
 
     fn step(name: &str, passed: bool, output: &str) -> StepResult {
         StepResult { name: name.into(), passed, output: output.into() }

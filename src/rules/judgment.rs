@@ -1,6 +1,6 @@
 //! A judge slot's `judgment.json`, parsed from its response (LAYOUT §8.3, §8.4).
 
-use crate::pyjson;
+use crate::py::json as pyjson;
 use crate::ratelimit::truthy;
 use serde_json::{Map, Value, json};
 

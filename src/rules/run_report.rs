@@ -1,8 +1,8 @@
 //! A run's `report.json` and `report.md` (LAYOUT §5.11), both built from `run_result.json`.
 
-use crate::era::Era;
-use crate::pyfmt::{fixed, thousands};
-use crate::pyjson;
+use crate::experiment::era::Era;
+use crate::py::fmt::{fixed, thousands};
+use crate::py::json as pyjson;
 use crate::rules::agent::TokenStats;
 use serde_json::{Map, Value, json};
 

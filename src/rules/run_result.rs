@@ -1,8 +1,8 @@
 //! `run_result.json`: the run summary (LAYOUT §5.10), with `judges[]`, per-judge validity and
 //! criteria kept (fixing B4, B5, B11, B17, B18).
 
-use crate::era::Era;
-use crate::pyjson;
+use crate::experiment::era::Era;
+use crate::py::json as pyjson;
 use crate::rules::agent::TokenStats;
 use crate::rules::consensus::{Consensus, SlotOutcome};
 use serde_json::{Map, Value, json};
@@ -127,14 +127,14 @@ fn carried_list(previous: Option<&Value>, key: &str) -> Vec<Value> {
 pub fn process_metrics(progress: &[Value], changes: &[Value]) -> Value {
     let num = |v: &Value, k: &str| v.get(k).and_then(pyjson::as_f64).unwrap_or(0.0);
     let flag = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let total_weight: f64 = crate::pystats::py_sum(&progress.iter().map(|s| num(s, "weight")).collect::<Vec<_>>());
+    let total_weight: f64 = crate::py::stats::py_sum(&progress.iter().map(|s| num(s, "weight")).collect::<Vec<_>>());
     let done: Vec<&Value> = progress.iter().filter(|s| flag(s, "completed")).collect();
-    let done_weight = crate::pystats::py_sum(&done.iter().map(|s| num(s, "weight")).collect::<Vec<_>>());
+    let done_weight = crate::py::stats::py_sum(&done.iter().map(|s| num(s, "weight")).collect::<Vec<_>>());
     let r_prog = if progress.is_empty() || total_weight == 0.0 { 0.0 } else { (done_weight / total_weight).min(1.0) };
     let drift = if done.is_empty() || done_weight == 0.0 {
         0.0
     } else {
-        let aligned = crate::pystats::py_sum(
+        let aligned = crate::py::stats::py_sum(
             &done.iter().map(|s| num(s, "goal_alignment") * num(s, "weight")).collect::<Vec<_>>(),
         );
         1.0 - aligned / done_weight

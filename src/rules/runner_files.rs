@@ -2,8 +2,8 @@
 //! command log, `replay.sh`, `MODEL.md` and `worktree_create.sh`. darn writes the same files
 //! when it executes an agent or a judge, so a repaired run looks like one the runner made.
 
-use crate::pyjson;
-use crate::shell;
+use crate::py::json as pyjson;
+use crate::util::shell;
 use serde_json::{Map, Value, json};
 
 /// The environment variables the runner records, in its order; secrets are redacted.

@@ -5,8 +5,8 @@ use crate::damage::{Slots, verdict};
 use crate::util::{Exp, shared_demo};
 use darn::classify::{AgentStatus, JudgeStatus, classify};
 use darn::demo::Damage;
-use darn::era::Era;
-use darn::layout::Experiment;
+use darn::experiment::Experiment;
+use darn::experiment::era::Era;
 use darn::observe::{ObsContext, observe_run};
 use darn::select::Select;
 

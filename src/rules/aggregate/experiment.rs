@@ -7,10 +7,10 @@ use super::{
     FOOTER, Generated, RunView, TokenStats, best_run, best_subtest_of, criteria_table, field_or, num, number_or,
     py_str, run_duration_sum, runs_of, subtests_of, tier_rank,
 };
-use crate::era::Era;
-use crate::pyfmt;
-use crate::pyjson;
-use crate::pystats;
+use crate::experiment::era::Era;
+use crate::py::fmt as pyfmt;
+use crate::py::json as pyjson;
+use crate::py::stats as pystats;
 
 /// The experiment's clock, used where no previous `result.json` provides it.
 ///

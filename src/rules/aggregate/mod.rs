@@ -32,8 +32,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::pyfmt;
-use crate::pyjson;
+use crate::py::fmt as pyfmt;
+use crate::py::json as pyjson;
 
 /// The `generated_at` stamps of one level's reports.
 ///
@@ -323,7 +323,7 @@ fn best_run<'r, 'a>(runs: &'r [RunView<'a>]) -> Option<&'r RunView<'a>> {
 
 /// Python `sum(run.duration_seconds for run in runs)`.
 fn run_duration_sum(runs: &[RunView]) -> f64 {
-    crate::pystats::py_sum(&runs.iter().map(|r| r.duration).collect::<Vec<_>>())
+    crate::py::stats::py_sum(&runs.iter().map(|r| r.duration).collect::<Vec<_>>())
 }
 
 /// The per-criteria comparison table shared by the three report levels: one column per
@@ -407,7 +407,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::era::Era;
+    use crate::experiment::era::Era;
 
     fn fixture() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scylla-dryrun")

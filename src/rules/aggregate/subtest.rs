@@ -7,10 +7,10 @@ use super::{
     FOOTER, GRADES_BEST_FIRST, GRADES_WORST_FIRST, Generated, RunView, TokenStats, best_run, criteria_table, field_or,
     int_of, number_or, py_str, runs_of, truthy,
 };
-use crate::era::Era;
-use crate::pyfmt;
-use crate::pyjson;
-use crate::pystats;
+use crate::experiment::era::Era;
+use crate::py::fmt as pyfmt;
+use crate::py::json as pyjson;
+use crate::py::stats as pystats;
 
 /// Keys of a HEAD `run_result.json` that the runner's in-memory run model does not carry, so
 /// they are absent from runs embedded in a tier `result.json` (LAYOUT §3, §5.10).

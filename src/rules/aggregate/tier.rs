@@ -7,10 +7,10 @@ use super::{
     FOOTER, Generated, RunView, TokenStats, best_run, criteria_table, field_or, non_empty_str, num, number_or, py_str,
     run_duration_sum, runs_of, subtests_of,
 };
-use crate::era::Era;
-use crate::pyfmt;
-use crate::pyjson;
-use crate::pystats;
+use crate::experiment::era::Era;
+use crate::py::fmt as pyfmt;
+use crate::py::json as pyjson;
+use crate::py::stats as pystats;
 
 /// Medians closer than this send the top two subtests to the token tie-break.
 const TIE_THRESHOLD: f64 = 0.05;

@@ -2,8 +2,8 @@
 //!
 //! Every key is optional; unknown keys are errors so a typo never silently changes behaviour.
 
-use crate::era::Era;
 use crate::error::{Error, Result};
+use crate::experiment::era::Era;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,10 +124,10 @@ impl Settings {
         let mut settings: Settings = toml::from_str(&text).map_err(|e| Error::bad_file(&path, toml_message(&e)))?;
         settings.source = Some(path.clone());
         for (tier, subtests) in &settings.experiment.subtests {
-            if !crate::layout::names::is_tier(tier) {
+            if !crate::experiment::names::is_tier(tier) {
                 return Err(Error::bad_file(&path, format!("[experiment] subtests: `{tier}` is not a tier name")));
             }
-            if let Some(bad) = subtests.iter().find(|s| !crate::layout::names::is_subtest(s)) {
+            if let Some(bad) = subtests.iter().find(|s| !crate::experiment::names::is_subtest(s)) {
                 return Err(Error::bad_file(
                     &path,
                     format!("[experiment] subtests.{tier}: `{bad}` is not a subtest id"),

@@ -47,7 +47,7 @@ impl ExperimentConfig {
     /// Reads and validates `config/experiment.json`.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let raw = crate::pyjson::parse(&bytes).map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
+        let raw = crate::py::json::parse(&bytes).map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
         Self::from_value(raw).map_err(|problem| Error::bad_file(path, problem))
     }
 
@@ -105,7 +105,7 @@ impl ExperimentConfig {
         let runs_per_subtest =
             u32::try_from(runs_per_subtest).map_err(|_| "`runs_per_subtest` is too large".to_string())?;
         let tiers_to_run = strings("tiers_to_run")?.unwrap_or_default();
-        if let Some(bad) = tiers_to_run.iter().find(|t| !crate::layout::names::is_tier(t)) {
+        if let Some(bad) = tiers_to_run.iter().find(|t| !crate::experiment::names::is_tier(t)) {
             return Err(format!("`tiers_to_run` has `{bad}`, which is not a tier name like T0"));
         }
         let language = match obj.get("language") {

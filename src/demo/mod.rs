@@ -4,19 +4,21 @@
 //! Everything is derived from the seed, so the same spec always writes the same bytes (except the
 //! absolute paths of the directory it is written to).
 
-use crate::era::Era;
 use crate::error::{Error, Result};
-use crate::layout::names::{RunKey, run_dir_name, slot_dir_name};
-use crate::pyjson;
+use crate::experiment::era::Era;
+use crate::experiment::names::{RunKey, run_dir_name, slot_dir_name};
+use crate::py::json as pyjson;
 use crate::rules::agent::AgentResult;
 use crate::rules::consensus::{Consensus, SlotOutcome};
 use crate::rules::judgment;
 use crate::rules::runner_files::{self, LoggedCommand};
 use crate::rules::{judge_prompt, run_report, run_result};
-use crate::standin::{self, Rng};
-use crate::timefmt::iso_micros;
+pub mod standin;
+
+use crate::util::time::iso_micros;
 use rayon::prelude::*;
 use serde_json::{Value, json};
+use standin::Rng;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -584,7 +586,7 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
     }
     let judge_total = match era {
         Era::Head => round6(judge_t - judge_start),
-        Era::Jan2026 => round6(crate::pystats::py_sum(&slot_times) + 0.002),
+        Era::Jan2026 => round6(crate::py::stats::py_sum(&slot_times) + 0.002),
     };
     let judged_at = iso_micros((judge_t * 1e6) as i64 + 4_000);
     put(&mut files, "judge/timing.json", runner_files::judge_timing(judge_total, &judged_at));

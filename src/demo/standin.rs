@@ -7,7 +7,7 @@
 //! the same output. Knobs (sleep, failure rate, rate-limit or crash then succeed, hang, garbage)
 //! exercise the executor.
 
-use crate::pyjson;
+use crate::py::json as pyjson;
 use serde_json::{Value, json};
 
 /// A small deterministic generator (SplitMix64): stable across platforms and versions, unlike

@@ -4,12 +4,14 @@
 //! `darn.toml`; run contents are read by [`crate::observe`].
 
 pub mod config;
+pub mod era;
 pub mod files;
 pub mod names;
+pub mod settings;
 
-use crate::era::Era;
 use crate::error::{Error, Result};
-use crate::settings::Settings;
+use crate::experiment::era::Era;
+use crate::experiment::settings::Settings;
 use config::ExperimentConfig;
 use names::{RunKey, is_subtest, is_tier, parse_run_dir, run_dir_name};
 use serde_json::Value;
@@ -246,7 +248,7 @@ impl Experiment {
 
 fn load_checkpoint(path: &Path) -> (Option<Value>, Option<String>) {
     match std::fs::read(path) {
-        Ok(bytes) => match crate::pyjson::parse(&bytes) {
+        Ok(bytes) => match crate::py::json::parse(&bytes) {
             Ok(v) if v.is_object() => (Some(v), None),
             Ok(_) => (None, Some("not a JSON object".into())),
             Err(e) => (None, Some(format!("not valid JSON: {e}"))),
@@ -341,12 +343,12 @@ fn detect_era(layout: Layout, checkpoint: Option<&Value>, runs: &[RunLoc]) -> Er
     for loc in runs.iter().take(64) {
         let Some((_, dir)) = &loc.dir else { continue };
         if let Ok(bytes) = std::fs::read(dir.join("judge").join("result.json"))
-            && let Ok(v) = crate::pyjson::parse(&bytes)
+            && let Ok(v) = crate::py::json::parse(&bytes)
         {
             return if v.get("is_valid").is_some() { Era::Head } else { Era::Jan2026 };
         }
         if let Ok(bytes) = std::fs::read(dir.join("run_result.json"))
-            && let Ok(v) = crate::pyjson::parse(&bytes)
+            && let Ok(v) = crate::py::json::parse(&bytes)
         {
             return if v.get("process_metrics").is_some() { Era::Head } else { Era::Jan2026 };
         }

@@ -1,0 +1,5 @@
+//! Python-exact output: the runner's JSON bytes, its format mini-language and its statistics.
+
+pub mod fmt;
+pub mod json;
+pub mod stats;

@@ -1,0 +1,5 @@
+//! Small helpers every layer uses: shell quoting, timestamps, tracing.
+
+pub mod shell;
+pub mod time;
+pub mod trace;
