@@ -1,32 +1,19 @@
 //! darn: repairs AI-agent evaluation experiments the way `make` repairs a build.
 //!
-//! See `docs/ARCHITECTURE.md` for the modules, the data flow and the invariants.
+//! Layers, lowest first (each imports only those below it): `util` and `py`; `experiment` (the
+//! format); `observe` (reading files); `rules` (one per node kind); `engine` (graph, facts, the
+//! planner) and `exec` (running agents and judges); `build` (reconcile); `printer`; `cli`; and
+//! `demo` beside them. See `docs/ARCHITECTURE.md`.
 
-pub mod aggregate_io;
-pub mod app;
-pub mod assess;
-pub mod cache;
-pub mod checkpoint;
-pub mod classify;
+pub mod build;
 pub mod cli;
-pub mod commands;
 pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod experiment;
-pub mod explain;
-pub mod graph;
 pub mod observe;
-pub mod plan;
 pub mod printer;
 pub mod py;
-pub mod ratelimit;
-pub mod reconcile;
-pub mod regen;
 pub mod rules;
-pub mod scan;
-pub mod select;
-pub mod stamp;
 pub mod util;
-pub mod write;

@@ -14,7 +14,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = darn::cli::Cli::parse();
-    let code = match darn::app::run(cli) {
+    let code = match darn::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("darn: error: {e}");

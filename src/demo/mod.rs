@@ -8,11 +8,12 @@ use crate::error::{Error, Result};
 use crate::experiment::era::Era;
 use crate::experiment::names::{RunKey, run_dir_name, slot_dir_name};
 use crate::py::json as pyjson;
-use crate::rules::agent::AgentResult;
-use crate::rules::consensus::{Consensus, SlotOutcome};
-use crate::rules::judgment;
-use crate::rules::runner_files::{self, LoggedCommand};
-use crate::rules::{judge_prompt, run_report, run_result};
+use crate::rules::content::agent::AgentResult;
+use crate::rules::content::consensus::{Consensus, SlotOutcome};
+use crate::rules::content::judgment;
+use crate::rules::content::runner_files::{self, LoggedCommand};
+use crate::rules::content::{judge_prompt, run_report, run_result};
+mod aggregates;
 pub mod standin;
 
 use crate::util::time::iso_micros;
@@ -268,7 +269,7 @@ pub fn generate(dir: &Path, spec: &DemoSpec) -> Result<DemoSummary> {
     results.into_iter().collect::<Result<Vec<()>>>()?;
 
     write_experiment_files(&ctx, &keys, &damage)?;
-    let removed_aggregates = crate::aggregate_io::write_demo_aggregates(&root, spec.damage)?;
+    let removed_aggregates = aggregates::write(&root, spec.damage)?;
 
     Ok(DemoSummary {
         root,
@@ -443,7 +444,7 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
             put(
                 &mut files,
                 "agent/timing.json",
-                pyjson::to_string(&crate::rules::agent::timing_value(duration, &iso_micros(done_at + 700))),
+                pyjson::to_string(&crate::rules::content::agent::timing_value(duration, &iso_micros(done_at + 700))),
             );
             return (files, phase);
         }
@@ -478,7 +479,7 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
     put(
         &mut files,
         "agent/timing.json",
-        pyjson::to_string(&crate::rules::agent::timing_value(duration, &iso_micros(done_at + 300))),
+        pyjson::to_string(&crate::rules::content::agent::timing_value(duration, &iso_micros(done_at + 300))),
     );
     put(
         &mut files,
@@ -758,7 +759,7 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
         }
     }
     let mut cp = serde_json::Map::new();
-    let config_hash = crate::checkpoint::config_hash(&config, era);
+    let config_hash = crate::rules::config_hash(&config, era);
     let last = iso_micros(ctx.start + keys.len() as i64 * 41_000_000 + 60_000_000);
     match era {
         Era::Jan2026 => {

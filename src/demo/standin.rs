@@ -272,7 +272,7 @@ pub fn judge_response(seed: &[u8], model: &str, quality: f64) -> String {
             json!({"achieved": (achieved_sum * 10.0).round() / 10.0, "max": max, "score": ((achieved_sum / max) * 100.0).round() / 100.0, "items": item_map}),
         );
     }
-    let verdict = json!({"score": score, "passed": passed, "grade": crate::rules::judgment::grade(score), "reasoning": reasoning, "categories": categories});
+    let verdict = json!({"score": score, "passed": passed, "grade": crate::rules::content::judgment::grade(score), "reasoning": reasoning, "categories": categories});
     let pretty = serde_json::to_string_pretty(&verdict).unwrap_or_default();
     format!(
         "I reviewed the workspace, the agent's output and the pipeline results against the rubric.\n\n```json\n{pretty}\n```\n"
@@ -338,23 +338,23 @@ mod tests {
         let a = agent_success(b"seed", "claude-sonnet-4-6");
         let b = agent_success(b"seed", "claude-sonnet-4-6");
         assert_eq!(a.stdout, b.stdout);
-        match crate::rules::agent::parse_stdout(&a.stdout) {
-            crate::rules::agent::Stdout::Json(r) => {
+        match crate::observe::claude::parse_stdout(&a.stdout) {
+            crate::observe::claude::Stdout::Json(r) => {
                 assert!(!r.is_error);
                 assert_eq!(r.total_cost_usd, Some(a.cost_usd));
             }
             other => panic!("not a result: {other:?}"),
         }
-        assert!(crate::ratelimit::in_stdout(&agent_rate_limited(b"x")).is_some());
+        assert!(crate::rules::content::ratelimit::in_stdout(&agent_rate_limited(b"x")).is_some());
     }
 
     #[test]
     fn judge_stream_parses_into_a_judgment() {
         let response = judge_response(b"p", "claude-opus-4-6", 0.9);
         let (stream, _) = judge_stream(b"p", "claude-opus-4-6", &response);
-        let extracted = crate::rules::judgment::response_from_stdout(&stream);
+        let extracted = crate::observe::claude::response_from_stdout(&stream);
         assert_eq!(extracted.text, response);
-        let j = crate::rules::judgment::parse_response(&extracted.text).expect("judgment");
+        let j = crate::rules::content::judgment::parse_response(&extracted.text).expect("judgment");
         assert!((0.0..=1.0).contains(&j.score));
         assert!(j.criteria_scores.is_object());
     }

@@ -17,7 +17,7 @@
 //! directory. Both directories involved are synced so the move survives a power loss.
 
 use crate::error::{Error, Result};
-use crate::write::sync_dir;
+use crate::util::fs::sync_dir;
 use std::path::{Path, PathBuf};
 
 /// The archive directory's name, inside the directory holding what is archived.

@@ -6,7 +6,7 @@
 use crate::exec::process::{self, ProcessSpec};
 use crate::exec::template::{Placeholder, Values, expand_command};
 use crate::experiment::settings::PipelineSettings;
-use crate::rules::judge_prompt::StepResult;
+use crate::rules::content::judge_prompt::StepResult;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Res
             {
                 let path = run_dir.join("commands").join(log);
                 let saved = std::fs::create_dir_all(run_dir.join("commands"))
-                    .and_then(|()| crate::write::write_atomic(&path, output.as_bytes()));
+                    .and_then(|()| crate::util::fs::write_unsynced(&path, output.as_bytes()).and_then(|()| crate::util::fs::sync_tree(&path)));
                 if let Err(e) = saved {
                     // The prompt still carries the output; only the separate log is missing.
                     eprintln!("darn: warning: {}: {e}", path.display());
@@ -60,7 +60,7 @@ fn run_step(
     };
     let (out, err) = (tmp.path().join("stdout"), tmp.path().join("stderr"));
     // Ctrl-C stops a step as it stops agents and judges.
-    let cancel = std::sync::Arc::clone(&crate::reconcile::INTERRUPTED);
+    let cancel = std::sync::Arc::clone(&crate::util::interrupt::INTERRUPTED);
     let spec = ProcessSpec::new(argv, &out, &err).cwd(workspace).timeout(timeout).cancel(cancel);
     match process::run(&spec) {
         Ok(outcome) => {

@@ -1,8 +1,9 @@
-//! The fixed vocabulary of files and directories inside a run, as small integers.
+//! The fixed vocabulary of files and directories darn reads or writes, relative to the directory
+//! of the node they belong to (a run, a subtest, a tier or the experiment), as small integers.
 //!
-//! Observations, the stat cache and stamps name run files thousands of times per command; a
-//! `RunFile` is a `u16` instead of a `String`, which keeps them cheap to store, compare and
-//! serialize. Every run-relative path darn reads or writes is in this table.
+//! Observations, the stat cache, findings and stamps name files thousands of times per command;
+//! a `RunFile` is a `u16` instead of a `String`, which keeps them cheap to store, compare and
+//! serialize. Every relative path darn reads or writes is in this table.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -35,6 +36,14 @@ const BASE: &[&str] = &[
     "agent/.darn-incomplete",
     "judge/result.json",
     "judge/timing.json",
+    "darn_attempts.json",
+    "result.json",
+    "best_subtest.json",
+    "summary.md",
+    "tier_comparison.json",
+    "checkpoint.json",
+    "config/experiment.json",
+    "pipeline_baseline.json",
 ];
 
 const SLOT_FILES: &[&str] = &[
@@ -85,6 +94,11 @@ impl RunFile {
         // The table lists each slot's files in SLOT_FILES order after the base names.
         let f = SLOT_FILES.iter().position(|f| f.strip_prefix('/').unwrap_or(f) == name)?;
         Some(RunFile((BASE.len() + (slot - 1) * SLOT_FILES.len() + f) as u16))
+    }
+
+    /// The file's number in the vocabulary (stable within one darn version).
+    pub fn index(self) -> u16 {
+        self.0
     }
 
     pub fn as_str(self) -> &'static str {

@@ -12,6 +12,7 @@ pub mod settings;
 use crate::error::{Error, Result};
 use crate::experiment::era::Era;
 use crate::experiment::settings::Settings;
+use crate::util::problem::{IoProblem, Unusable, parse_object};
 use config::ExperimentConfig;
 use names::{RunKey, is_subtest, is_tier, parse_run_dir, run_dir_name};
 use serde_json::Value;
@@ -81,7 +82,7 @@ pub struct Experiment {
     /// `checkpoint.json` as written, if present and readable.
     pub checkpoint: Option<Value>,
     /// Why `checkpoint.json` could not be used, if it exists but is broken.
-    pub checkpoint_problem: Option<String>,
+    pub checkpoint_problem: Option<Unusable>,
     pub layout: Layout,
     pub era: Era,
     pub settings: Settings,
@@ -240,21 +241,80 @@ impl Experiment {
         base.join(&key.tier).join(&key.subtest).join(run_dir_name(key.run))
     }
 
+    /// The base directory the runner recorded in absolute paths (checkpoint `experiment_dir`,
+    /// else where the experiment is now): regenerated files keep the recorded paths (B24).
+    pub fn recorded_base(&self) -> String {
+        self.checkpoint
+            .as_ref()
+            .and_then(|c| c.get("experiment_dir"))
+            .and_then(Value::as_str)
+            .map_or_else(|| self.root.display().to_string(), |s| s.trim_end_matches('/').to_string())
+    }
+
+    /// A run's directory as the runner records it in `run_result.json` paths.
+    pub fn recorded_run_path(&self, base: &str, key: &RunKey) -> String {
+        let phase = if self.layout == Layout::Phased { "/completed" } else { "" };
+        format!("{base}{phase}/{}/{}/{}", key.tier, key.subtest, run_dir_name(key.run))
+    }
+
+    /// `baseline_pipeline_summary` per subtest, from the pipeline baseline (the experiment root
+    /// in the current layout, else the subtest directory); current era only.
+    pub fn baseline_summaries(&self) -> std::collections::HashMap<(String, String), Value> {
+        let mut out = std::collections::HashMap::new();
+        if self.era != Era::Head {
+            return out;
+        }
+        let root = load_baseline(&self.root.join("pipeline_baseline.json"));
+        for (tier, subtests) in &self.subtests {
+            for s in subtests {
+                let local = [self.root.join("completed"), self.root.join("in_progress"), self.root.clone()]
+                    .iter()
+                    .find_map(|b| load_baseline(&b.join(tier).join(s).join("pipeline_baseline.json")));
+                if let Some(v) = local.or_else(|| root.clone()) {
+                    out.insert((tier.clone(), s.clone()), v);
+                }
+            }
+        }
+        out
+    }
+
+    /// A run's directory relative to the experiment, `/`-separated.
+    pub fn run_rel(&self, loc: &RunLoc) -> String {
+        let dir = self.run_dir(loc);
+        dir.strip_prefix(&self.root)
+            .map_or_else(|_| dir.display().to_string(), |p| p.to_string_lossy().replace('\\', "/"))
+    }
+
+    /// The subtests of a tier, in order.
+    pub fn subtests_of(&self, tier: &str) -> &[String] {
+        self.subtests.get(tier).map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// The experiment id for display.
     pub fn name(&self) -> &str {
         &self.config.experiment_id
     }
 }
 
-fn load_checkpoint(path: &Path) -> (Option<Value>, Option<String>) {
+fn load_baseline(path: &Path) -> Option<Value> {
+    let v = crate::py::json::parse(&std::fs::read(path).ok()?).ok()?;
+    let get = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    Some(serde_json::json!({
+        "all_passed": get("all_passed"),
+        "build_passed": get("build_passed"),
+        "format_passed": get("format_passed"),
+        "test_passed": get("test_passed"),
+    }))
+}
+
+fn load_checkpoint(path: &Path) -> (Option<Value>, Option<Unusable>) {
     match std::fs::read(path) {
-        Ok(bytes) => match crate::py::json::parse(&bytes) {
-            Ok(v) if v.is_object() => (Some(v), None),
-            Ok(_) => (None, Some("not a JSON object".into())),
-            Err(e) => (None, Some(format!("not valid JSON: {e}"))),
+        Ok(bytes) => match parse_object(&bytes) {
+            Ok(v) => (Some(v), None),
+            Err(m) => (None, Some(Unusable::Malformed(m))),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
-        Err(e) => (None, Some(e.to_string())),
+        Err(e) => (None, Some(Unusable::Unreadable(IoProblem::of(&e)))),
     }
 }
 

@@ -1,7 +1,14 @@
 //! Every human and JSON output of darn. The engine produces data; only this module formats it.
 
-use crate::classify::{AgentStatus, JudgeStatus};
-use crate::cli::ColorChoice;
+use crate::engine::status::{AgentStatus, JudgeStatus};
+
+/// When to use colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
@@ -149,8 +156,10 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 pub mod demo;
+pub mod graph;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
 pub mod status;
 pub mod why;
+pub mod words;

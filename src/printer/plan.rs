@@ -1,10 +1,146 @@
-//! Human output of `darn plan`.
+//! `darn plan` (and `reconcile --dry-run`): the actions, in order, with their causes.
 
-use super::{Printer, Style, count, plural};
-use crate::commands::plan::PlanReport;
+use super::{Printer, Style, count, plural, words};
 use crate::engine::Engine;
-use crate::graph::Strategy;
-use crate::plan::{Cause, Hold};
+use crate::engine::graph::NodeId;
+use crate::engine::plan::{Cause, CauseKind, CauseWhat, Hold, Plan, Verdict};
+use crate::rules::{FailureClass, Strategy};
+use serde::Serialize;
+
+/// A cause as CONTRACT's CAUSE.
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseReport {
+    pub kind: CauseKind,
+    pub node: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureClass>,
+}
+
+/// The path a cause is about, relative to the experiment.
+fn cause_path(engine: &Engine, c: &Cause) -> Option<String> {
+    if c.kind.is_cascade() {
+        return None;
+    }
+    let file = match &c.what {
+        CauseWhat::Finding(f) => f.file().map(|f| f.as_str().to_string()),
+        CauseWhat::Input { name, .. } => return Some(name.clone()),
+        CauseWhat::Param { .. } | CauseWhat::Rule { .. } | CauseWhat::Nothing => None,
+    };
+    let path = match file {
+        Some(f) => engine.node_dir(c.node).join(f),
+        None => return Some(engine.node_path(c.node)),
+    };
+    Some(path.strip_prefix(&engine.exp.root).map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/")))
+}
+
+pub fn cause(engine: &Engine, c: &Cause) -> CauseReport {
+    CauseReport {
+        kind: c.kind,
+        node: engine.graph.id(c.node),
+        path: cause_path(engine, c),
+        detail: words::cause_detail(c),
+        failure: c.failure(),
+    }
+}
+
+pub fn causes(engine: &Engine, cs: &[Cause]) -> Vec<CauseReport> {
+    cs.iter().map(|c| cause(engine, c)).collect()
+}
+
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct Estimate {
+    pub cost_usd: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActionReport {
+    pub node: String,
+    pub strategy: Strategy,
+    pub causes: Vec<CauseReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeldReport {
+    pub node: String,
+    pub reason: Hold,
+    pub causes: Vec<CauseReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Counts {
+    pub regenerate: usize,
+    pub execute: usize,
+    pub held: usize,
+    pub blocked: usize,
+}
+
+/// The plan as reported (CONTRACT `plan` JSON, plus fields darn adds).
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    pub experiment: String,
+    pub actions: Vec<ActionReport>,
+    pub counts: Counts,
+    pub estimate: Estimate,
+    /// Stale nodes that will not be acted on, and why.
+    pub held: Vec<HeldReport>,
+    /// Outputs that are right but not stamped yet: reconcile adopts them without rebuilding.
+    pub adopt: usize,
+}
+
+fn estimate(engine: &Engine, n: NodeId) -> Option<Estimate> {
+    let spec = engine.graph.registry.spec(engine.graph.node(n).rule);
+    (spec.strategy == Strategy::Execute).then(|| {
+        let e = engine.facts.estimate(n);
+        Estimate { cost_usd: e.cost_usd, seconds: e.seconds }
+    })
+}
+
+pub fn report(engine: &Engine, plan: &Plan) -> PlanReport {
+    let actions: Vec<ActionReport> = plan
+        .actions
+        .iter()
+        .map(|a| ActionReport {
+            node: engine.graph.id(a.node),
+            strategy: a.strategy,
+            causes: causes(engine, &a.causes),
+            estimate: estimate(engine, a.node),
+        })
+        .collect();
+    let mut held = Vec::new();
+    let mut adopt = 0;
+    let mut blocked = 0;
+    for n in engine.graph.nodes() {
+        match plan.verdict(n) {
+            Verdict::Held(reason, cs) => held.push(HeldReport {
+                node: engine.graph.id(n),
+                reason: *reason,
+                causes: causes(engine, cs),
+                estimate: estimate(engine, n),
+            }),
+            Verdict::Fresh { adopt: true } => adopt += 1,
+            Verdict::Blocked(_) => blocked += 1,
+            _ => {}
+        }
+    }
+    let (regenerate, execute) = plan.counts();
+    PlanReport {
+        experiment: engine.exp.name().to_string(),
+        counts: Counts { regenerate, execute, held: held.len(), blocked },
+        estimate: Estimate { cost_usd: plan.cost_usd, seconds: plan.seconds },
+        actions,
+        held,
+        adopt,
+    }
+}
 
 /// `90` → `1m 30s`, `4000` → `1h 07m`.
 pub fn duration(secs: f64) -> String {
@@ -19,7 +155,7 @@ pub fn duration(secs: f64) -> String {
 }
 
 /// One cause in a line: `kind: detail [class]`.
-pub fn cause_text(c: &Cause) -> String {
+pub fn cause_text(c: &CauseReport) -> String {
     let mut s = c.kind.name().to_string();
     if let Some(f) = c.failure {
         s.push_str(&format!(" [{}]", f.name()));
@@ -32,10 +168,19 @@ pub fn cause_text(c: &Cause) -> String {
     s
 }
 
-fn causes_text(causes: &[Cause], verbose: bool) -> String {
-    let own: Vec<&Cause> = causes.iter().filter(|c| !c.kind.is_cascade()).collect();
-    let shown: Vec<&Cause> = if own.is_empty() || verbose { causes.iter().collect() } else { own };
-    shown.iter().map(|c| cause_text(c)).collect::<Vec<_>>().join("; ")
+fn causes_text(causes: &[CauseReport], verbose: bool) -> String {
+    let own: Vec<&CauseReport> = causes.iter().filter(|c| !c.kind.is_cascade()).collect();
+    if !own.is_empty() && !verbose {
+        return own.iter().map(|c| cause_text(c)).collect::<Vec<_>>().join("; ");
+    }
+    let upstream = causes.iter().filter(|c| c.kind.is_cascade()).count();
+    let mut parts: Vec<String> = own.iter().map(|c| cause_text(c)).collect();
+    match (upstream, verbose) {
+        (0, _) => {}
+        (1, _) | (_, true) => parts.extend(causes.iter().filter(|c| c.kind.is_cascade()).map(cause_text)),
+        (n, false) => parts.push(format!("upstream_stale: {n} inputs")),
+    }
+    parts.join("; ")
 }
 
 fn strategy_word(p: &Printer, s: Strategy) -> String {
@@ -45,18 +190,8 @@ fn strategy_word(p: &Printer, s: Strategy) -> String {
     }
 }
 
-fn hold_text(h: Hold) -> &'static str {
-    match h {
-        Hold::NeedsForce => "needs --force or an explicit target",
-        Hold::RegenerateOnly => "not with --regenerate-only",
-        Hold::Policy => "kept by [execution] rerun policy",
-        Hold::Budget => "over the --max-cost budget",
-        Hold::Unbuildable => "cannot be rebuilt here",
-    }
-}
-
 /// Renders the plan grouped by run, aggregates last, then what is held back.
-pub fn render(engine: &Engine, r: &PlanReport, p: &Printer) -> String {
+pub fn render(r: &PlanReport, p: &Printer) -> String {
     let mut out = String::new();
     if r.actions.is_empty() {
         out.push_str(&format!("{}: nothing to do", r.experiment));
@@ -77,10 +212,7 @@ pub fn render(engine: &Engine, r: &PlanReport, p: &Printer) -> String {
         }
     }
     if r.adopt > 0 {
-        out.push_str(&format!(
-            "; {} right but not stamped yet (adopted, not rebuilt)",
-            plural(r.adopt, "output is", "outputs are")
-        ));
+        out.push_str(&format!("; {} right but not stamped yet (adopted, not rebuilt)", plural(r.adopt, "output is", "outputs are")));
     }
     out.push('\n');
 
@@ -89,8 +221,7 @@ pub fn render(engine: &Engine, r: &PlanReport, p: &Printer) -> String {
     let mut aggregates: Vec<usize> = Vec::new();
     for (i, a) in r.actions.iter().enumerate() {
         let parts: Vec<&str> = a.node.splitn(4, '/').collect();
-        let is_run = parts.len() == 4 && parts[2].starts_with("run_");
-        if is_run {
+        if parts.len() == 4 && parts[2].starts_with("run_") {
             let run = parts[..3].join("/");
             match groups.iter_mut().find(|(id, _)| *id == run) {
                 Some((_, v)) => v.push(i),
@@ -135,10 +266,7 @@ pub fn render(engine: &Engine, r: &PlanReport, p: &Printer) -> String {
             out.push_str(&format!(
                 "  {}  {}\n",
                 p.paint("then      ", Style::Dim),
-                p.paint(
-                    &format!("{} downstream: {}", plural(cascade.0 + cascade.1, "node", "nodes"), parts.join(", ")),
-                    Style::Dim
-                )
+                p.paint(&format!("{} downstream: {}", plural(cascade.0 + cascade.1, "node", "nodes"), parts.join(", ")), Style::Dim)
             ));
         }
     }
@@ -164,26 +292,23 @@ pub fn render(engine: &Engine, r: &PlanReport, p: &Printer) -> String {
         ));
         let limit = if p.verbose > 0 { usize::MAX } else { 20 };
         for h in r.held.iter().take(limit) {
-            out.push_str(&format!(
-                "  {:<w$}  {}: {}\n",
-                h.node,
-                hold_text(h.reason),
-                causes_text(&h.causes, false),
-                w = width
-            ));
+            out.push_str(&format!("  {:<w$}  {}: {}\n", h.node, words::hold(h.reason), causes_text(&h.causes, false), w = width));
         }
         if r.held.len() > limit {
             out.push_str(&format!("  … {} more (-v shows all)\n", count(r.held.len() - limit)));
         }
-        if r.held.iter().any(|h| h.reason == Hold::NeedsForce) {
-            let n = r.held.iter().filter(|h| h.reason == Hold::NeedsForce).count();
-            out.push_str(&format!(
-                "  the agent configuration changed: re-running {} would cost ~${:.2}; pass --force or name the runs as targets\n",
-                plural(n, "run", "runs"),
-                r.held.iter().filter(|h| h.reason == Hold::NeedsForce).filter_map(|h| h.estimate.map(|e| e.cost_usd)).sum::<f64>()
-            ));
-        }
     }
-    let _ = engine;
+    if !r.actions.is_empty() && r.actions.len() > 30 {
+        out.push_str(&format!(
+            "\n{}: {} regenerate, {} execute",
+            plural(r.actions.len(), "action", "actions"),
+            count(r.counts.regenerate),
+            count(r.counts.execute)
+        ));
+        if r.counts.execute > 0 {
+            out.push_str(&format!(" (estimated ${:.2})", r.estimate.cost_usd));
+        }
+        out.push('\n');
+    }
     out
 }

@@ -1,62 +1,169 @@
-//! Human output of `darn reconcile`.
+//! `darn reconcile`: what was done, what is left and why.
 
-use super::{Printer, Style, count, plural};
-use crate::reconcile::Outcome;
+use super::plan::{HeldReport, causes};
+use super::{Printer, Style, count, plural, words};
+use crate::build::reconcile::Outcome;
+use crate::build::scheduler::Failure;
+use crate::engine::Engine;
+use crate::engine::plan::Verdict;
+use crate::exec::ExecError;
+use crate::rules::FailureClass;
+use serde::Serialize;
 
-pub fn render(o: &Outcome, p: &Printer) -> String {
+#[derive(Debug, Serialize)]
+pub struct FailedReport {
+    pub node: String,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureClass>,
+    /// Where to look closer (the node's files).
+    pub path: String,
+}
+
+/// What a reconcile did (CONTRACT `reconcile` JSON, plus fields darn adds).
+#[derive(Debug, Serialize)]
+pub struct ReconcileReport {
+    pub executed: Vec<String>,
+    pub regenerated: Vec<String>,
+    pub failed: Vec<FailedReport>,
+    pub skipped: Vec<String>,
+    pub cost_usd: f64,
+    pub unchanged: Vec<String>,
+    pub adopted: usize,
+    /// Executions left undone (held back, or skipped).
+    pub pending_executions: Vec<String>,
+    /// Everything left, with why.
+    pub left: Vec<HeldReport>,
+    /// Actions the final plan still has (nonzero only when darn could not finish them).
+    pub left_actions: usize,
+    pub retries: usize,
+    pub interrupted: bool,
+    pub estimated_cost_usd: f64,
+    pub rounds: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+pub fn failure_words(f: &Failure) -> String {
+    match f {
+        Failure::Execution(ExecError::Outcome(finding)) => words::finding(finding),
+        Failure::Execution(ExecError::Setup(m)) => m.clone(),
+        Failure::Execution(ExecError::Interrupted) => "interrupted".into(),
+        Failure::Build(finding) => format!("cannot be built: {}", words::finding(finding)),
+        Failure::Write(e) => format!("could not be written: {e}"),
+    }
+}
+
+pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
+    let ids = |v: &[crate::engine::graph::NodeId]| v.iter().map(|n| engine.graph.id(*n)).collect::<Vec<_>>();
+    let mut left = Vec::new();
+    let mut pending = Vec::new();
+    let mut left_actions = 0;
+    if let Some(plan) = &o.left {
+        left_actions = plan.actions.len();
+        for n in engine.graph.nodes() {
+            let spec = engine.graph.registry.spec(engine.graph.node(n).rule);
+            match plan.verdict(n) {
+                Verdict::Held(reason, cs) => {
+                    if spec.strategy == crate::rules::Strategy::Execute && *reason != crate::engine::plan::Hold::Failed {
+                        pending.push(engine.graph.id(n));
+                    }
+                    left.push(HeldReport { node: engine.graph.id(n), reason: *reason, causes: causes(engine, cs), estimate: None });
+                }
+                Verdict::Stale(_) if spec.strategy == crate::rules::Strategy::Execute => pending.push(engine.graph.id(n)),
+                _ => {}
+            }
+        }
+    }
+    ReconcileReport {
+        executed: ids(&o.executed),
+        regenerated: ids(&o.regenerated),
+        failed: o
+            .failed
+            .iter()
+            .map(|f| FailedReport {
+                node: engine.graph.id(f.node),
+                error: failure_words(&f.failure),
+                failure: f.class,
+                path: engine.node_path(f.node),
+            })
+            .collect(),
+        skipped: ids(&o.skipped),
+        cost_usd: o.cost_usd,
+        unchanged: ids(&o.unchanged),
+        adopted: o.adopted,
+        pending_executions: pending,
+        left,
+        left_actions,
+        retries: o.retries,
+        interrupted: o.interrupted,
+        estimated_cost_usd: o.estimated_cost_usd,
+        rounds: o.rounds,
+        stopped: o.stopped.clone(),
+    }
+}
+
+pub fn render(r: &ReconcileReport, p: &Printer) -> String {
     let mut out = String::new();
-    let mut parts = vec![format!("{} regenerated", count(o.regenerated.len()))];
-    if !o.executed.is_empty() {
-        parts.push(format!("{} executed", count(o.executed.len())));
+    let mut parts = vec![format!("{} regenerated", count(r.regenerated.len()))];
+    if !r.executed.is_empty() {
+        parts.push(format!("{} executed", count(r.executed.len())));
     }
-    if !o.unchanged.is_empty() {
-        // Planned, but their inputs turned out unchanged (early cutoff) or the rebuild wrote the same bytes.
-        parts.push(format!("{} found unchanged", count(o.unchanged.len())));
+    if !r.unchanged.is_empty() {
+        parts.push(format!("{} found unchanged", count(r.unchanged.len())));
     }
-    if o.adopted > 0 {
-        parts.push(format!("{} adopted as they were", count(o.adopted)));
+    if r.adopted > 0 {
+        parts.push(format!("{} adopted as they were", count(r.adopted)));
     }
     out.push_str(&parts.join(", "));
-    if o.cost_usd > 0.0 || !o.executed.is_empty() {
-        out.push_str(&format!(" (${:.2} spent; the plan estimated ${:.2})", o.cost_usd, o.estimated_cost_usd));
+    if r.cost_usd > 0.0 || !r.executed.is_empty() {
+        out.push_str(&format!(" (${:.2} spent; the plan estimated ${:.2})", r.cost_usd, r.estimated_cost_usd));
     }
-    if o.retries > 0 {
-        out.push_str(&format!(
-            "\n{} retried after a rate limit or a transient failure",
-            plural(o.retries, "execution", "executions")
-        ));
+    if r.retries > 0 {
+        out.push_str(&format!("\n{} retried after a rate limit or a transient failure", plural(r.retries, "execution", "executions")));
     }
     out.push('\n');
     if p.verbose > 0 {
-        for id in &o.regenerated {
+        for id in &r.regenerated {
             out.push_str(&format!("  regenerated {id}\n"));
         }
-        for id in &o.executed {
+        for id in &r.executed {
             out.push_str(&format!("  executed {id}\n"));
         }
     }
-    for f in &o.failed {
-        out.push_str(&format!("{} {}: {}\n", p.paint("failed", Style::Red), f.node, f.error));
+    for f in &r.failed {
+        let class = f.failure.map(|c| format!(" [{}]", c.name())).unwrap_or_default();
+        out.push_str(&format!("{} {}: {}{class}\n", p.paint("failed", Style::Red), f.node, f.error));
+        out.push_str(&format!("  look at {}, or run `darn why {}`\n", f.path, f.node));
     }
-    if !o.skipped.is_empty() {
+    if !r.skipped.is_empty() {
         out.push_str(&format!(
-            "{} skipped because something they depend on failed or is pending\n",
-            plural(o.skipped.len(), "node", "nodes")
+            "{} skipped because something they depend on failed or was stopped\n",
+            plural(r.skipped.len(), "node", "nodes")
         ));
     }
-    if !o.pending_executions.is_empty() {
-        out.push_str(&format!(
-            "{} still need an agent or judge execution (see `darn plan`)\n",
-            plural(o.pending_executions.len(), "node", "nodes")
-        ));
+    if let Some(why) = &r.stopped {
+        out.push_str(&format!("{} rate limited ({why}); no new executions were started\n", p.paint("stopped:", Style::Yellow)));
     }
-    if let Some(why) = &o.stopped {
-        out.push_str(&format!("{} {why}\n", p.paint("stopped:", Style::Yellow)));
-    }
-    if o.interrupted {
+    if r.interrupted {
         out.push_str("interrupted: what finished is recorded; run reconcile again to resume\n");
     }
-    if o.failed.is_empty() && o.pending_executions.is_empty() && !o.interrupted {
+    let held: Vec<&HeldReport> = r.left.iter().filter(|h| h.reason != crate::engine::plan::Hold::Failed).collect();
+    if !held.is_empty() {
+        out.push_str(&format!("{} left:\n", plural(held.len(), "node is", "nodes are")));
+        let mut by_reason: Vec<(crate::engine::plan::Hold, usize)> = Vec::new();
+        for h in &held {
+            match by_reason.iter_mut().find(|(r, _)| *r == h.reason) {
+                Some((_, n)) => *n += 1,
+                None => by_reason.push((h.reason, 1)),
+            }
+        }
+        for (reason, n) in by_reason {
+            out.push_str(&format!("  {}: {}\n", count(n), words::hold(reason)));
+        }
+        out.push_str("  `darn plan` lists them\n");
+    }
+    if r.failed.is_empty() && held.is_empty() && r.left_actions == 0 && !r.interrupted {
         out.push_str(&p.paint("up to date\n", Style::Green));
     }
     out

@@ -1,16 +1,97 @@
-//! Human output of `darn why`.
+//! `darn why`: each target's causes, the cascade down to the root causes, and a summary.
 
-use super::plan::cause_text;
-use super::{Printer, Style, count};
-use crate::commands::why::WhyReport;
+use super::plan::{CauseReport, cause_text, causes};
+use super::{Printer, Style, count, plural, words};
+use crate::engine::Engine;
+use crate::engine::explain::{Doing, Explained, RootCounts};
+use crate::engine::plan::CauseKind;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    pub node: String,
+    pub fresh: bool,
+    /// What reconcile would do: `regenerate`, `execute`, `nothing`, or why not.
+    pub action: String,
+    pub causes: Vec<CauseReport>,
+    pub root_causes: Vec<CauseReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WhyReport {
+    pub targets: Vec<TargetReport>,
+    /// Root nodes counted across all targets (each node once).
+    pub summary: Vec<String>,
+}
+
+fn doing(d: Doing) -> String {
+    match d {
+        Doing::Nothing => "nothing".into(),
+        Doing::Regenerate => "regenerate".into(),
+        Doing::Execute => "execute".into(),
+        Doing::Held(h) => format!("held: {}", words::hold(h)),
+        Doing::Blocked => "blocked: waits for something upstream that nothing can build now".into(),
+        Doing::Outside => "outside the selection".into(),
+    }
+}
+
+fn summary(r: &RootCounts) -> Vec<String> {
+    if r.by_kind.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = r
+        .by_kind
+        .iter()
+        .map(|(kind, n)| format!("{} with root cause {}", plural(*n, "node", "nodes"), kind.name()))
+        .collect();
+    out.push(format!(
+        "to execute: {} and {} (plus {} and {} to regenerate)",
+        plural(r.agents, "agent run", "agent runs"),
+        plural(r.slots, "judge slot", "judge slots"),
+        plural(r.run_files, "run file", "run files"),
+        plural(r.aggregates, "aggregate", "aggregates"),
+    ));
+    out
+}
+
+pub fn report(engine: &Engine, items: &[Explained], counts: Option<&RootCounts>) -> WhyReport {
+    let targets = items
+        .iter()
+        .map(|i| {
+            let mut cs = causes(engine, &i.causes);
+            if i.fresh && i.unstamped {
+                cs.push(CauseReport {
+                    kind: CauseKind::NeverStamped,
+                    node: engine.graph.id(i.node),
+                    path: None,
+                    detail: Some("no stamp yet: the output agrees with its inputs and is adopted as it is".into()),
+                    failure: None,
+                });
+            }
+            TargetReport {
+                node: engine.graph.id(i.node),
+                fresh: i.fresh,
+                action: doing(i.doing),
+                causes: cs,
+                root_causes: causes(engine, &i.root_causes),
+                chain: i.chain.iter().map(|c| c.iter().map(|n| engine.graph.id(*n)).collect()).collect(),
+            }
+        })
+        .collect();
+    WhyReport { targets, summary: counts.map(summary).unwrap_or_default() }
+}
 
 pub fn render(r: &WhyReport, p: &Printer) -> String {
     let mut out = String::new();
-    let limit = if p.verbose > 0 || r.targets.len() <= 12 { usize::MAX } else { 8 };
-    for item in r.targets.iter().take(limit) {
+    let shown: Vec<&TargetReport> = r.targets.iter().filter(|t| p.verbose > 0 || !t.fresh || r.targets.len() == 1).collect();
+    let fresh = r.targets.iter().filter(|t| t.fresh).count();
+    let limit = if p.verbose > 0 || shown.len() <= 12 { usize::MAX } else { 8 };
+    for item in shown.iter().take(limit) {
         let state = if item.fresh { p.paint("up to date", Style::Green) } else { p.paint("stale", Style::Red) };
         out.push_str(&format!("{}: {state} ({})\n", p.paint(&item.node, Style::Bold), item.action));
-        for c in &item.causes {
+        for c in item.causes.iter().filter(|c| p.verbose > 0 || c.kind != CauseKind::NeverStamped) {
             out.push_str(&format!("  because {}\n", cause_text(c)));
         }
         let cascades = item.causes.iter().any(|c| c.kind.is_cascade());
@@ -24,10 +105,13 @@ pub fn render(r: &WhyReport, p: &Printer) -> String {
             }
         }
     }
-    if r.targets.len() > limit {
-        out.push_str(&format!("… {} more targets (-v shows all)\n", count(r.targets.len() - limit)));
+    if shown.len() > limit {
+        out.push_str(&format!("… {} more stale targets (-v shows all)\n", count(shown.len() - limit)));
     }
-    if !r.summary.is_empty() {
+    if fresh > 0 && shown.len() < r.targets.len() {
+        out.push_str(&format!("{} up to date (-v shows them)\n", plural(fresh, "target is", "targets are")));
+    }
+    if !r.summary.is_empty() && r.targets.len() > 1 {
         out.push_str(&format!("\n{}\n", p.paint("summary", Style::Bold)));
         for line in &r.summary {
             out.push_str(&format!("  {line}\n"));

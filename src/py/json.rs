@@ -23,6 +23,8 @@ pub struct ParseError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The document ended early (a file cut short).
+    pub eof: bool,
 }
 
 impl std::fmt::Display for ParseError {
@@ -42,7 +44,7 @@ impl ParseError {
             None => full,
         };
         let message = if e.is_eof() { format!("truncated JSON ({message})") } else { message };
-        ParseError { line: e.line(), column: e.column(), message }
+        ParseError { line: e.line(), column: e.column(), message, eof: e.is_eof() }
     }
 }
 

@@ -1,396 +1,211 @@
-//! The agent's derived files: `agent/output.txt`, `agent/result.json`, `agent/timing.json`
-//! (LAYOUT §5.3–§5.5), all regenerated from the raw transcript and the command log.
+//! `run/agent`: the agent execution. Its outputs are the raw transcript and the command log; its
+//! check decides CONTRACT's agent outcome (never ran, failed, incomplete, a valid transcript).
 
-use crate::py::json as pyjson;
-use serde_json::{Map, Value, json};
-use std::sync::LazyLock;
+use super::content::ratelimit;
+use super::cx::RunCx;
+use super::finding::{Failure, FailureClass, FailureKind, Finding, Incomplete, first_line};
+use super::{Estimate, Execution, History, ParamSink, RunInfo, RunRule, Scope, Spec, Stage, StaleWhen, Strategy};
+use crate::observe::claude::{Stdout, TokenStats};
+use serde_json::Value;
 
-/// Version of these rules; part of every stamp, so a change makes old outputs `rule_changed`.
-pub const RULE_VERSION: u32 = 1;
+pub static AGENT: Agent = Agent;
 
-/// The fields darn reads from a Claude Code `--output-format json` result object.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClaudeResult {
-    pub is_error: bool,
-    pub subtype: Option<String>,
-    /// `result`, else `error`: the final text or the error message.
-    pub text: Option<String>,
-    pub num_turns: Option<i64>,
-    pub total_cost_usd: Option<f64>,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub duration_ms: Option<f64>,
-}
+pub struct Agent;
 
-/// What an agent's stdout turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stdout {
-    /// Nothing, or only whitespace.
-    Empty,
-    /// A result object (the whole stdout, or the `result` line of a stream).
-    Json(Box<ClaudeResult>),
-    /// JSON that stops early or is corrupt: the process was killed mid-write.
-    Truncated(String),
-    /// Plain text: the runner's regex fallbacks apply.
-    Text,
-}
+static SPEC: Spec = Spec {
+    key: "agent",
+    name: "agent",
+    scope: Scope::Run,
+    strategy: Strategy::Execute,
+    stage: Stage::Agent,
+    version: 1,
+    after: &[],
+    outputs: &["agent/stdout.log", "agent/stderr.log", "agent/command_log.json"],
+    reads: &["agent/*"],
+    stale_when: StaleWhen::ParamsChange,
+};
 
-/// Classifies and parses an agent's stdout.
-pub fn parse_stdout(stdout: &str) -> Stdout {
-    let trimmed = stdout.trim();
-    if trimmed.is_empty() {
-        return Stdout::Empty;
+impl RunRule for Agent {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
-    match serde_json::from_str::<Value>(trimmed) {
-        Ok(v) if v.is_object() => return Stdout::Json(Box::new(result_from_value(&v))),
-        Ok(_) => return Stdout::Text,
-        Err(e) => {
-            // A stream: use its result event.
-            for line in trimmed.lines().rev() {
-                let line = line.trim();
-                if line.starts_with('{')
-                    && let Ok(v) = serde_json::from_str::<Value>(line)
-                    && v.get("type").and_then(Value::as_str) == Some("result")
-                {
-                    return Stdout::Json(Box::new(result_from_value(&v)));
-                }
-            }
-            if trimmed.starts_with('{') {
-                let what =
-                    if e.is_eof() { "ends in the middle of the JSON result" } else { "is not a valid JSON result" };
-                return Stdout::Truncated(format!("{what} ({e})"));
-            }
+
+    fn params<'a>(&self, info: &'a RunInfo, _slot: u16, out: ParamSink<'_, 'a>) {
+        let s = info.shared;
+        out("model", &s.agent_model);
+        out("task_commit", &s.task_commit);
+        out("max_turns", &s.max_turns);
+        out("thinking_mode", &s.thinking_mode);
+    }
+
+    fn check(&self, run: &RunCx, _slot: u16) -> Finding {
+        let outcome = run.outcome();
+        if !outcome.is_fresh() {
+            return outcome.clone();
+        }
+        let configured = &run.info.shared.agent_model;
+        match run.agent().recorded_model().map(crate::experiment::config::normalize_model) {
+            Some(recorded) if recorded != *configured => Finding::ModelChanged(recorded.into()),
+            _ => Finding::Fresh,
         }
     }
-    Stdout::Text
+
+    fn execution(&self, _slot: u16) -> Option<Execution> {
+        Some(Execution::Agent)
+    }
+
+    fn estimate(&self, info: &RunInfo, _slot: u16, h: &History) -> Option<Estimate> {
+        let (cost_usd, seconds) = h.agent_by_tier.get(&info.key.tier).copied().unwrap_or(h.agent);
+        Some(Estimate { cost_usd, seconds })
+    }
 }
 
-fn result_from_value(v: &Value) -> ClaudeResult {
-    let usage = v.get("usage");
-    let tok = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64).unwrap_or(0);
-    let text = match v.get("result") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        _ => v.get("error").map(|e| match e {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }),
+pub(super) fn timeout_text(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("timed out") || lower.contains("timeout")
+}
+
+fn failed(class: FailureClass, kind: FailureKind, file: &str, message: Option<&str>) -> Finding {
+    Finding::Failed(Box::new(Failure {
+        class,
+        kind,
+        file: RunCx::file(file),
+        message: message.map(first_line).filter(|m| !m.is_empty()),
+    }))
+}
+
+/// CONTRACT's agent outcome, first rule that matches: never ran; interrupted; the runner's
+/// invalid-result signature; no output; rate limited; a non-zero exit; an error result; empty or
+/// cut-short output; output that is not a JSON result. `Fresh` for a valid transcript.
+pub(super) fn outcome(run: &RunCx) -> Finding {
+    let a = run.agent();
+    if !a.started {
+        return Finding::NeverRan;
+    }
+    if a.marker {
+        return Finding::Incomplete(RunCx::file("agent/.darn-incomplete"), Incomplete::Interrupted);
+    }
+    // The runner's invalid-result signature (LAYOUT §10.0): a recorded failure, whatever the
+    // command log says.
+    if let Ok(v) = &a.result_json {
+        let exit = v.get("exit_code").and_then(Value::as_i64);
+        let tokens = TokenStats::from_value(v.get("token_stats").unwrap_or(&Value::Null));
+        if exit == Some(-1) && tokens.is_zero() {
+            let stderr = v.get("stderr").and_then(Value::as_str).unwrap_or("");
+            let (class, kind) = if timeout_text(stderr) {
+                (FailureClass::Timeout, FailureKind::TimedOut)
+            } else {
+                (FailureClass::Infrastructure, FailureKind::InvalidResult)
+            };
+            return failed(class, kind, "agent/result.json", Some(stderr));
+        }
+    }
+    let Some(t) = &a.transcript else {
+        return Finding::Incomplete(RunCx::file("agent/stdout.log"), Incomplete::NoOutput);
     };
-    ClaudeResult {
-        is_error: match v.get("is_error") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::Null) | None => false,
-            Some(_) => true,
-        },
-        subtype: v.get("subtype").and_then(Value::as_str).map(str::to_string),
-        text,
-        num_turns: v.get("num_turns").and_then(Value::as_i64),
-        total_cost_usd: v.get("total_cost_usd").and_then(Value::as_f64),
-        input_tokens: tok("input_tokens"),
-        output_tokens: tok("output_tokens"),
-        cache_creation_tokens: tok("cache_creation_input_tokens"),
-        cache_read_tokens: tok("cache_read_input_tokens"),
-        duration_ms: v.get("duration_ms").and_then(Value::as_f64),
+    let stdout_file = t.stdout_file.as_str();
+    let exit_code = a
+        .logged
+        .exit_code
+        .or_else(|| a.result_json.as_ref().ok().and_then(|v| v.get("exit_code")).and_then(Value::as_i64))
+        .unwrap_or(0);
+    let limited = match &t.parsed {
+        Stdout::Json(r) if r.is_error => r
+            .text
+            .as_deref()
+            .filter(|t| ratelimit::matches_json_patterns(t))
+            .map(|t| ratelimit::RateLimit { message: t.to_string() }),
+        Stdout::Json(_) | Stdout::Empty => None,
+        Stdout::Text | Stdout::Truncated(_) => ratelimit::in_stdout(&t.stdout),
+    };
+    if let Some(rl) = limited {
+        return failed(FailureClass::RateLimit, FailureKind::RateLimited, stdout_file, Some(&rl.message));
     }
-}
-
-/// The agent's token counters, in `agent/result.json` key order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TokenStats {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_tokens: u64,
-    pub cache_read_tokens: u64,
-}
-
-impl TokenStats {
-    pub fn to_value(self) -> Value {
-        json!({
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_tokens": self.cache_creation_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-        })
-    }
-
-    /// Reads the four counters with their correct names (missing → 0, like the runner).
-    pub fn from_value(v: &Value) -> Self {
-        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-        TokenStats {
-            input_tokens: n("input_tokens"),
-            output_tokens: n("output_tokens"),
-            cache_creation_tokens: n("cache_creation_tokens"),
-            cache_read_tokens: n("cache_read_tokens"),
-        }
-    }
-
-    pub fn is_zero(self) -> bool {
-        self == TokenStats::default()
-    }
-}
-
-/// USD per million tokens (input, output) for the agent model, for the cost fallback.
-fn model_price(model: &str) -> (f64, f64) {
-    let m = model.to_ascii_lowercase();
-    if m.contains("opus-4-5") || m.contains("opus-4-6") {
-        (5.0, 25.0)
-    } else if m.contains("opus") {
-        (15.0, 75.0)
-    } else if m.contains("haiku") {
-        (1.0, 5.0)
-    } else {
-        (3.0, 15.0)
-    }
-}
-
-static RE_INPUT: LazyLock<regex::Regex> = LazyLock::new(|| re(r"(?i)input[_ ]tokens?:\s*(\d+)"));
-static RE_OUTPUT: LazyLock<regex::Regex> = LazyLock::new(|| re(r"(?i)output[_ ]tokens?:\s*(\d+)"));
-static RE_PAIR: LazyLock<regex::Regex> =
-    LazyLock::new(|| re(r"(?i)(\d+)\s*(?:input|in)\s*(?:,|/)\s*(\d+)\s*(?:output|out)"));
-static RE_PAREN: LazyLock<regex::Regex> = LazyLock::new(|| re(r"(?i)\((\d+)\s*input,\s*(\d+)\s*output\)"));
-static RE_CALLS: LazyLock<regex::Regex> = LazyLock::new(|| re(r"(?i)API calls?:\s*(\d+)"));
-static RE_CALLS2: LazyLock<regex::Regex> = LazyLock::new(|| re(r"(?i)(\d+)\s*API calls?"));
-
-fn re(pattern: &str) -> regex::Regex {
-    // The patterns are constants checked by the tests below.
-    regex::Regex::new(pattern).unwrap_or_else(|_| regex::Regex::new("$^").unwrap_or_else(|_| unreachable!()))
-}
-
-fn last_number(re: &regex::Regex, text: &str, group: usize) -> Option<u64> {
-    re.captures_iter(text).last().and_then(|c| c.get(group)).and_then(|m| m.as_str().parse().ok())
-}
-
-/// What `agent/result.json` holds, derived from the transcript (LAYOUT §5.4, fixing B1–B3 and
-/// B33: correct token key names, `api_calls` = `num_turns`, the last command's exit code, and
-/// cache reads priced at a tenth of the input price in the cost fallback).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentResult {
-    pub exit_code: i64,
-    pub stdout: String,
-    pub stderr: String,
-    pub tokens: TokenStats,
-    pub cost_usd: f64,
-    pub api_calls: u64,
-}
-
-impl AgentResult {
-    /// Derives the result from raw stdout/stderr and the exit code.
-    pub fn derive(stdout: &str, stderr: &str, exit_code: i64, model: &str) -> Self {
-        Self::derive_parsed(&parse_stdout(stdout), stdout, stderr, exit_code, model)
-    }
-
-    /// Like [`Self::derive`], with stdout already parsed.
-    pub fn derive_parsed(parsed: &Stdout, stdout: &str, stderr: &str, exit_code: i64, model: &str) -> Self {
-        let (tokens, mut cost, api_calls) = match parsed {
-            Stdout::Json(r) => {
-                let tokens = TokenStats {
-                    input_tokens: r.input_tokens,
-                    output_tokens: r.output_tokens,
-                    cache_creation_tokens: r.cache_creation_tokens,
-                    cache_read_tokens: r.cache_read_tokens,
-                };
-                let calls = match r.num_turns {
-                    Some(n) if n > 0 => n as u64,
-                    _ => text_api_calls(stdout),
-                };
-                (tokens, r.total_cost_usd.unwrap_or(0.0), calls)
-            }
-            _ => {
-                let both = format!("{stdout}\n{stderr}");
-                let mut input = last_number(&RE_INPUT, &both, 1).unwrap_or(0);
-                let mut output = last_number(&RE_OUTPUT, &both, 1).unwrap_or(0);
-                for pattern in [&*RE_PAIR, &*RE_PAREN] {
-                    if let Some(c) = pattern.captures_iter(&both).last() {
-                        input = c.get(1).and_then(|m| m.as_str().parse().ok()).unwrap_or(input);
-                        output = c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(output);
-                    }
-                }
-                let tokens = TokenStats { input_tokens: input, output_tokens: output, ..TokenStats::default() };
-                (tokens, 0.0, text_api_calls(stdout))
-            }
-        };
-        if cost == 0.0 && (tokens.input_tokens > 0 || tokens.output_tokens > 0) {
-            let (pin, pout) = model_price(model);
-            cost = (tokens.input_tokens as f64 + 0.1 * tokens.cache_read_tokens as f64) / 1e6 * pin
-                + tokens.output_tokens as f64 / 1e6 * pout;
-        }
-        AgentResult {
-            exit_code,
-            stdout: stdout.to_string(),
-            stderr: stderr.to_string(),
-            tokens,
-            cost_usd: cost,
-            api_calls,
-        }
-    }
-
-    /// The JSON object in the runner's key order.
-    pub fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("exit_code".into(), json!(self.exit_code));
-        m.insert("stdout".into(), json!(self.stdout));
-        m.insert("stderr".into(), json!(self.stderr));
-        m.insert("token_stats".into(), self.tokens.to_value());
-        m.insert("cost_usd".into(), pyjson::float(self.cost_usd));
-        m.insert("api_calls".into(), json!(self.api_calls));
-        Value::Object(m)
-    }
-
-    /// The runner's invalid-result signature: exit −1 with zero tokens (LAYOUT §10.0).
-    pub fn is_invalid_signature(exit_code: i64, tokens: TokenStats) -> bool {
-        exit_code == -1 && tokens.is_zero()
-    }
-}
-
-/// The runner's `api_calls` fallback for text output.
-fn text_api_calls(stdout: &str) -> u64 {
-    if let Some(n) = last_number(&RE_CALLS, stdout, 1).or_else(|| last_number(&RE_CALLS2, stdout, 1)) {
-        return n;
-    }
-    let markers = stdout.matches("Response:").count() + stdout.matches("Completion:").count();
-    if markers > 0 {
-        return markers as u64;
-    }
-    u64::from(stdout.trim().len() > 100)
-}
-
-/// Checks an existing `agent/result.json` against the derived one. `Ok` when they agree
-/// (values compared, key order and number formatting ignored), else the first difference.
-pub fn check_result(existing: &Value, derived: &AgentResult) -> Result<(), String> {
-    let obj = existing.as_object().ok_or("not a JSON object")?;
-    for key in ["exit_code", "stdout", "stderr", "token_stats", "cost_usd", "api_calls"] {
-        if !obj.contains_key(key) {
-            return Err(format!("missing key `{key}`"));
-        }
-    }
-    let tokens = &obj["token_stats"];
-    for key in ["cache_creation_input_tokens", "cache_read_input_tokens"] {
-        if tokens.get(key).is_some() {
-            return Err(format!(
-                "token_stats has `{key}` instead of `{}` (written by rerun.py, B1)",
-                key.replace("_input", "")
-            ));
-        }
-    }
-    let want = derived.to_value();
-    for key in ["exit_code", "stdout", "stderr", "token_stats", "api_calls"] {
-        if obj[key] != want[key] {
-            return Err(format!(
-                "`{key}` disagrees with the transcript (has {}, expected {})",
-                short(&obj[key]),
-                short(&want[key])
-            ));
-        }
-    }
-    if pyjson::as_f64(&obj["cost_usd"]) != Some(derived.cost_usd) {
-        return Err(format!(
-            "`cost_usd` is {}, the transcript says {}",
-            short(&obj["cost_usd"]),
-            pyjson::float_repr(derived.cost_usd)
-        ));
-    }
-    Ok(())
-}
-
-/// `agent/timing.json`: the agent's wall-clock seconds and when they were measured.
-pub fn timing_value(duration_seconds: f64, measured_at: &str) -> Value {
-    json!({"agent_duration_seconds": pyjson::float(duration_seconds), "measured_at": measured_at})
-}
-
-/// Checks `agent/timing.json`: a number of seconds that matches the command log when known.
-pub fn check_timing(existing: &Value, logged_duration: Option<f64>) -> Result<(), String> {
-    let secs =
-        existing.get("agent_duration_seconds").and_then(pyjson::as_f64).ok_or("no `agent_duration_seconds` number")?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("`agent_duration_seconds` is {secs}"));
-    }
-    if existing.get("measured_at").and_then(Value::as_str).is_none() {
-        return Err("no `measured_at`".into());
-    }
-    if let Some(logged) = logged_duration
-        && logged > 0.0
-        && logged != secs
+    let errored = matches!(&t.parsed, Stdout::Json(r) if r.is_error);
+    let output_ok = matches!(&t.parsed, Stdout::Json(_) | Stdout::Text);
+    if (exit_code != 0 || errored || !output_ok)
+        && let Some(rl) = ratelimit::in_stderr(&t.stderr)
     {
-        return Err(format!("says {secs} s, the command log says {logged} s"));
+        return failed(FailureClass::RateLimit, FailureKind::RateLimited, "agent/stderr.log", Some(&rl.message));
     }
-    Ok(())
-}
-
-/// A short rendering of a value for messages.
-pub fn short(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(57).collect::<String>()) } else { s }
-}
-
-/// Two values rendered around their first difference, so long strings that share a prefix
-/// (paths, reasoning) show where they differ.
-pub fn difference(have: &Value, want: &Value) -> (String, String) {
-    let (Value::String(a), Value::String(b)) = (have, want) else {
-        return (short(have), short(want));
-    };
-    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-    let window = |s: &str| {
-        let start = common.saturating_sub(12);
-        let tail: String = s.chars().skip(start).take(48).collect();
-        let more = s.chars().count() > start + 48;
-        format!("{}{tail}{}", if start > 0 { "…" } else { "" }, if more { "…" } else { "" })
-    };
-    (format!("{:?}", window(a)), format!("{:?}", window(b)))
+    if exit_code != 0 {
+        let signal = exit_code < 0 || matches!(exit_code, 134 | 137 | 139 | 143);
+        let class = if exit_code == -1 && timeout_text(&t.stderr) {
+            FailureClass::Timeout
+        } else if signal {
+            FailureClass::Infrastructure
+        } else {
+            FailureClass::AgentError
+        };
+        let tail = t.stderr.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with('+')).unwrap_or("");
+        return failed(class, FailureKind::Exit(exit_code), "agent/command_log.json", Some(tail));
+    }
+    match &t.parsed {
+        Stdout::Json(r) if r.is_error => {
+            failed(FailureClass::AgentError, FailureKind::ReportedError, stdout_file, r.text.as_deref())
+        }
+        Stdout::Empty => Finding::Incomplete(t.stdout_file, Incomplete::EmptyOutput),
+        Stdout::Truncated(_) => Finding::Incomplete(t.stdout_file, Incomplete::Truncated),
+        Stdout::Json(_) => Finding::Fresh,
+        // The agent command must print a Claude Code JSON result (CONTRACT); anything else is not
+        // an outcome darn can derive results from.
+        Stdout::Text => failed(FailureClass::AgentError, FailureKind::NotAResult, stdout_file, None),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::cx::testing::{RunFixture, finding};
 
     #[test]
-    fn regexes_compile() {
-        for r in [&*RE_INPUT, &*RE_OUTPUT, &*RE_PAIR, &*RE_PAREN, &*RE_CALLS, &*RE_CALLS2] {
-            assert_ne!(r.as_str(), "$^");
+    fn outcomes_are_typed() {
+        let ok = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":2,"usage":{"input_tokens":5,"output_tokens":7}}"#;
+        let run = RunFixture::new().file("agent/stdout.log", ok).file("agent/prompt.md", "task");
+        assert_eq!(finding(&run, "agent", 0), Finding::Fresh);
+
+        assert_eq!(finding(&RunFixture::new(), "agent", 0), Finding::NeverRan);
+
+        let marker = RunFixture::new().file("agent/prompt.md", "task").file("agent/.darn-incomplete", "pid 1");
+        assert!(matches!(finding(&marker, "agent", 0), Finding::Incomplete(_, Incomplete::Interrupted)));
+
+        let empty = RunFixture::new().file("agent/prompt.md", "task").file("agent/stdout.log", " \n");
+        assert!(matches!(finding(&empty, "agent", 0), Finding::Incomplete(_, Incomplete::EmptyOutput)));
+
+        let cut = RunFixture::new().file("agent/stdout.log", r#"{"type":"result","usage":{"input_"#);
+        assert!(matches!(finding(&cut, "agent", 0), Finding::Incomplete(_, Incomplete::Truncated)));
+
+        let limited = r#"{"type":"result","is_error":true,"result":"You've hit your limit · resets 4pm"}"#;
+        let run = RunFixture::new().file("agent/stdout.log", limited);
+        assert!(matches!(finding(&run, "agent", 0).failure(), Some(FailureClass::RateLimit)));
+
+        let text = RunFixture::new().file("agent/stdout.log", "hello");
+        match finding(&text, "agent", 0) {
+            Finding::Failed(f) => assert_eq!((f.class, f.kind), (FailureClass::AgentError, FailureKind::NotAResult)),
+            other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn derives_the_fixture_result() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scylla-dryrun/T0/00/run_01/agent");
-        let stdout = std::fs::read_to_string(dir.join("stdout.log")).expect("fixture");
-        let stderr = std::fs::read_to_string(dir.join("stderr.log")).expect("fixture");
-        let derived = AgentResult::derive(&stdout, &stderr, 0, "claude-sonnet-4-5-20250929");
-        let bytes = std::fs::read(dir.join("result.json")).expect("fixture");
-        assert_eq!(pyjson::to_string(&derived.to_value()).as_bytes(), bytes.as_slice());
-        let existing = pyjson::parse(&bytes).expect("json");
-        assert_eq!(check_result(&existing, &derived), Ok(()));
+    fn the_invalid_result_signature_wins_over_the_command_log() {
+        let ok = r#"{"type":"result","is_error":false,"num_turns":2}"#;
+        let result = r#"{"exit_code": -1, "stdout": "", "stderr": "Agent timed out after 300s", "token_stats": {"input_tokens": 0, "output_tokens": 0, "cache_creation_tokens": 0, "cache_read_tokens": 0}, "cost_usd": 0.0, "api_calls": 0}"#;
+        let log = r#"{"commands": [{"exit_code": 0, "duration_seconds": 0.0, "command": ["claude"]}]}"#;
+        let run = RunFixture::new()
+            .file("agent/stdout.log", ok)
+            .file("agent/result.json", result)
+            .file("agent/command_log.json", log);
+        match finding(&run, "agent", 0) {
+            Finding::Failed(f) => assert_eq!((f.class, f.kind), (FailureClass::Timeout, FailureKind::TimedOut)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
-    fn classifies_stdout() {
-        assert_eq!(parse_stdout(" \n"), Stdout::Empty);
-        assert!(matches!(parse_stdout("{\"type\":\"result\",\"usage\":{\"input_"), Stdout::Truncated(_)));
-        assert!(matches!(parse_stdout("hello"), Stdout::Text));
-        let stream = "{\"type\":\"system\"}\n{\"type\":\"result\",\"num_turns\":3,\"is_error\":false}\n";
-        assert!(matches!(parse_stdout(stream), Stdout::Json(r) if r.num_turns == Some(3)));
-    }
-
-    #[test]
-    fn text_fallbacks() {
-        let r =
-            AgentResult::derive("Done. input tokens: 100\noutput tokens: 20\nAPI calls: 4", "", 0, "claude-sonnet-4-6");
-        assert_eq!((r.tokens.input_tokens, r.tokens.output_tokens, r.api_calls), (100, 20, 4));
-        assert!((r.cost_usd - (100.0 / 1e6 * 3.0 + 20.0 / 1e6 * 15.0)).abs() < 1e-15);
-        let r = AgentResult::derive("used (7 input, 3 output)", "", 0, "m");
-        assert_eq!((r.tokens.input_tokens, r.tokens.output_tokens), (7, 3));
-    }
-
-    #[test]
-    fn b1_keys_are_reported() {
-        let derived = AgentResult::derive("{\"num_turns\":1}", "", 0, "m");
-        let mut v = derived.to_value();
-        v["token_stats"] = json!({"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
-        let err = check_result(&v, &derived).expect_err("B1");
-        assert!(err.contains("B1"), "{err}");
+    fn a_run_with_another_model_is_model_changed() {
+        let ok = r#"{"type":"result","is_error":false,"num_turns":2}"#;
+        let log = r#"{"commands": [{"exit_code": 0, "duration_seconds": 3.0, "command": ["claude", "--model", "claude-haiku-4-5"]}]}"#;
+        let run = RunFixture::new().file("agent/stdout.log", ok).file("agent/command_log.json", log);
+        assert_eq!(finding(&run, "agent", 0), Finding::ModelChanged("claude-haiku-4-5".into()));
     }
 }

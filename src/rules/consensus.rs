@@ -1,218 +1,194 @@
-//! `judge/result.json`: the consensus of a run's judge slots (LAYOUT §5.9, §6.2).
+//! `run/judge/result.json` (and `judge/timing.json` when it is missing): the consensus of the
+//! run's judge slots (LAYOUT §5.9, §6.2).
 
+use super::compare;
+use super::content::consensus::{Consensus, SlotOutcome};
+use super::content::runner_files;
+use super::cx::RunCx;
+use super::finding::{Finding, JsonType, Malformed, Waiting};
+use super::judge_slot::SlotState;
+use super::{Dep, Link, Output, ParamSink, RunInfo, RunRule, Scope, Spec, Stage, StaleWhen, Strategy};
 use crate::experiment::era::Era;
 use crate::py::json as pyjson;
-use crate::rules::judgment::{Judgment, grade};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-pub const RULE_VERSION: u32 = 1;
+pub static CONSENSUS: ConsensusRule = ConsensusRule;
 
-/// One slot as the consensus sees it: a judgment, or a failure with its message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SlotOutcome {
-    Judged(Judgment),
-    Failed(String),
+pub struct ConsensusRule;
+
+static SPEC: Spec = Spec {
+    key: "consensus",
+    name: "judge/result.json",
+    scope: Scope::Run,
+    strategy: Strategy::Regenerate,
+    stage: Stage::Judge,
+    version: 1,
+    after: &[Dep { rule: "judgment", link: Link::EachSlot }],
+    outputs: &["judge/result.json", "judge/timing.json"],
+    reads: &["judge/judge_{each}/*"],
+    stale_when: StaleWhen::Checked,
+};
+
+/// The consensus of a run whose slots all have a usable judgment.
+#[derive(Debug, Clone)]
+pub struct ConsensusView {
+    pub consensus: Consensus,
+    /// Every slot's outcome, in slot order.
+    pub outcomes: Vec<SlotOutcome>,
+    /// The judges' wall-clock seconds: `judge/timing.json`, else derived from the slots.
+    pub judge_duration: Option<f64>,
+    /// `judge/timing.json` to write, when it is missing and the slots' timings give it.
+    pub timing_to_write: Option<String>,
 }
 
-/// The consensus of the slots, in slot order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Consensus {
-    pub score: f64,
-    pub passed: bool,
-    pub grade: String,
-    pub reasoning: String,
-    pub is_valid: bool,
-    /// The criteria of the slot whose score is closest to the consensus, or `{}`.
-    pub criteria_scores: Value,
+/// `judge/timing.json` when absent: the sum of slot times (January 2026) or the last slot's
+/// cumulative time (current runner, B19).
+pub fn derive_judge_duration(era: Era, times: &[f64]) -> Option<f64> {
+    if times.is_empty() {
+        return None;
+    }
+    Some(match era {
+        Era::Jan2026 => crate::py::stats::py_sum(times),
+        Era::Head => times.iter().copied().fold(0.0, f64::max),
+    })
 }
 
-impl Consensus {
-    /// Computes the consensus the way the era's runner did: the mean of the valid slots'
-    /// scores, a strict majority for `passed`, and the reasoning of slot 1 (January 2026) or of
-    /// the slot closest to the mean, failed slots counting as 0.0 and ties going to the lowest
-    /// slot (current runner).
-    pub fn compute(era: Era, slots: &[SlotOutcome]) -> Consensus {
-        let valid: Vec<&Judgment> = slots
-            .iter()
-            .filter_map(|s| match s {
-                SlotOutcome::Judged(j) if j.is_valid => Some(j),
-                _ => None,
-            })
-            .collect();
-        let all_valid = !slots.is_empty() && valid.len() == slots.len();
-        if valid.is_empty() {
-            return Consensus {
-                score: 0.0,
-                passed: false,
-                grade: "F".into(),
-                reasoning: "All judges failed to produce valid results".into(),
-                is_valid: false,
-                criteria_scores: json!({}),
-            };
+fn judge_timing(run: &RunCx) -> Option<Value> {
+    run.src.json(RunCx::file("judge/timing.json")).ok()
+}
+
+pub(super) fn view(run: &RunCx) -> Option<ConsensusView> {
+    let mut outcomes = Vec::with_capacity(usize::from(run.info.slots));
+    for v in run.slot_views() {
+        match (&v.state, &v.judgment) {
+            (SlotState::Usable, Some(j)) => outcomes.push(SlotOutcome::Judged(j.clone())),
+            _ => return None,
         }
-        let scores: Vec<f64> = valid.iter().map(|j| j.score).collect();
-        let score = crate::py::stats::py_sum(&scores) / valid.len() as f64;
-        let passes = valid.iter().filter(|j| j.passed).count();
-        let passed = passes as f64 > valid.len() as f64 / 2.0;
-        let (reasoning, criteria) = match era {
-            Era::Jan2026 => {
-                let first = valid[0];
-                (first.reasoning.clone(), json!({}))
+    }
+    let era = run.info.exp.era;
+    let consensus = Consensus::compute(era, &outcomes);
+    let recorded = judge_timing(run).as_ref().and_then(|v| v.get("judge_duration_seconds")).and_then(pyjson::as_f64);
+    let times: Vec<f64> = run.slot_views().filter_map(|s| s.sources.duration_seconds).collect();
+    let derived = derive_judge_duration(era, &times);
+    let timing_to_write = match (recorded, derived) {
+        (None, Some(secs)) => {
+            let at = run
+                .slot_views()
+                .filter_map(|s| s.sources.measured_at.clone())
+                .last()
+                .unwrap_or_else(crate::util::time::now_iso);
+            Some(runner_files::judge_timing(secs, &at))
+        }
+        _ => None,
+    };
+    Some(ConsensusView { consensus, outcomes, judge_duration: recorded.or(derived), timing_to_write })
+}
+
+/// Compares an existing consensus with the computed one.
+fn check_against(era: Era, c: &Consensus, existing: &Value) -> Finding {
+    let file = RunCx::file("judge/result.json");
+    let obj = match compare::object(file, existing) {
+        Ok(o) => o,
+        Err(f) => return f,
+    };
+    for key in ["score", "passed", "grade"] {
+        if !obj.contains_key(key) {
+            return Finding::Malformed(file, Malformed::MissingKey(key.into()));
+        }
+    }
+    if obj.get("score").and_then(pyjson::as_f64).is_none() {
+        return Finding::Malformed(file, Malformed::WrongType { key: "score".into(), expected: JsonType::Number });
+    }
+    let want = c.to_value(era);
+    let mut keys = vec!["score", "passed", "grade", "reasoning"];
+    if era == Era::Head {
+        keys.push("is_valid");
+    }
+    for key in keys {
+        let have = obj.get(key).cloned().unwrap_or(Value::Null);
+        // `is_valid` absent counts as true, as the runner reads it.
+        let have = if key == "is_valid" && have.is_null() { Value::Bool(true) } else { have };
+        if !compare::same(&have, &want[key]) {
+            return Finding::Differs(file, Box::new(compare::difference(key, &have, &want[key], None)));
+        }
+    }
+    if era == Era::Head {
+        match obj.get("criteria_scores") {
+            None => return Finding::Malformed(file, Malformed::MissingKey("criteria_scores".into())),
+            // The runner always wrote null here (B18): accepted, not rewritten.
+            Some(Value::Null) => {}
+            Some(have) if *have != c.criteria_scores => {
+                return Finding::Differs(
+                    file,
+                    Box::new(compare::difference("criteria_scores", have, &c.criteria_scores, None)),
+                );
             }
-            Era::Head => {
-                let mut best: Option<(f64, &SlotOutcome)> = None;
-                for slot in slots {
-                    let s = match slot {
-                        SlotOutcome::Judged(j) => j.score,
-                        SlotOutcome::Failed(_) => 0.0,
-                    };
-                    let distance = (s - score).abs();
-                    if best.is_none_or(|(d, _)| distance < d) {
-                        best = Some((distance, slot));
-                    }
-                }
-                match best.map(|(_, s)| s) {
-                    Some(SlotOutcome::Judged(j)) => {
-                        let criteria = if j.criteria_scores.is_null() { json!({}) } else { j.criteria_scores.clone() };
-                        (j.reasoning.clone(), criteria)
-                    }
-                    Some(SlotOutcome::Failed(e)) => (format!("Judge failed: {e}"), json!({})),
-                    None => (String::new(), json!({})),
-                }
-            }
+            Some(_) => {}
+        }
+    }
+    Finding::Fresh
+}
+
+impl RunRule for ConsensusRule {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn params<'a>(&self, info: &'a RunInfo, _slot: u16, out: ParamSink<'_, 'a>) {
+        out("era", info.shared.era);
+    }
+
+    fn check(&self, run: &RunCx, _slot: u16) -> Finding {
+        let Some(view) = run.consensus() else { return Finding::Waiting(Waiting::Judgments) };
+        let file = RunCx::file("judge/result.json");
+        let finding = match run.src.json(file) {
+            Err(why) => Finding::output(file, why),
+            Ok(v) => check_against(run.info.exp.era, &view.consensus, &v),
         };
-        Consensus {
-            score,
-            passed,
-            grade: grade(score).to_string(),
-            reasoning,
-            is_valid: all_valid,
-            criteria_scores: criteria,
+        if finding.is_fresh() && view.timing_to_write.is_some() {
+            return Finding::Missing(RunCx::file("judge/timing.json"));
         }
+        finding
     }
 
-    /// `judge/result.json` in the era's shape (4 keys in January 2026, 6 now).
-    pub fn to_value(&self, era: Era) -> Value {
-        let mut m = Map::new();
-        m.insert("score".into(), pyjson::float(self.score));
-        m.insert("passed".into(), json!(self.passed));
-        m.insert("grade".into(), json!(self.grade));
-        m.insert("reasoning".into(), json!(self.reasoning));
-        if era == Era::Head {
-            m.insert("is_valid".into(), json!(self.is_valid));
-            // The runner wrote null here (B18); darn keeps the closest judge's criteria.
-            m.insert("criteria_scores".into(), self.criteria_scores.clone());
+    fn build(&self, run: &RunCx, _slot: u16) -> Result<Vec<Output>, Finding> {
+        let view = run.consensus().ok_or(Finding::Waiting(Waiting::Judgments))?;
+        let mut out = vec![Output::new(
+            RunCx::file("judge/result.json"),
+            pyjson::to_string(&view.consensus.to_value(run.info.exp.era)),
+        )];
+        if let Some(t) = &view.timing_to_write {
+            out.push(Output::new(RunCx::file("judge/timing.json"), t.as_bytes()));
         }
-        Value::Object(m)
-    }
-
-    /// Checks an existing `judge/result.json` against this consensus.
-    pub fn check(&self, era: Era, existing: &Value) -> Result<(), String> {
-        let obj = existing.as_object().ok_or("not a JSON object")?;
-        for key in ["score", "passed", "grade"] {
-            if !obj.contains_key(key) {
-                return Err(format!("missing key `{key}`"));
-            }
-        }
-        let score = obj.get("score").and_then(pyjson::as_f64).ok_or("`score` is not a number")?;
-        if score != self.score {
-            return Err(format!(
-                "score {} disagrees with the judgments' mean {}",
-                pyjson::float_repr(score),
-                pyjson::float_repr(self.score)
-            ));
-        }
-        if obj.get("passed").and_then(Value::as_bool) != Some(self.passed) {
-            return Err(format!("`passed` disagrees with the judges' majority ({})", self.passed));
-        }
-        if obj.get("grade").and_then(Value::as_str) != Some(self.grade.as_str()) {
-            return Err(format!("grade {} disagrees with score (expected {})", obj["grade"], self.grade));
-        }
-        if obj.get("reasoning").and_then(Value::as_str) != Some(self.reasoning.as_str()) {
-            return Err("`reasoning` is not the chosen judge's reasoning".into());
-        }
-        if era == Era::Head {
-            let recorded = !matches!(obj.get("is_valid"), Some(Value::Bool(false)));
-            if recorded != self.is_valid {
-                return Err(format!("`is_valid` is {recorded}, the slots say {}", self.is_valid));
-            }
-            match obj.get("criteria_scores") {
-                None => return Err("missing key `criteria_scores`".into()),
-                // The runner always wrote null (B18): accepted, not rewritten.
-                Some(Value::Null) => {}
-                Some(c) if *c != self.criteria_scores => {
-                    return Err("`criteria_scores` are not the closest judge's".into());
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::cx::testing::{RunFixture, built, finding};
 
-    fn judged(score: f64, passed: bool, reasoning: &str) -> SlotOutcome {
-        SlotOutcome::Judged(Judgment {
-            score,
-            passed,
-            grade: grade(score).into(),
-            reasoning: reasoning.into(),
-            is_valid: true,
-            criteria_scores: json!({"c": reasoning}),
-        })
+    fn judged() -> RunFixture {
+        RunFixture::new()
+            .file("judge/judge_01/response.txt", "{\"score\": 0.8, \"passed\": true, \"reasoning\": \"good\"}")
+            .file("judge/judge_01/timing.json", "{\"judge_duration_seconds\": 2.5, \"measured_at\": \"2026-01-01T00:00:00+00:00\"}")
     }
 
     #[test]
-    fn reproduces_fixture_consensus() {
-        let root =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scylla-dryrun/T0/00/run_01/judge");
-        let slots: Vec<SlotOutcome> = (1..=3)
-            .map(|n| {
-                let bytes = std::fs::read(root.join(format!("judge_{n:02}/judgment.json"))).expect("fixture");
-                SlotOutcome::Judged(Judgment::from_value(&pyjson::parse(&bytes).expect("json")).expect("valid"))
-            })
-            .collect();
-        let c = Consensus::compute(Era::Jan2026, &slots);
-        let bytes = std::fs::read(root.join("result.json")).expect("fixture");
-        assert_eq!(pyjson::to_string(&c.to_value(Era::Jan2026)).as_bytes(), bytes.as_slice());
-    }
-
-    #[test]
-    fn head_picks_closest_and_majority() {
-        let slots = [judged(0.2, false, "low"), judged(0.7, true, "mid"), judged(0.9, true, "high")];
-        let c = Consensus::compute(Era::Head, &slots);
-        assert!((c.score - 0.6).abs() < 1e-12);
-        assert!(c.passed);
-        assert_eq!(c.reasoning, "mid");
-        assert_eq!(c.criteria_scores, json!({"c": "mid"}));
-        assert!(c.is_valid);
-        // A 1-1 split is not a majority; a failed slot makes the consensus invalid and counts as 0.0
-        // when choosing the closest judge.
-        let slots = [judged(0.25, true, "a"), SlotOutcome::Failed("boom".into()), judged(0.75, false, "b")];
-        let c = Consensus::compute(Era::Head, &slots);
-        assert!(!c.passed);
-        assert!(!c.is_valid);
-        assert_eq!(c.reasoning, "a", "0.25 and 0.75 are equally close to 0.5; the lower slot wins");
-    }
-
-    #[test]
-    fn all_failed() {
-        let c = Consensus::compute(Era::Head, &[SlotOutcome::Failed("x".into())]);
-        assert_eq!(c.reasoning, "All judges failed to produce valid results");
-        assert_eq!((c.score, c.passed, c.grade.as_str(), c.is_valid), (0.0, false, "F", false));
-    }
-
-    #[test]
-    fn check_accepts_runner_null_criteria() {
-        let c = Consensus::compute(Era::Head, &[judged(0.9, true, "r")]);
-        let mut v = c.to_value(Era::Head);
-        assert_eq!(c.check(Era::Head, &v), Ok(()));
-        v["criteria_scores"] = Value::Null;
-        assert_eq!(c.check(Era::Head, &v), Ok(()));
-        v["score"] = json!(0.5);
-        assert!(c.check(Era::Head, &v).is_err());
+    fn findings() {
+        let run = judged();
+        assert!(matches!(finding(&run, "consensus", 0), Finding::Missing(_)));
+        let files = built(&run, "consensus", 0);
+        assert_eq!(files.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["judge/result.json", "judge/timing.json"]);
+        let run = files.iter().fold(run, |r, (f, b)| r.file(f, &String::from_utf8_lossy(b)));
+        assert_eq!(finding(&run, "consensus", 0), Finding::Fresh);
+        let run = run.file("judge/result.json", "{\"score\": 0.5, \"passed\": true, \"grade\": \"C\", \"reasoning\": \"good\", \"is_valid\": true, \"criteria_scores\": null}");
+        match finding(&run, "consensus", 0) {
+            Finding::Differs(_, d) => assert_eq!(&*d.field, "score"),
+            f => panic!("{f:?}"),
+        }
+        let unjudged = RunFixture::new().file("judge/judge_01/error.log", "Judge failed: x");
+        assert_eq!(finding(&unjudged, "consensus", 0), Finding::Waiting(Waiting::Judgments));
     }
 }

@@ -1,104 +1,107 @@
-//! The run-level `judge_prompt.md` (LAYOUT §5.6): the context every judge of a run receives.
+//! `run/judge_prompt.md`: what every judge of a run reads (LAYOUT §5.6).
 //!
-//! An existing prompt is the source of truth and is never rewritten; darn builds one only for
-//! a run whose agent it has just executed (the workspace is then live).
+//! It is built from the live workspace (git state, the build pipeline), so an existing prompt is
+//! the source of truth and is kept: it becomes stale only when the agent's transcript changed
+//! since it was stamped (the agent was executed again), and it can be rebuilt only while the
+//! workspace exists.
 
-/// What goes into a judge prompt.
+use super::content::judge_prompt::{self, PromptParts, StepResult};
+use super::cx::RunCx;
+use super::finding::{Finding, Unbuildable};
+use super::{Dep, Link, Output, RunRule, Scope, Spec, Stage, StaleWhen, Strategy};
+use std::path::Path;
+
+pub static JUDGE_PROMPT: JudgePrompt = JudgePrompt;
+
+pub struct JudgePrompt;
+
+static SPEC: Spec = Spec {
+    key: "judge-prompt",
+    name: "judge_prompt.md",
+    scope: Scope::Run,
+    strategy: Strategy::Regenerate,
+    stage: Stage::Judge,
+    version: 1,
+    after: &[Dep { rule: "agent", link: Link::Same }],
+    outputs: &["judge_prompt.md"],
+    reads: &["agent/stdout.log", "workspace", "agent/prompt.md"],
+    stale_when: StaleWhen::InputsChange(&["agent/stdout.log"]),
+};
+
+/// The files an agent changed in its workspace, and the diff.
 #[derive(Debug, Clone, Default)]
-pub struct PromptParts<'a> {
-    pub rubric: Option<&'a str>,
-    pub task: &'a str,
-    /// The agent's raw stdout.
-    pub agent_output: &'a str,
-    /// Files the agent created or changed, with a short status word.
-    pub changed_files: Vec<(String, &'static str)>,
-    pub diff: Option<&'a str>,
-    /// `(title, body)` sections of pipeline results, already rendered.
-    pub pipeline: Vec<(String, String)>,
+pub struct WorkspaceChanges {
+    pub changed: Vec<(String, &'static str)>,
+    pub diff: Option<String>,
 }
 
-/// What one pipeline step gave.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepResult {
-    pub name: String,
-    pub passed: bool,
-    /// Its standard output then its standard error.
-    pub output: String,
+/// The effects building a prompt needs: looking at the workspace with git and running the build
+/// pipeline. The build layer provides them; tests replace them.
+pub trait PromptEffects: Sync {
+    fn workspace_changes(&self, workspace: &Path) -> WorkspaceChanges;
+    fn pipeline(&self, run_dir: &Path, workspace: &Path) -> Result<Vec<StepResult>, String>;
 }
 
-/// The pipeline section, as the runner titles it in `era` (none without steps).
-pub fn pipeline_section(era: crate::experiment::era::Era, steps: &[StepResult]) -> Option<(String, String)> {
-    if steps.is_empty() {
-        return None;
+impl RunRule for JudgePrompt {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
-    let title = match era {
-        crate::experiment::era::Era::Jan2026 => "Build/Lint/Test Pipeline Results",
-        crate::experiment::era::Era::Head => "Build/Lint/Test Pipeline Results (After Agent)",
-    };
-    let overall = if steps.iter().all(|s| s.passed) { "ALL PASSED ✓" } else { "SOME FAILED ✗" };
-    let mut body = format!("**Overall Status**: {overall}");
-    for s in steps {
-        let status = if s.passed { "PASSED" } else { "FAILED" };
-        body.push_str(&format!("\n\n### {} ({status})\n```\n{}\n```", s.name, s.output.trim_end()));
-    }
-    Some((title.to_string(), body))
-}
 
-/// Builds the prompt: sections joined by a blank line, ending with the instruction.
-pub fn build(p: &PromptParts) -> String {
-    let mut sections: Vec<String> = Vec::new();
-    if let Some(rubric) = p.rubric {
-        sections.push(format!("## Rubric (Evaluation Criteria)\n\n```yaml\n{}\n```", rubric.trim_end()));
+    fn check(&self, run: &RunCx, _slot: u16) -> Finding {
+        let file = RunCx::file("judge_prompt.md");
+        if run.src.exists(file) {
+            Finding::Fresh
+        } else if run.src.exists(RunCx::file("workspace")) {
+            Finding::Missing(file)
+        } else {
+            Finding::Unbuildable(Unbuildable::NoWorkspace)
+        }
     }
-    sections.push(format!("## Task Given to Agent\n\n{}\n", p.task.trim_end()));
-    sections.push(format!("## Agent's Output\n\n{}\n", p.agent_output.trim_end()));
-    let files = if p.changed_files.is_empty() {
-        "(no changes detected)".to_string()
-    } else {
-        let list: Vec<String> = p.changed_files.iter().map(|(f, s)| format!("- `{f}` ({s})")).collect();
-        format!("Files modified/created by agent:\n{}", list.join("\n"))
-    };
-    sections.push(format!("## Workspace State After Agent Execution\n\n{files}"));
-    if let Some(diff) = p.diff.filter(|d| !d.trim().is_empty()) {
-        sections.push(format!("## Git Diff (Patchfile)\n\n```diff\n{}\n```", diff.trim_end()));
+
+    fn build(&self, run: &RunCx, _slot: u16) -> Result<Vec<Output>, Finding> {
+        let Some(env) = run.env else { return Err(Finding::Unbuildable(Unbuildable::NoWorkspace)) };
+        let effects = env.effects;
+        let exp = run.info.exp;
+        let dir = &run.info.dir;
+        let ws = dir.join("workspace");
+        if !ws.is_dir() {
+            return Err(Finding::Unbuildable(Unbuildable::NoWorkspace));
+        }
+        let rubric = std::fs::read_to_string(exp.root.join("rubric.yaml")).ok();
+        let task = run
+            .src
+            .text(RunCx::file("agent/prompt.md"))
+            .or_else(|| std::fs::read_to_string(exp.root.join("prompt.md")).ok())
+            .ok_or(Finding::Missing(RunCx::file("agent/prompt.md")))?;
+        let stdout = run.src.text(RunCx::file("agent/stdout.log")).unwrap_or_default();
+        let changes = effects.workspace_changes(&ws);
+        let steps = effects
+            .pipeline(dir, &ws)
+            .map_err(|e| Finding::Unbuildable(Unbuildable::Pipeline(e.into())))?;
+        let text = judge_prompt::build(&PromptParts {
+            rubric: rubric.as_deref(),
+            task: &task,
+            agent_output: &stdout,
+            changed_files: changes.changed,
+            diff: changes.diff.as_deref(),
+            pipeline: judge_prompt::pipeline_section(exp.era, &steps).into_iter().collect(),
+        });
+        Ok(vec![Output::new(RunCx::file("judge_prompt.md"), text)])
     }
-    for (title, body) in &p.pipeline {
-        sections.push(format!("## {title}\n\n{}", body.trim_end()));
-    }
-    sections.push("---\n\nEvaluate the agent's work using the rubric and criteria in your system prompt.".to_string());
-    sections.join("\n\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::era::Era;
-
-    fn step(name: &str, passed: bool, output: &str) -> StepResult {
-        StepResult { name: name.into(), passed, output: output.into() }
-    }
+    use crate::rules::cx::testing::{RunFixture, finding};
 
     #[test]
-    fn pipeline_section_per_era_and_outcome() {
-        assert_eq!(pipeline_section(Era::Head, &[]), None);
-        let ok =
-            [step("Python Build", true, "Python syntax check passed\n\n"), step("Python Test", true, "1 passed\n")];
-        let (title, body) = pipeline_section(Era::Jan2026, &ok).expect("a section");
-        assert_eq!(title, "Build/Lint/Test Pipeline Results");
-        assert_eq!(
-            body,
-            "**Overall Status**: ALL PASSED ✓\n\n### Python Build (PASSED)\n```\nPython syntax check passed\n```\n\n\
-             ### Python Test (PASSED)\n```\n1 passed\n```"
-        );
-        let mixed = [step("Build", true, "ok"), step("Test", false, "boom")];
-        let (title, body) = pipeline_section(Era::Head, &mixed).expect("a section");
-        assert_eq!(title, "Build/Lint/Test Pipeline Results (After Agent)");
-        assert!(
-            body.starts_with("**Overall Status**: SOME FAILED ✗") && body.contains("### Test (FAILED)\n```\nboom\n```")
-        );
-        let prompt =
-            build(&PromptParts { task: "t", agent_output: "{}", pipeline: vec![(title, body)], ..Default::default() });
-        let at = prompt.find("## Build/Lint/Test Pipeline Results (After Agent)").expect("in the prompt");
-        assert!(at > prompt.find("## Workspace State After Agent Execution").expect("workspace section"));
+    fn an_existing_prompt_stands_and_a_missing_one_needs_the_workspace() {
+        let run = RunFixture::new().file("judge_prompt.md", "## Rubric");
+        assert_eq!(finding(&run, "judge-prompt", 0), Finding::Fresh);
+        let run = RunFixture::new().file("agent/stdout.log", "{}");
+        assert_eq!(finding(&run, "judge-prompt", 0), Finding::Unbuildable(Unbuildable::NoWorkspace));
+        let run = run.dir("workspace");
+        assert!(matches!(finding(&run, "judge-prompt", 0), Finding::Missing(_)));
     }
 }

@@ -1,317 +1,109 @@
-//! A judge slot's `judgment.json`, parsed from its response (LAYOUT §8.3, §8.4).
+//! `run/judge/judge_NN/judgment.json`: the slot's verdict parsed from its response (LAYOUT §8.4).
 
+use super::compare;
+use super::cx::RunCx;
+use super::finding::{Difference, Finding, Waiting};
+use super::judge_slot::SlotState;
+use super::{Dep, Link, Output, RunRule, Scope, Spec, Stage, StaleWhen, Strategy};
+use crate::observe::judge::slot_file;
 use crate::py::json as pyjson;
-use crate::ratelimit::truthy;
-use serde_json::{Map, Value, json};
 
-pub const RULE_VERSION: u32 = 1;
+pub static JUDGMENT: JudgmentRule = JudgmentRule;
 
-/// The letter grade of a score (LAYOUT §6.1).
-pub fn grade(score: f64) -> &'static str {
-    if score == 1.0 {
-        "S"
-    } else if score >= 0.8 {
-        "A"
-    } else if score >= 0.6 {
-        "B"
-    } else if score >= 0.4 {
-        "C"
-    } else if score >= 0.2 {
-        "D"
-    } else {
-        "F"
-    }
-}
+pub struct JudgmentRule;
 
-/// What a judge's stdout held.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamText {
-    /// The response text (`result` of the result event, else the assistant text blocks, else the
-    /// raw text when stdout is not JSON at all).
-    pub text: String,
-    /// The result event said `is_error: true`; its message.
-    pub error: Option<String>,
-    /// The result event, when there was one (for rate-limit checks and timing).
-    pub result_event: Option<Value>,
-}
+static SPEC: Spec = Spec {
+    key: "judgment",
+    name: "judge/judge_{slot}/judgment.json",
+    scope: Scope::Slot,
+    strategy: Strategy::Regenerate,
+    stage: Stage::Judge,
+    version: 1,
+    after: &[Dep { rule: "judge", link: Link::Same }],
+    outputs: &["judge/judge_{slot}/judgment.json"],
+    reads: &["judge/judge_{slot}/*"],
+    stale_when: StaleWhen::Checked,
+};
 
-/// Extracts the response text from a judge's stdout: a stream-json event stream, a single
-/// `--output-format json` object, or plain text (the January-2026 text mode).
-pub fn response_from_stdout(stdout: &str) -> StreamText {
-    let mut any_json = false;
-    let mut result_event = None;
-    let mut assistant = String::new();
-    for line in stdout.lines() {
-        let line = line.trim();
-        if !line.starts_with('{') {
-            continue;
-        }
-        let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
-        any_json = true;
-        match event.get("type").and_then(Value::as_str) {
-            Some("result") => result_event = Some(event),
-            Some("assistant") => {
-                if let Some(blocks) = event.pointer("/message/content").and_then(Value::as_array) {
-                    for block in blocks {
-                        if block.get("type").and_then(Value::as_str) == Some("text")
-                            && let Some(t) = block.get("text").and_then(Value::as_str)
-                        {
-                            assistant.push_str(t);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    if !any_json {
-        return StreamText { text: stdout.to_string(), error: None, result_event: None };
-    }
-    let result_text = result_event.as_ref().and_then(|e| e.get("result")).and_then(Value::as_str).unwrap_or("");
-    let error = result_event.as_ref().filter(|e| e.get("is_error").and_then(Value::as_bool) == Some(true)).map(|e| {
-        match e.get("result").or_else(|| e.get("error")) {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => "judge reported an error".to_string(),
-        }
-    });
-    let text = if result_text.trim().is_empty() { assistant } else { result_text.to_string() };
-    StreamText { text, error, result_event }
-}
-
-/// The `total_cost_usd` of a stream's result event, parsing that line only.
-pub fn result_line_cost(stdout: &str) -> Option<f64> {
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with("{\"type\":\"result\""))?;
-    let v: Value = serde_json::from_str(line.trim()).ok()?;
-    v.get("total_cost_usd").and_then(pyjson::as_f64)
-}
-
-/// A parsed judgment (the `judgment.json` fields).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Judgment {
-    pub score: f64,
-    pub passed: bool,
-    pub grade: String,
-    pub reasoning: String,
-    pub is_valid: bool,
-    pub criteria_scores: Value,
-}
-
-impl Judgment {
-    /// `judgment.json` in the runner's key order.
-    pub fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("score".into(), pyjson::float(self.score));
-        m.insert("passed".into(), json!(self.passed));
-        m.insert("grade".into(), json!(self.grade));
-        m.insert("reasoning".into(), json!(self.reasoning));
-        m.insert("is_valid".into(), json!(self.is_valid));
-        m.insert("criteria_scores".into(), self.criteria_scores.clone());
-        Value::Object(m)
+impl RunRule for JudgmentRule {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
-    /// Reads an existing `judgment.json`, validating what the engine relies on.
-    pub fn from_value(v: &Value) -> Result<Self, String> {
-        let obj = v.as_object().ok_or("not a JSON object")?;
-        let score = obj.get("score").and_then(pyjson::as_f64).ok_or("no numeric `score`")?;
-        if !(0.0..=1.0).contains(&score) {
-            return Err(format!("score {score} is outside [0, 1]"));
-        }
-        let passed = obj.get("passed").and_then(Value::as_bool).ok_or("no boolean `passed`")?;
-        let grade_text = obj.get("grade").and_then(Value::as_str).ok_or("no `grade`")?;
-        if grade_text != grade(score) {
-            return Err(format!("grade {grade_text:?} does not match score {score} (expected {})", grade(score)));
-        }
-        let reasoning = obj.get("reasoning").and_then(Value::as_str).ok_or("no `reasoning` text")?;
-        let is_valid = !matches!(obj.get("is_valid"), Some(Value::Bool(false)));
-        Ok(Judgment {
-            score,
-            passed,
-            grade: grade_text.to_string(),
-            reasoning: reasoning.to_string(),
-            is_valid,
-            criteria_scores: obj.get("criteria_scores").cloned().unwrap_or(Value::Null),
-        })
-    }
-}
-
-/// Parses a judge response into a judgment (LAYOUT §8.4), or says why it cannot.
-pub fn parse_response(response: &str) -> Result<Judgment, String> {
-    let text = response.trim();
-    if text.is_empty() {
-        return Err("empty response".into());
-    }
-    let obj = extract_json(text).ok_or("no JSON object in the response")?;
-    let obj = obj.as_object().ok_or("the response's JSON is not an object")?;
-    let raw_score = obj.get("score").ok_or("the response's JSON has no `score`")?;
-    let score = match raw_score {
-        Value::Null => 0.0,
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("score {s:?} is not a number"))?,
-        other => pyjson::as_f64(other).ok_or_else(|| format!("score {other} is not a number"))?,
-    };
-    if score.is_nan() {
-        return Err("score is NaN".into());
-    }
-    let score = score.clamp(0.0, 1.0);
-    let passed = truthy(obj.get("passed"));
-    let reasoning = match obj.get("reasoning") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
-    let reasoning = if reasoning.is_empty() { "No reasoning provided".to_string() } else { reasoning };
-    let criteria_scores = ["categories", "criteria_scores"]
-        .iter()
-        .filter_map(|k| obj.get(*k))
-        .find(|v| truthy(Some(v)))
-        .cloned()
-        .unwrap_or(Value::Null);
-    Ok(Judgment { score, passed, grade: grade(score).to_string(), reasoning, is_valid: true, criteria_scores })
-}
-
-/// The runner's JSON extraction: the first fenced block if it holds an object, else the span from
-/// the first `{` to its matching `}` by plain brace counting. Where that span does not parse,
-/// darn retries with a matcher that skips braces inside strings (B31).
-fn extract_json(text: &str) -> Option<Value> {
-    if let Some(block) = first_fenced_block(text) {
-        let block = block.trim();
-        if block.starts_with('{')
-            && let Ok(v) = serde_json::from_str::<Value>(block)
+    fn check(&self, run: &RunCx, slot: u16) -> Finding {
+        let v = run.slot(slot);
+        let (SlotState::Usable, Some(want)) = (&v.state, &v.judgment) else {
+            return Finding::Waiting(Waiting::Judgments);
+        };
+        let Some(file) = slot_file(slot, "judgment.json") else { return Finding::Waiting(Waiting::Judgments) };
+        // The response survives only in the stream: restoring response.txt is part of this node.
+        if let Some(text) = &v.response_to_restore
+            && let Some(response) = slot_file(slot, "response.txt")
         {
-            return Some(v);
+            return match &v.sources.response_txt {
+                None => Finding::Missing(response),
+                Some(have) => Finding::Differs(
+                    response,
+                    Box::new(Difference {
+                        field: "".into(),
+                        recorded: compare::short(&serde_json::Value::String(have.clone())).into(),
+                        expected: compare::short(&serde_json::Value::String(text.clone())).into(),
+                        source: slot_file(slot, "stdout.log"),
+                    }),
+                ),
+            };
         }
-    }
-    let start = text.find('{')?;
-    if let Some(end) = matching_brace(&text[start..], false)
-        && let Ok(v) = serde_json::from_str::<Value>(&text[start..start + end + 1])
-    {
-        return Some(v);
-    }
-    let end = matching_brace(&text[start..], true)?;
-    serde_json::from_str::<Value>(&text[start..start + end + 1]).ok()
-}
-
-fn first_fenced_block(text: &str) -> Option<&str> {
-    let open = text.find("```")?;
-    let mut rest = &text[open + 3..];
-    if let Some(stripped) = rest.strip_prefix("json") {
-        rest = stripped;
-    }
-    let close = rest.find("```")?;
-    Some(&rest[..close])
-}
-
-/// Byte index of the `}` closing the `{` at index 0.
-fn matching_brace(text: &str, skip_strings: bool) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, b) in text.bytes().enumerate() {
-        if skip_strings && in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' if skip_strings => in_string = true,
-            b'{' => depth += 1,
-            b'}' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i);
+        let existing = match &v.sources.judgment_json {
+            Err(why) => return Finding::output(file, why.clone()),
+            Ok(e) => e,
+        };
+        match super::content::judgment::Judgment::from_value(existing) {
+            Err(m) => Finding::Malformed(file, m),
+            Ok(have) => {
+                let (have, want) = (have.to_value(), want.to_value());
+                match compare::against(file, &have, &want, v.response_file) {
+                    Finding::Fresh => Finding::Fresh,
+                    other => other,
                 }
             }
-            _ => {}
         }
     }
-    None
+
+    fn build(&self, run: &RunCx, slot: u16) -> Result<Vec<Output>, Finding> {
+        let v = run.slot(slot);
+        let (SlotState::Usable, Some(j)) = (&v.state, &v.judgment) else {
+            return Err(Finding::Waiting(Waiting::Judgments));
+        };
+        let file = slot_file(slot, "judgment.json").ok_or(Finding::Waiting(Waiting::Judgments))?;
+        let mut out = vec![Output::new(file, pyjson::to_string(&j.to_value()))];
+        if let (Some(text), Some(response)) = (&v.response_to_restore, slot_file(slot, "response.txt")) {
+            out.push(Output::new(response, text.as_bytes()));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::cx::testing::{RunFixture, built, finding};
+    use crate::rules::finding::Malformed;
 
     #[test]
-    fn grades() {
-        let cases = [
-            (1.0, "S"),
-            (0.99, "A"),
-            (0.8, "A"),
-            (0.6, "B"),
-            (0.59, "C"),
-            (0.4, "C"),
-            (0.2, "D"),
-            (0.19, "F"),
-            (0.0, "F"),
-        ];
-        for (s, g) in cases {
-            assert_eq!(grade(s), g, "{s}");
-        }
-    }
-
-    /// Every judgment of the real fixture is reproduced from its response, byte for byte.
-    #[test]
-    fn reproduces_every_fixture_judgment() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scylla-dryrun");
-        let mut checked = 0;
-        for tier in ["T0", "T1", "T2", "T3", "T4", "T5", "T6"] {
-            let subtest = if tier == "T0" { "00" } else { "01" };
-            for slot in 1..=3 {
-                let dir = root.join(format!("{tier}/{subtest}/run_01/judge/judge_{slot:02}"));
-                let response = std::fs::read_to_string(dir.join("response.txt")).expect("fixture");
-                let judgment = parse_response(&response).expect("parses");
-                let bytes = std::fs::read(dir.join("judgment.json")).expect("fixture");
-                assert_eq!(pyjson::to_string(&judgment.to_value()).as_bytes(), bytes.as_slice(), "{}", dir.display());
-                checked += 1;
-            }
-        }
-        assert_eq!(checked, 21);
-    }
-
-    #[test]
-    fn extraction_rules() {
-        let j = parse_response("Here:\n```json\n{\"score\": 0.5, \"passed\": false, \"reasoning\": \"meh\"}\n```")
-            .expect("fenced");
-        assert_eq!((j.score, j.passed, j.grade.as_str()), (0.5, false, "C"));
-        let j = parse_response("result {\"score\": 2, \"passed\": 1} trailing").expect("bare");
-        assert_eq!((j.score, j.passed, j.reasoning.as_str()), (1.0, true, "No reasoning provided"));
-        assert!(parse_response("no json here").is_err());
-        assert!(parse_response("{\"passed\": true}").is_err(), "score is required");
-        // Braces inside a string defeat plain counting; the string-aware retry recovers (B31).
-        let j = parse_response("{\"score\": 0.9, \"passed\": true, \"reasoning\": \"uses } and {{\"}").expect("B31");
-        assert_eq!(j.reasoning, "uses } and {{");
-    }
-
-    #[test]
-    fn stream_extraction() {
-        let stream = concat!(
-            "{\"type\":\"system\",\"subtype\":\"init\"}\n",
-            "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"score\\\": 0.7,\"},{\"type\":\"text\",\"text\":\" \\\"passed\\\": true}\"}]}}\n",
-            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"\"}\n"
-        );
-        let s = response_from_stdout(stream);
-        assert_eq!(s.text, "{\"score\": 0.7, \"passed\": true}");
-        assert!(s.error.is_none());
-        let text_mode = response_from_stdout("plain answer {\"score\": 1}");
-        assert_eq!(text_mode.text, "plain answer {\"score\": 1}");
-        let err = response_from_stdout("{\"type\":\"result\",\"is_error\":true,\"result\":\"API Error: 500\"}\n");
-        assert_eq!(err.error.as_deref(), Some("API Error: 500"));
-    }
-
-    #[test]
-    fn existing_judgments_are_validated() {
-        let good = json!({"score": 0.9, "passed": true, "grade": "A", "reasoning": "r", "is_valid": true, "criteria_scores": null});
-        assert!(Judgment::from_value(&good).is_ok());
-        let mut bad = good.clone();
-        bad["score"] = json!(1.5);
-        assert!(Judgment::from_value(&bad).expect_err("range").contains("outside"));
-        let mut bad = good.clone();
-        bad["grade"] = json!("C");
-        assert!(Judgment::from_value(&bad).is_err());
+    fn findings() {
+        let run = RunFixture::new().file("judge/judge_01/response.txt", "{\"score\": 0.7, \"passed\": true, \"reasoning\": \"r\"}");
+        assert!(matches!(finding(&run, "judgment", 1), Finding::Missing(_)));
+        let bytes = built(&run, "judgment", 1).remove(0).1;
+        let run = run.file("judge/judge_01/judgment.json", &String::from_utf8_lossy(&bytes));
+        assert_eq!(finding(&run, "judgment", 1), Finding::Fresh);
+        let out_of_range = String::from_utf8_lossy(&bytes).replace("0.7", "1.7");
+        let run = run.file("judge/judge_01/judgment.json", &out_of_range);
+        assert!(matches!(finding(&run, "judgment", 1), Finding::Malformed(_, Malformed::OutOfRange { .. })));
+        let stream = "{\"type\":\"result\",\"is_error\":false,\"result\":\"{\\\"score\\\": 0.5, \\\"passed\\\": false}\"}\n";
+        let restore = RunFixture::new().file("judge/judge_01/stdout.log", stream);
+        assert!(matches!(finding(&restore, "judgment", 1), Finding::Missing(f) if f.as_str().ends_with("response.txt")));
+        assert_eq!(built(&restore, "judgment", 1).len(), 2, "judgment.json and the restored response.txt");
+        let failed = RunFixture::new().file("judge/judge_01/error.log", "Judge failed: boom\n");
+        assert_eq!(finding(&failed, "judgment", 1), Finding::Waiting(Waiting::Judgments));
     }
 }

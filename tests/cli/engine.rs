@@ -361,7 +361,7 @@ fn graph_dot_names_every_edge() {
 #[test]
 fn a_second_darn_is_refused_while_the_lock_is_held() {
     let exp = Exp::fixture();
-    let _held = darn::stamp::Lock::acquire(exp.root()).expect("take the lock");
+    let _held = darn::engine::lock::Lock::acquire(exp.root()).expect("take the lock");
     let out = exp.darn(&["reconcile", "--regenerate-only"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(&std::process::id().to_string()));

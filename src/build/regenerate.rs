@@ -1,0 +1,198 @@
+//! Regeneration: what a node's files should contain now, from its rule, and which of them differ
+//! from what is on disk.
+
+use super::write::PendingFile;
+use crate::engine::Engine;
+use crate::engine::graph::NodeId;
+use crate::observe::files::RunFiles;
+use crate::observe::sources::RunSources;
+use crate::py::json as pyjson;
+use crate::rules::content::judge_prompt::StepResult;
+use crate::rules::{BuildEnv, Finding, PromptEffects, Rule, RunCx, WorkspaceChanges};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What building one node gave.
+#[derive(Debug)]
+pub struct Built {
+    /// Files whose bytes change.
+    pub write: Vec<PendingFile>,
+    /// The output changed beyond its timestamps.
+    pub changed: bool,
+}
+
+/// The effects a judge prompt needs: git on the workspace and the build pipeline.
+pub struct Effects<'a> {
+    pub exp: &'a crate::experiment::Experiment,
+}
+
+fn git(workspace: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").arg("-C").arg(workspace).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl PromptEffects for Effects<'_> {
+    fn workspace_changes(&self, ws: &Path) -> WorkspaceChanges {
+        let excluded = |f: &str| f == "CLAUDE.md" || f.starts_with(".claude");
+        let word = |code: &str| match code {
+            "??" | "A" => "created",
+            "D" => "deleted",
+            _ => "modified",
+        };
+        let mut changed: Vec<(String, &'static str)> = Vec::new();
+        if ws.join(".git").exists() {
+            for line in git(ws, &["status", "--porcelain"]).unwrap_or_default().lines() {
+                let (code, file) = line.split_at(line.len().min(3));
+                let file = file.trim();
+                if !excluded(file) {
+                    changed.push((file.to_string(), word(code.trim())));
+                }
+            }
+            if changed.is_empty() {
+                for line in git(ws, &["show", "--name-status", "--format=", "HEAD"]).unwrap_or_default().lines() {
+                    let mut parts = line.split_whitespace();
+                    if let (Some(code), Some(file)) = (parts.next(), parts.next())
+                        && !excluded(file)
+                    {
+                        changed.push((file.to_string(), word(code)));
+                    }
+                }
+            }
+            let diff = git(ws, &["diff", "HEAD"])
+                .filter(|d| !d.trim().is_empty())
+                .or_else(|| git(ws, &["show", "--format=", "HEAD"]));
+            return WorkspaceChanges { changed, diff };
+        }
+        if let Ok(entries) = std::fs::read_dir(ws) {
+            let mut files: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|f| !excluded(f) && !f.starts_with('.'))
+                .collect();
+            files.sort();
+            changed = files.into_iter().map(|f| (f, "created")).collect();
+        }
+        WorkspaceChanges { changed, diff: None }
+    }
+
+    fn pipeline(&self, run_dir: &Path, workspace: &Path) -> Result<Vec<StepResult>, String> {
+        #[cfg(unix)]
+        return crate::exec::pipeline::run(&self.exp.settings.pipeline, run_dir, workspace);
+        #[cfg(not(unix))]
+        {
+            let _ = (run_dir, workspace);
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Whether new content differs from what is on disk in more than its timestamps
+/// (`generated_at`, the `**Generated**:` line, the checkpoint's clock).
+pub fn differs(path: &Path, new: &[u8]) -> bool {
+    let Ok(old) = std::fs::read(path) else { return true };
+    if old == new {
+        return false;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.ends_with(".md") {
+        let strip = |b: &[u8]| crate::rules::content::run_report::without_generated(&String::from_utf8_lossy(b));
+        return strip(&old) != strip(new);
+    }
+    if name.ends_with(".json") {
+        let (Ok(mut a), Ok(mut b)) = (pyjson::parse(&old), pyjson::parse(new)) else { return true };
+        for v in [&mut a, &mut b] {
+            if let Value::Object(m) = v {
+                for k in ["generated_at", "last_updated_at", "last_heartbeat"] {
+                    m.shift_remove(k);
+                }
+            }
+        }
+        return a != b;
+    }
+    true
+}
+
+/// Builds nodes (run nodes grouped by run, in order; runs and aggregates in parallel). `own`
+/// tells whether a node is rebuilt for its own causes (then even a timestamp-only change is
+/// written) rather than only because something upstream was.
+pub fn build(
+    engine: &Engine,
+    nodes: &[NodeId],
+    files: &HashMap<usize, RunFiles>,
+    own: &(dyn Fn(NodeId) -> bool + Sync),
+    now: &str,
+) -> Vec<(NodeId, Result<Built, Finding>)> {
+    let mut by_run: HashMap<usize, Vec<NodeId>> = HashMap::new();
+    let mut aggregates: Vec<NodeId> = Vec::new();
+    for &n in nodes {
+        match engine.graph.run_of(n) {
+            Some(r) => by_run.entry(r).or_default().push(n),
+            None => aggregates.push(n),
+        }
+    }
+    let effects = Effects { exp: &engine.exp };
+    let env = BuildEnv { effects: &effects, now };
+    let groups: Vec<(usize, Vec<NodeId>)> = by_run.into_iter().collect();
+    let mut out: Vec<(NodeId, Result<Built, Finding>)> = groups
+        .par_iter()
+        .flat_map_iter(|(run, ns)| {
+            let cx = engine.run_info(*run);
+            let run_files =
+                files.get(run).or_else(|| engine.facts.runs[*run].as_ref().map(|f| &f.files)).cloned().unwrap_or_default();
+            let dir = cx.dir.clone();
+            let src = RunSources::new(&dir, &run_files, Default::default());
+            let mut rcx = RunCx::new(&cx, src);
+            rcx.env = Some(&env);
+            let results: Vec<(NodeId, Result<Built, Finding>)> = ns
+                .iter()
+                .map(|&n| {
+                    let node = engine.graph.node(n);
+                    let outputs = match engine.graph.registry.get(node.rule) {
+                        Rule::Run(r) => r.build(&rcx, node.slot),
+                        Rule::Aggregate(_) => Err(Finding::Fresh),
+                    };
+                    (n, outputs.map(|o| compare(&dir, o, own(n))))
+                })
+                .collect();
+            results
+        })
+        .collect();
+    if !aggregates.is_empty() {
+        let agg: Vec<(NodeId, Result<Built, Finding>)> = engine.with_aggregates(Some(now), |acx| {
+            aggregates
+                .par_iter()
+                .map(|&n| {
+                    let node = engine.graph.node(n);
+                    let dir = engine.node_dir(n);
+                    let outputs = match engine.graph.registry.get(node.rule) {
+                        Rule::Aggregate(r) => r.build(acx, node.at as usize),
+                        Rule::Run(_) => Err(Finding::Fresh),
+                    };
+                    (n, outputs.map(|o| compare(&dir, o, own(n))))
+                })
+                .collect()
+        });
+        out.extend(agg);
+    }
+    out
+}
+
+/// Which outputs differ from the files on disk.
+fn compare(dir: &Path, outputs: Vec<crate::rules::Output>, own: bool) -> Built {
+    let mut changed = false;
+    let mut write = Vec::new();
+    for o in outputs {
+        let path = dir.join(o.file.as_str());
+        let semantic = differs(&path, &o.bytes);
+        changed |= semantic;
+        let bytes_differ = std::fs::read(&path).map_or(true, |old| old != o.bytes);
+        // A rebuild forced only by upstream keeps a file whose only change is its timestamp.
+        if bytes_differ && (own || semantic) {
+            write.push(PendingFile { path, bytes: o.bytes, executable: o.executable });
+        }
+    }
+    Built { write, changed }
+}

@@ -1,0 +1,20 @@
+//! `darn plan` (and `reconcile --dry-run`): the actions reconcile would take. Writes nothing in
+//! the experiment.
+
+use super::{Invocation, PlanRequest, options};
+use crate::error::Result;
+use crate::printer::Printer;
+
+pub fn run(ctx: &Invocation, req: &PlanRequest, printer: &Printer) -> Result<i32> {
+    let mut engine = ctx.load(false)?;
+    let (opts, _) = options(&engine, req, &ctx.bases())?;
+    let plan = engine.plan(&opts);
+    let report = crate::printer::plan::report(&engine, &plan);
+    if printer.json {
+        printer.json_out(&report);
+    } else {
+        printer.out(&crate::printer::plan::render(&report, printer));
+    }
+    let _ = engine.save_caches();
+    Ok(i32::from(plan.pending()))
+}

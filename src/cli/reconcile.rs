@@ -1,0 +1,63 @@
+//! `darn reconcile`: bring the targets up to date, to a fixed point.
+
+use super::{Backend as BackendArg, Invocation, ReconcileArgs, options};
+use crate::build::reconcile::reconcile;
+use crate::build::retry::RetryPolicy;
+use crate::build::scheduler::ExecOptions;
+use crate::engine::lock::Lock;
+use crate::error::{Error, Result};
+use crate::exec::Backend;
+use crate::printer::Printer;
+use std::sync::Arc;
+
+pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<i32> {
+    if args.backend == BackendArg::Slurm {
+        return Err(Error::Usage("--backend slurm is not available in this build of darn; use --backend local".into()));
+    }
+    if args.dry_run {
+        return super::plan::run(ctx, &args.into(), printer);
+    }
+    let exp = ctx.open()?;
+    let _lock = Lock::acquire(&exp.root)?;
+    // Ctrl-C: stop launching, stop what runs, record what finished, exit 130.
+    crate::util::interrupt::install();
+    let mut engine = crate::engine::Engine::load(exp, crate::engine::LoadOptions { writable: true, aggregates: true }, &|_| true)?;
+    let (opts, _) = options(&engine, &args.into(), &ctx.bases())?;
+    let settings = &engine.exp.settings.execution;
+    let exec = ExecOptions {
+        execute: !args.regenerate_only,
+        jobs: args.jobs.or(settings.jobs).unwrap_or(2),
+        keep_going: args.keep_going,
+        retry: RetryPolicy {
+            retries: settings.retries.unwrap_or(3),
+            backoff: settings.backoff.unwrap_or(std::time::Duration::from_secs(10)),
+        },
+    };
+    #[cfg(unix)]
+    let backend: Option<Arc<dyn Backend + Send + Sync>> = Some(Arc::new(crate::exec::local::Local {
+        exp: Arc::clone(&engine.exp),
+        outcome: engine.outcome_fn(),
+        grace: crate::exec::process::DEFAULT_GRACE,
+    }));
+    #[cfg(not(unix))]
+    let backend: Option<Arc<dyn Backend + Send + Sync>> = None;
+    let bar = crate::printer::progress::Bar::new(printer);
+    let outcome = reconcile(&mut engine, &opts, &exec, backend, &bar)?;
+    bar.finish();
+    if let Err(e) = engine.save_caches() {
+        printer.warn(&format!("could not save darn's caches: {e} (the next run will be slower, nothing else)"));
+    }
+    let report = crate::printer::reconcile::report(&engine, &outcome);
+    if printer.json {
+        printer.json_out(&report);
+    } else {
+        printer.out(&crate::printer::reconcile::render(&report, printer));
+    }
+    Ok(if outcome.interrupted {
+        130
+    } else if outcome.work_left() {
+        1
+    } else {
+        0
+    })
+}

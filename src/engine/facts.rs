@@ -1,0 +1,561 @@
+//! The facts the planner decides from: for every node, the digest of what decides it now (rule
+//! version, parameters, the hashes of the files it reads and writes) and its rule's finding.
+//!
+//! A finding is computed only when nothing vouches for it: a stamp with the same digest proves
+//! the node fresh, the check cache holds what an earlier check of the same digest found, and
+//! only the rest is checked, reading and parsing just the files those rules need.
+
+use super::checks::{ChecksCache, Used};
+use super::graph::{Graph, NodeId};
+use super::journal::{Stamp, Stamps};
+use crate::experiment::Experiment;
+use crate::experiment::files::RunFile;
+use crate::observe::cache::StatCache;
+use crate::observe::dir::Dir;
+use crate::observe::files::{RunEntry, RunFiles, look};
+use crate::observe::sources::RunSources;
+use crate::rules::{AggCx, AggInputs, Estimate, ExpInfo, Finding, History, Rule, RunCx, RunExtras, RunInfo, RunProgress, RunResults};
+use crate::util::hash::{Hash, short_hex};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Receives a node's named parts in order: rule version, parameters, inputs, outputs.
+pub trait PartSink {
+    fn rule(&mut self, version: u32);
+    fn param(&mut self, name: &str, value: &str);
+    fn input(&mut self, name: &str, hash: &Hash);
+    fn output(&mut self, name: &str, hash: &Hash);
+}
+
+/// The digest of a node's parts: the same bytes as [`super::journal::digest`] of its stamp.
+#[derive(Default)]
+pub struct DigestSink {
+    buf: Vec<u8>,
+    stage: u8,
+}
+
+impl DigestSink {
+    fn to(&mut self, stage: u8) {
+        while self.stage < stage {
+            self.stage += 1;
+            if self.stage >= 2 {
+                self.buf.push(self.stage);
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Hash {
+        self.to(3);
+        crate::util::hash::hash_bytes(&self.buf)
+    }
+}
+
+impl PartSink for DigestSink {
+    fn rule(&mut self, version: u32) {
+        self.buf.extend_from_slice(&version.to_le_bytes());
+        self.stage = 1;
+    }
+    fn param(&mut self, name: &str, value: &str) {
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(0);
+        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.push(1);
+    }
+    fn input(&mut self, name: &str, hash: &Hash) {
+        self.to(2);
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(0);
+        self.buf.extend_from_slice(hash);
+    }
+    fn output(&mut self, name: &str, hash: &Hash) {
+        self.to(3);
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(0);
+        self.buf.extend_from_slice(hash);
+    }
+}
+
+/// A node's named parts, for stamps and for explaining a difference.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parts {
+    pub rule: u32,
+    pub params: Vec<(String, String)>,
+    pub inputs: Vec<(String, Hash)>,
+    pub outputs: Vec<(String, Hash)>,
+}
+
+impl PartSink for Parts {
+    fn rule(&mut self, version: u32) {
+        self.rule = version;
+    }
+    fn param(&mut self, name: &str, value: &str) {
+        self.params.push((name.to_string(), value.to_string()));
+    }
+    fn input(&mut self, name: &str, hash: &Hash) {
+        self.inputs.push((name.to_string(), *hash));
+    }
+    fn output(&mut self, name: &str, hash: &Hash) {
+        self.outputs.push((name.to_string(), *hash));
+    }
+}
+
+impl Parts {
+    pub fn digest(&self) -> Hash {
+        self.stamp(false, 0).digest()
+    }
+
+    pub fn stamp(&self, adopted: bool, at: i64) -> Stamp {
+        Stamp {
+            rule: self.rule,
+            adopted,
+            params: self.params.clone(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            at,
+        }
+    }
+}
+
+/// What is known of one run.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub files: RunFiles,
+    pub extras: RunExtras,
+    /// The run directory relative to the experiment.
+    pub rel: String,
+}
+
+/// The facts of every node.
+#[derive(Debug, Default)]
+pub struct Facts {
+    digest: Vec<Hash>,
+    /// `None`: fresh.
+    finding: Vec<Option<Box<Finding>>>,
+    observed: Vec<bool>,
+    /// By run index (`None`: the run was not looked at).
+    pub runs: Vec<Option<RunFacts>>,
+    pub history: History,
+    /// Estimates of execution nodes.
+    pub estimates: HashMap<NodeId, Estimate>,
+}
+
+impl Facts {
+    pub fn digest(&self, n: NodeId) -> Hash {
+        self.digest[n.index()]
+    }
+
+    pub fn finding(&self, n: NodeId) -> &Finding {
+        static FRESH: Finding = Finding::Fresh;
+        self.finding[n.index()].as_deref().unwrap_or(&FRESH)
+    }
+
+    /// Whether the node was looked at (runs outside a selection are not).
+    pub fn observed(&self, n: NodeId) -> bool {
+        self.observed[n.index()]
+    }
+
+    pub fn estimate(&self, n: NodeId) -> Estimate {
+        self.estimates.get(&n).copied().unwrap_or_default()
+    }
+
+    /// Records a node as just built by darn: fresh, with this digest.
+    pub fn set_built(&mut self, n: NodeId, digest: Hash) {
+        self.digest[n.index()] = digest;
+        self.finding[n.index()] = None;
+    }
+
+    fn set(&mut self, n: NodeId, digest: Hash, finding: Finding) {
+        self.digest[n.index()] = digest;
+        self.finding[n.index()] = (!finding.is_fresh()).then(|| Box::new(finding));
+        self.observed[n.index()] = true;
+    }
+
+    fn empty(len: usize, runs: usize) -> Facts {
+        Facts {
+            digest: vec![[0; 16]; len],
+            finding: (0..len).map(|_| None).collect(),
+            observed: vec![false; len],
+            runs: vec![None; runs],
+            history: History::default(),
+            estimates: HashMap::new(),
+        }
+    }
+}
+
+/// What the rules know of the experiment, computed once per load.
+#[derive(Debug)]
+pub struct Known {
+    pub shared: ExpInfo,
+    base: String,
+    baselines: HashMap<(String, String), Value>,
+}
+
+impl Known {
+    pub fn of(exp: &Experiment) -> Known {
+        Known { shared: ExpInfo::of(exp), base: exp.recorded_base(), baselines: exp.baseline_summaries() }
+    }
+
+    /// What the rules know of a run besides its files.
+    pub fn info<'a>(&'a self, exp: &'a Experiment, graph: &Graph, run: usize) -> RunInfo<'a> {
+        self.info_for(exp, run, graph.slots)
+    }
+
+    /// The same, without a graph.
+    pub fn info_for<'a>(&'a self, exp: &'a Experiment, run: usize, slots: u16) -> RunInfo<'a> {
+        let loc = &exp.runs[run];
+        let baseline = self.baselines.get(&(loc.key.tier.clone(), loc.key.subtest.clone())).cloned();
+        let baseline_text = baseline.as_ref().map(crate::py::json::to_string).unwrap_or_default();
+        RunInfo {
+            exp,
+            shared: &self.shared,
+            index: run,
+            key: &loc.key,
+            id: loc.key.id(),
+            slots,
+            recorded_run_path: exp.recorded_run_path(&self.base, &loc.key),
+            baseline,
+            baseline_text,
+            dir: exp.run_dir(loc),
+        }
+    }
+}
+
+/// What looking at the experiment needs: everything shared by the runs.
+pub struct Context<'a> {
+    pub exp: &'a Experiment,
+    pub graph: &'a Graph,
+    pub stamps: &'a dyn Stamps,
+    pub stat: &'a StatCache,
+    pub checks: &'a ChecksCache,
+    pub known: &'a Known,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(
+        exp: &'a Experiment,
+        graph: &'a Graph,
+        stamps: &'a dyn Stamps,
+        stat: &'a StatCache,
+        checks: &'a ChecksCache,
+        known: &'a Known,
+    ) -> Self {
+        Context { exp, graph, stamps, stat, checks, known }
+    }
+
+    /// What the rules know of a run besides its files.
+    pub fn info(&self, run: usize) -> RunInfo<'a> {
+        self.known.info(self.exp, self.graph, run)
+    }
+
+    /// The named parts of a run or slot node, given its run's files.
+    pub fn run_parts(&self, info: &RunInfo, files: &RunFiles, n: NodeId, sink: &mut dyn PartSink) {
+        let node = self.graph.node(n);
+        let Rule::Run(rule) = self.graph.registry.get(node.rule) else { return };
+        sink.rule(rule.spec().version);
+        rule.params(info, node.slot, &mut |k, v| sink.param(k, v));
+        let (reads, outputs) = self.graph.node_files(n);
+        for f in reads {
+            sink.input(f.as_str(), &files.hash(*f));
+        }
+        for f in outputs {
+            sink.output(f.as_str(), &files.hash(*f));
+        }
+    }
+
+    /// The named parts of an aggregate node.
+    pub fn aggregate_parts(&self, cx: &AggCx, n: NodeId, sink: &mut dyn PartSink) {
+        let node = self.graph.node(n);
+        let Rule::Aggregate(rule) = self.graph.registry.get(node.rule) else { return };
+        let spec = rule.spec();
+        sink.rule(spec.version);
+        rule.params(cx, node.at as usize, &mut |k, v| sink.param(k, v));
+        rule.inputs(cx, node.at as usize, &mut |k, h| sink.input(&k, &h));
+        let dir = super::aggregate_dir(self.exp, self.graph, n);
+        for out in spec.outputs {
+            sink.output(out, &cx.inputs.file_hash(&cx.rel(&dir.join(out))));
+        }
+    }
+}
+
+/// What looking at one run gave.
+pub struct RunOut {
+    pub run: usize,
+    pub facts: RunFacts,
+    pub nodes: Vec<(NodeId, Hash, Finding)>,
+    pub entry: Option<RunEntry>,
+    pub used: Used,
+}
+
+/// Looks at one run: its files, then each node's digest and finding. `trusted` nodes were just
+/// built by darn and are fresh by construction.
+pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(NodeId) -> bool + Sync)) -> RunOut {
+    let info = cx.info(run);
+    let rel = cx.exp.run_rel(&cx.exp.runs[run]);
+    for attempt in 0..2 {
+        let cached = if use_cache && attempt == 0 { cx.stat.run(&rel) } else { None };
+        let looked = look(&Dir::new(&info.dir), cx.graph.declared(), cached, cx.stat.racy_after_ns, true);
+        let files = looked.files;
+        let mut used = Used::default();
+        let mut nodes: Vec<(NodeId, Hash, Option<Finding>)> = Vec::with_capacity(cx.graph.per_run());
+        let mut to_check = false;
+        for n in cx.graph.run_nodes(run) {
+            let mut d = DigestSink::default();
+            cx.run_parts(&info, &files, n, &mut d);
+            let digest = d.finish();
+            let finding = if trusted(n) || cx.stamps.digest(&cx.graph.id(n)) == Some(digest) {
+                Some(Finding::Fresh)
+            } else if let Some(f) = cx.checks.finding(&digest) {
+                used.findings.push((digest, None));
+                Some(f)
+            } else {
+                to_check = true;
+                None
+            };
+            nodes.push((n, digest, finding));
+        }
+        let content = files.digest();
+        let cached_extras = cx.checks.extras(&content).cloned();
+        let (extras, changed) = if !to_check && let Some(x) = cached_extras {
+            used.extras.push((content, None));
+            (x, false)
+        } else {
+            let src = RunSources::new(&info.dir, &files, looked.loaded);
+            let rcx = RunCx::new(&info, src);
+            for (n, digest, finding) in &mut nodes {
+                if finding.is_none() {
+                    let node = cx.graph.node(*n);
+                    let f = match cx.graph.registry.get(node.rule) {
+                        Rule::Run(r) => r.check(&rcx, node.slot),
+                        Rule::Aggregate(_) => Finding::Fresh,
+                    };
+                    used.findings.push((*digest, Some(f.clone())));
+                    *finding = Some(f);
+                }
+            }
+            let extras = rcx.extras();
+            used.extras.push((content, Some(extras.clone())));
+            (extras, rcx.src.changed())
+        };
+        if changed && attempt == 0 {
+            // A file changed while darn looked at the run: look again from scratch.
+            continue;
+        }
+        let entry = if changed { None } else { looked.entry };
+        let used = if changed { Used::default() } else { used };
+        let nodes = nodes.into_iter().map(|(n, d, f)| (n, d, f.unwrap_or(Finding::Fresh))).collect();
+        return RunOut { run, facts: RunFacts { files, extras, rel }, nodes, entry, used };
+    }
+    unreachable!("the loop returns on its second pass")
+}
+
+/// The inputs aggregate rules read from the engine.
+pub struct AggregateInputs<'a> {
+    pub cx: &'a Context<'a>,
+    pub facts: &'a Facts,
+    pub progress: &'a [RunProgress],
+    /// Files outside runs that had to be read, to remember in the stat cache.
+    pub remember: Mutex<Vec<(String, crate::observe::dir::StatSig, Hash)>>,
+    hashes: Mutex<HashMap<String, Hash>>,
+}
+
+impl<'a> AggregateInputs<'a> {
+    pub fn new(cx: &'a Context<'a>, facts: &'a Facts, progress: &'a [RunProgress]) -> Self {
+        AggregateInputs { cx, facts, progress, remember: Mutex::new(Vec::new()), hashes: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl AggInputs for AggregateInputs<'_> {
+    fn run_file_hash(&self, run: usize, file: RunFile) -> Hash {
+        match self.facts.runs.get(run).and_then(Option::as_ref) {
+            Some(r) => r.files.hash(file),
+            // A run not looked at: hash the file as it is.
+            None => {
+                let dir = self.cx.exp.run_dir(&self.cx.exp.runs[run]);
+                std::fs::read(dir.join(file.as_str())).map_or(crate::util::hash::ABSENT, |b| crate::util::hash::hash_bytes(&b))
+            }
+        }
+    }
+
+    fn file_hash(&self, rel: &str) -> Hash {
+        if let Ok(h) = self.hashes.lock()
+            && let Some(h) = h.get(rel)
+        {
+            return *h;
+        }
+        let hash = match self.cx.stat.file_hash(&self.cx.exp.root, rel) {
+            Ok(None) => crate::util::hash::ABSENT,
+            Err(_) => crate::util::hash::UNREADABLE,
+            Ok(Some(look)) => {
+                if let (Some(r), Ok(mut remember)) = (look.remember, self.remember.lock()) {
+                    remember.push(r);
+                }
+                look.hash
+            }
+        };
+        if let Ok(mut h) = self.hashes.lock() {
+            h.insert(rel.to_string(), hash);
+        }
+        hash
+    }
+
+    fn progress(&self, run: usize) -> RunProgress {
+        self.progress.get(run).copied().unwrap_or(RunProgress::NotStarted)
+    }
+}
+
+/// The digest and finding of every aggregate node.
+pub fn aggregate_facts(
+    cx: &Context,
+    acx: &AggCx,
+    nodes: &[NodeId],
+    trusted: &(dyn Fn(NodeId) -> bool + Sync),
+) -> (Vec<(NodeId, Hash, Finding)>, Used) {
+    let results: Vec<(NodeId, Hash, Finding, Option<(Hash, Option<Finding>)>)> = nodes
+        .par_iter()
+        .map(|&n| {
+            let mut d = DigestSink::default();
+            cx.aggregate_parts(acx, n, &mut d);
+            let digest = d.finish();
+            if trusted(n) || cx.stamps.digest(&cx.graph.id(n)) == Some(digest) {
+                return (n, digest, Finding::Fresh, None);
+            }
+            if let Some(f) = cx.checks.finding(&digest) {
+                return (n, digest, f, Some((digest, None)));
+            }
+            let node = cx.graph.node(n);
+            let f = match cx.graph.registry.get(node.rule) {
+                Rule::Aggregate(r) => r.check(acx, node.at as usize),
+                Rule::Run(_) => Finding::Fresh,
+            };
+            (n, digest, f.clone(), Some((digest, Some(f))))
+        })
+        .collect();
+    let mut used = Used::default();
+    let mut out = Vec::with_capacity(results.len());
+    for (n, d, f, u) in results {
+        used.findings.extend(u);
+        out.push((n, d, f));
+    }
+    (out, used)
+}
+
+/// Builds the facts of the runs for which `keep` is true and, when `aggregates`, of every
+/// aggregate node. Returns what to store in the caches.
+pub struct Loaded {
+    pub facts: Facts,
+    pub entries: Vec<(String, Option<RunEntry>)>,
+    pub used: Used,
+    pub remember: Vec<(String, crate::observe::dir::StatSig, Hash)>,
+}
+
+/// Looks at the runs `keep` selects.
+pub fn load_runs(cx: &Context, keep: &(dyn Fn(usize) -> bool + Sync)) -> Loaded {
+    let mut facts = Facts::empty(cx.graph.len(), cx.graph.runs());
+    let outs: Vec<RunOut> = (0..cx.graph.runs())
+        .into_par_iter()
+        .filter(|&r| keep(r))
+        .map(|r| run_facts(cx, r, true, &|_| false))
+        .collect();
+    let mut loaded = Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default(), remember: Vec::new() };
+    for out in outs {
+        absorb(&mut facts, &mut loaded, out);
+    }
+    loaded.facts = facts;
+    loaded
+}
+
+/// Takes one run's facts into the whole.
+pub fn absorb(facts: &mut Facts, loaded: &mut Loaded, out: RunOut) {
+    for (n, d, f) in out.nodes {
+        facts.set(n, d, f);
+    }
+    loaded.entries.push((out.facts.rel.clone(), out.entry));
+    loaded.used.findings.extend(out.used.findings);
+    loaded.used.extras.extend(out.used.extras);
+    facts.runs[out.run] = Some(out.facts);
+}
+
+/// Sets the facts of aggregate nodes.
+pub fn set_aggregates(facts: &mut Facts, nodes: Vec<(NodeId, Hash, Finding)>) {
+    for (n, d, f) in nodes {
+        facts.set(n, d, f);
+    }
+}
+
+/// Sets a run's facts after darn rebuilt some of its nodes.
+pub fn set_run(facts: &mut Facts, out: RunOut) {
+    for (n, d, f) in out.nodes {
+        facts.set(n, d, f);
+    }
+    facts.runs[out.run] = Some(out.facts);
+}
+
+/// Cost and time estimates of every execution node of the looked-at runs, from the history of
+/// their past executions.
+pub fn estimate(cx: &Context, facts: &mut Facts) {
+    facts.history = History::of(
+        facts
+            .runs
+            .iter()
+            .enumerate()
+            .filter_map(|(r, f)| f.as_ref().map(|f| (cx.exp.runs[r].key.tier.as_str(), &f.extras))),
+    );
+    let mut estimates = HashMap::new();
+    for run in 0..cx.graph.runs() {
+        if facts.runs[run].is_none() {
+            continue;
+        }
+        let info = cx.info(run);
+        for n in cx.graph.run_nodes(run) {
+            let node = cx.graph.node(n);
+            if let Rule::Run(r) = cx.graph.registry.get(node.rule)
+                && let Some(e) = r.estimate(&info, node.slot, &facts.history)
+            {
+                estimates.insert(n, e);
+            }
+        }
+    }
+    facts.estimates = estimates;
+}
+
+/// The named parts of any node now (for `why` and stamps).
+pub fn parts(cx: &Context, acx: Option<&AggCx>, facts: &Facts, n: NodeId) -> Option<Parts> {
+    let mut p = Parts::default();
+    match cx.graph.run_of(n) {
+        Some(run) => {
+            let files = &facts.runs.get(run)?.as_ref()?.files;
+            cx.run_parts(&cx.info(run), files, n, &mut p);
+        }
+        None => cx.aggregate_parts(acx?, n, &mut p),
+    }
+    Some(p)
+}
+
+/// Short hex of a hash, for details.
+pub fn hex(h: &Hash) -> String {
+    short_hex(h)
+}
+
+/// The runs' progress for the checkpoint, from their statuses.
+pub fn progress_of(statuses: &[Option<super::status::RunStatus>], facts: &Facts) -> Vec<RunProgress> {
+    statuses
+        .iter()
+        .enumerate()
+        .map(|(r, st)| {
+            let passed = facts.runs[r].as_ref().and_then(|f| f.extras.passed).unwrap_or(false);
+            st.as_ref().map_or(RunProgress::NotStarted, |s| s.progress(passed))
+        })
+        .collect()
+}
+
+/// A context for aggregate rules over these facts.
+pub fn agg_cx<'a>(
+    cx: &'a Context<'a>,
+    inputs: &'a AggregateInputs<'a>,
+    run_results: &'a RunResults,
+    now: Option<&str>,
+) -> AggCx<'a> {
+    AggCx::new(cx.exp, inputs, run_results, now.map_or_else(crate::util::time::now_iso, str::to_string))
+}

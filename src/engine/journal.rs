@@ -1,0 +1,441 @@
+//! Stamps: what each node was last built (or adopted) from, kept in an append-only,
+//! checksummed journal in `.darn/`.
+//!
+//! A stamp holds the named parts of a node's fingerprint (rule version, parameters, input
+//! hashes) and the hashes of the outputs it wrote, so `why` can say what changed, field by
+//! field. Stamps never hold mtimes or absolute paths. A stamp is appended only after the node's
+//! outputs are durably on disk; a torn record at the end of the journal (a crash mid-append) is
+//! dropped on load, which at worst makes darn re-check that node.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+pub use crate::util::hash::{ABSENT, Hash, short_hex};
+
+/// What a node was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The rule's version when the node was built.
+    pub rule: u32,
+    /// Adopted: darn validated an existing output instead of building it.
+    pub adopted: bool,
+    /// Parameters that decide the output (`model`, `era`, ...), by name.
+    pub params: Vec<(String, String)>,
+    /// Content hashes of the inputs, by name.
+    pub inputs: Vec<(String, Hash)>,
+    /// Content hashes of the outputs as written, by file.
+    pub outputs: Vec<(String, Hash)>,
+    /// When (microseconds since the epoch); not part of the fingerprint.
+    pub at: i64,
+}
+
+/// The digest of a stamp's named parts (rule version, parameters, input and output hashes):
+/// equal digests mean nothing that decides the node changed. Facts compute the same digest, so
+/// a no-op check compares 16 bytes instead of decoding stamps.
+pub fn digest<'a>(
+    rule: u32,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    inputs: impl IntoIterator<Item = (&'a str, &'a Hash)>,
+    outputs: impl IntoIterator<Item = (&'a str, &'a Hash)>,
+) -> Hash {
+    // The pieces are gathered and hashed at once: the same bytes, so the same digest, as
+    // feeding them one by one, without a hasher call per tiny piece (160,000 nodes at 10k runs).
+    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    buf.extend_from_slice(&rule.to_le_bytes());
+    for (k, v) in params {
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(v.as_bytes());
+        buf.push(1);
+    }
+    buf.push(2);
+    for (k, v) in inputs {
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(v);
+    }
+    buf.push(3);
+    for (k, v) in outputs {
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(v);
+    }
+    crate::util::hash::hash_bytes(&buf)
+}
+
+impl Stamp {
+    /// See [`digest`].
+    pub fn digest(&self) -> Hash {
+        digest(
+            self.rule,
+            self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            self.inputs.iter().map(|(k, v)| (k.as_str(), v)),
+            self.outputs.iter().map(|(k, v)| (k.as_str(), v)),
+        )
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: String,
+    /// `None` invalidates the node's stamp.
+    stamp: Option<Stamp>,
+}
+
+const MAGIC: &[u8; 8] = b"DARNJ02\n";
+
+/// 16 bytes identifying a node id in memory (no per-node string allocation).
+fn key_of(id: &str) -> Hash {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&blake3::hash(id.as_bytes()).as_bytes()[..16]);
+    out
+}
+
+/// Where a live stamp is in the journal, and its digest.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    digest: Hash,
+    /// Offset and length of the record's postcard payload in `bytes`.
+    at: usize,
+    len: usize,
+}
+
+/// What the planner needs of the stamps: a digest to compare, and the named parts to explain a
+/// difference. The journal implements it; the planner's unit tests use a map.
+pub trait Stamps: Sync {
+    /// The digest of a node's stamp, without decoding it.
+    fn digest(&self, id: &str) -> Option<Hash>;
+    /// A node's stamp, decoded.
+    fn get(&self, id: &str) -> Option<Stamp>;
+}
+
+impl Stamps for Journal {
+    fn digest(&self, id: &str) -> Option<Hash> {
+        Journal::digest(self, id)
+    }
+
+    fn get(&self, id: &str) -> Option<Stamp> {
+        Journal::get(self, id)
+    }
+}
+
+/// Stamps in memory (tests).
+impl Stamps for HashMap<String, Stamp> {
+    fn digest(&self, id: &str) -> Option<Hash> {
+        HashMap::get(self, id).map(Stamp::digest)
+    }
+
+    fn get(&self, id: &str) -> Option<Stamp> {
+        HashMap::get(self, id).cloned()
+    }
+}
+
+/// The journal of stamps. Loading reads the records' headers only; a stamp's named parts are
+/// decoded when someone asks for them (`why`, or a node whose digest changed).
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    entries: HashMap<Hash, Entry>,
+    /// Bytes of valid records in the file.
+    file_bytes: u64,
+    /// Records in the file (live or superseded).
+    records: usize,
+    /// What load had to repair, for a warning.
+    pub recovered: Option<String>,
+}
+
+/// Record layout: `[payload length u32][crc32 u32][key 16][flag u8][digest 16][postcard Record]`.
+const HEAD: usize = 8;
+const FIXED: usize = 16 + 1 + 16;
+
+fn encode(id: &str, stamp: Option<&Stamp>) -> Vec<u8> {
+    let body = postcard::to_allocvec(&Record { id: id.to_string(), stamp: stamp.cloned() }).unwrap_or_default();
+    let mut payload = Vec::with_capacity(FIXED + body.len());
+    payload.extend_from_slice(&key_of(id));
+    payload.push(u8::from(stamp.is_some()));
+    payload.extend_from_slice(&stamp.map(Stamp::digest).unwrap_or(ABSENT));
+    payload.extend_from_slice(&body);
+    let mut out = Vec::with_capacity(HEAD + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+impl Journal {
+    /// The journal of an experiment (`.darn/journal`), empty when there is none.
+    pub fn path_in(root: &Path) -> PathBuf {
+        root.join(".darn").join("journal")
+    }
+
+    /// Loads the journal; a corrupt or torn tail is dropped (and reported in `recovered`).
+    pub fn load(root: &Path) -> Journal {
+        let path = Self::path_in(root);
+        let mut j = Journal {
+            path: path.clone(),
+            bytes: Vec::new(),
+            entries: HashMap::new(),
+            file_bytes: 0,
+            records: 0,
+            recovered: None,
+        };
+        let mut bytes = Vec::new();
+        match File::open(&path) {
+            Ok(mut f) => {
+                // Sized up front: growing by doubling would touch (and zero) twice the memory.
+                let len = f.metadata().map_or(0, |m| m.len() as usize);
+                bytes.reserve_exact(len + 1);
+                if let Err(e) = f.read_to_end(&mut bytes) {
+                    j.recovered = Some(format!("{}: unreadable ({e}); every node will be re-checked", path.display()));
+                    return j;
+                }
+            }
+            Err(_) => return j,
+        }
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            j.recovered = Some(format!(
+                "{}: not a darn journal; starting afresh (every node will be re-checked)",
+                path.display()
+            ));
+            return j;
+        }
+        let mut pos = MAGIC.len();
+        while let Some(head) = bytes.get(pos..pos + HEAD) {
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let sum = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            let Some(payload) = bytes.get(pos + HEAD..pos + HEAD + len) else { break };
+            if len < FIXED || crc32fast::hash(payload) != sum {
+                break;
+            }
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&payload[..16]);
+            if payload[16] == 1 {
+                let mut digest = [0u8; 16];
+                digest.copy_from_slice(&payload[17..33]);
+                j.entries.insert(key, Entry { digest, at: pos + HEAD + FIXED, len: len - FIXED });
+            } else {
+                j.entries.remove(&key);
+            }
+            j.records += 1;
+            pos += HEAD + len;
+        }
+        j.file_bytes = pos as u64;
+        if pos < bytes.len() {
+            j.recovered = Some(format!(
+                "{}: dropped {} damaged bytes at the end (an interrupted write); the nodes they stamped will be re-checked",
+                path.display(),
+                bytes.len() - pos
+            ));
+        }
+        bytes.truncate(pos);
+        j.bytes = bytes;
+        j
+    }
+
+    /// The stamp of a node, decoded.
+    pub fn get(&self, id: &str) -> Option<Stamp> {
+        let e = self.entries.get(&key_of(id))?;
+        let record: Record = postcard::from_bytes(self.bytes.get(e.at..e.at + e.len)?).ok()?;
+        (record.id == id).then_some(record.stamp).flatten()
+    }
+
+    /// The digest of a node's stamp, without decoding it.
+    pub fn digest(&self, id: &str) -> Option<Hash> {
+        self.entries.get(&key_of(id)).map(|e| e.digest)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends records durably (one fsync): `None` invalidates a stamp. The damaged tail of an
+    /// earlier crash, if any, is cut off first so new records follow valid ones.
+    pub fn append(&mut self, records: Vec<(String, Option<Stamp>)>) -> std::io::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = OpenOptions::new().create(true).read(true).write(true).truncate(false).open(&self.path)?;
+        let len = f.metadata()?.len();
+        if len < MAGIC.len() as u64 || self.file_bytes == 0 {
+            f.set_len(0)?;
+            f.write_all(MAGIC)?;
+            self.file_bytes = MAGIC.len() as u64;
+            self.records = 0;
+            self.bytes = MAGIC.to_vec();
+            self.entries.clear();
+        } else if len != self.file_bytes {
+            f.set_len(self.file_bytes)?;
+        }
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(self.file_bytes))?;
+        let mut buf = Vec::new();
+        for (id, stamp) in &records {
+            buf.extend_from_slice(&encode(id, stamp.as_ref()));
+        }
+        f.write_all(&buf)?;
+        f.sync_data()?;
+        // Index the new records exactly as load would.
+        let mut pos = self.bytes.len();
+        self.bytes.extend_from_slice(&buf);
+        for (id, stamp) in &records {
+            let len =
+                u32::from_le_bytes([self.bytes[pos], self.bytes[pos + 1], self.bytes[pos + 2], self.bytes[pos + 3]])
+                    as usize;
+            match stamp {
+                Some(s) => {
+                    self.entries
+                        .insert(key_of(id), Entry { digest: s.digest(), at: pos + HEAD + FIXED, len: len - FIXED });
+                }
+                None => {
+                    self.entries.remove(&key_of(id));
+                }
+            }
+            self.records += 1;
+            pos += HEAD + len;
+        }
+        self.file_bytes += buf.len() as u64;
+        self.recovered = None;
+        Ok(())
+    }
+
+    /// Rewrites the journal with live stamps only (temp + fsync + rename) once superseded
+    /// records outnumber live ones.
+    pub fn compact_if_needed(&mut self) -> std::io::Result<bool> {
+        if self.records < 1024 || self.records < self.entries.len() * 2 {
+            return Ok(false);
+        }
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut buf = Vec::from(&MAGIC[..]);
+        let mut live: Vec<(usize, usize)> = self.entries.values().map(|e| (e.at - HEAD - FIXED, e.len)).collect();
+        live.sort_unstable();
+        for (start, len) in live {
+            if let Some(rec) = self.bytes.get(start..start + HEAD + FIXED + len) {
+                buf.extend_from_slice(rec);
+            }
+        }
+        let mut tmp = tempfile::Builder::new().prefix(crate::util::fs::TEMP_PREFIX).tempfile_in(&dir)?;
+        tmp.write_all(&buf)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        *self = Journal::load(self.path.parent().and_then(Path::parent).unwrap_or(Path::new(".")));
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Digests are stored in journals: their bytes must never change between darn builds.
+    #[test]
+    fn digest_is_stable() {
+        let (a, b) = ([1u8; 16], [2u8; 16]);
+        let d = digest(7, [("model", "claude-opus-4-6")], [("stdout", &a)], [("agent/result.json", &b)]);
+        let mut h = blake3::Hasher::new();
+        for piece in
+            [&7u32.to_le_bytes()[..], b"model\0claude-opus-4-6\x01\x02stdout\0", &a, b"\x03agent/result.json\0", &b]
+        {
+            h.update(piece);
+        }
+        assert_eq!(d[..], h.finalize().as_bytes()[..16]);
+    }
+
+    fn stamp(n: u8) -> Stamp {
+        Stamp {
+            rule: 1,
+            adopted: false,
+            params: vec![("model".into(), format!("m{n}"))],
+            inputs: vec![("agent/stdout.log".into(), [n; 16])],
+            outputs: vec![("agent/result.json".into(), [n + 1; 16])],
+            at: 0,
+        }
+    }
+
+    #[test]
+    fn append_load_and_torn_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut j = Journal::load(dir.path());
+        assert!(j.is_empty());
+        j.append(vec![("a".into(), Some(stamp(1))), ("b".into(), Some(stamp(2)))]).expect("append");
+        j.append(vec![("a".into(), None)]).expect("append");
+        let j2 = Journal::load(dir.path());
+        assert_eq!(j2.len(), 1);
+        assert_eq!(j2.get("b"), Some(stamp(2)));
+        assert!(j2.recovered.is_none());
+
+        // A crash mid-append leaves a torn record: it is dropped, the rest survives, and the
+        // next append continues after the last good record.
+        let path = Journal::path_in(dir.path());
+        let mut bytes = std::fs::read(&path).expect("read");
+        let good = bytes.len();
+        bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
+        std::fs::write(&path, &bytes).expect("write");
+        let mut j3 = Journal::load(dir.path());
+        assert_eq!(j3.len(), 1);
+        assert!(j3.recovered.as_deref().is_some_and(|r| r.contains("dropped 10 damaged bytes")));
+        j3.append(vec![("c".into(), Some(stamp(3)))]).expect("append");
+        assert_eq!(std::fs::read(&path).expect("read").len(), good + encode("c", Some(&stamp(3))).len());
+        let j4 = Journal::load(dir.path());
+        assert_eq!(j4.len(), 2);
+        assert!(j4.recovered.is_none());
+    }
+
+    #[test]
+    fn garbage_journal_starts_afresh() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(".darn")).expect("mkdir");
+        std::fs::write(Journal::path_in(dir.path()), b"garbage").expect("write");
+        let j = Journal::load(dir.path());
+        assert!(j.is_empty());
+        assert!(j.recovered.is_some());
+    }
+
+    #[test]
+    fn compaction_keeps_live_stamps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut j = Journal::load(dir.path());
+        for round in 0..3u8 {
+            j.append((0..600).map(|i| (format!("n{i}"), Some(stamp(round)))).collect()).expect("append");
+        }
+        assert!(j.compact_if_needed().expect("compact"));
+        let j2 = Journal::load(dir.path());
+        assert_eq!(j2.len(), 600);
+        assert_eq!(j2.get("n5"), Some(stamp(2)));
+        assert_eq!(j2.digest("n5"), Some(stamp(2).digest()));
+    }
+
+    #[test]
+    fn digest_depends_on_every_part() {
+        let base = stamp(1);
+        let mut other = base.clone();
+        other.rule = 2;
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.params[0].1 = "x".into();
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.inputs[0].1 = [7; 16];
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.outputs[0].1 = [7; 16];
+        assert_ne!(base.digest(), other.digest());
+        let mut other = base.clone();
+        other.at = 99;
+        other.adopted = true;
+        assert_eq!(base.digest(), other.digest(), "when and how are not part of it");
+    }
+}

@@ -1,0 +1,132 @@
+//! What a run's `agent/` directory holds, read once: the raw transcript (and which file it came
+//! from), the last logged command, and the derived files as they are.
+
+use super::claude::{Stdout, parse_stdout};
+use super::sources::{RunSources, Unusable};
+use crate::experiment::files::RunFile;
+use crate::py::json as pyjson;
+use serde_json::Value;
+
+/// Marker darn writes into a run's `agent/` or a slot directory before launching an execution
+/// and removes after success: if it is still there, the execution never finished.
+pub const INCOMPLETE_MARKER: &str = ".darn-incomplete";
+
+/// The last entry of `agent/command_log.json`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoggedCommand {
+    pub exit_code: Option<i64>,
+    pub duration: Option<f64>,
+    pub timestamp: Option<String>,
+    /// The value after `--model` in its argv.
+    pub model: Option<String>,
+}
+
+impl LoggedCommand {
+    pub fn of(log: &Value) -> LoggedCommand {
+        let Some(last) = log.get("commands").and_then(Value::as_array).and_then(|c| c.last()) else {
+            return LoggedCommand::default();
+        };
+        let model = last.get("command").and_then(Value::as_array).and_then(|argv| {
+            let pos = argv.iter().position(|a| a.as_str() == Some("--model"))?;
+            argv.get(pos + 1)?.as_str().map(str::to_string)
+        });
+        LoggedCommand {
+            exit_code: last.get("exit_code").and_then(Value::as_i64),
+            duration: last.get("duration_seconds").and_then(pyjson::as_f64),
+            timestamp: last.get("timestamp").and_then(Value::as_str).map(str::to_string),
+            model,
+        }
+    }
+}
+
+/// The agent transcript darn derives files from, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub stdout: String,
+    /// `stdout` parsed once.
+    pub parsed: Stdout,
+    pub stdout_file: RunFile,
+    pub stderr: String,
+}
+
+/// Everything the agent's rules read, from one run directory.
+#[derive(Debug, Clone)]
+pub struct AgentSources {
+    pub command_log: Result<Value, Unusable>,
+    pub logged: LoggedCommand,
+    pub result_json: Result<Value, Unusable>,
+    pub timing_json: Result<Value, Unusable>,
+    pub output_txt: Option<std::sync::Arc<[u8]>>,
+    pub transcript: Option<Transcript>,
+    /// Any trace of the agent having started: prompt, command log or output.
+    pub started: bool,
+    /// darn's incomplete marker is present.
+    pub marker: bool,
+    /// `**Model**:` of `agent/MODEL.md`.
+    pub model_md: Option<String>,
+}
+
+/// `agent/...` by name (every name here is in the vocabulary).
+pub fn file(name: &str) -> RunFile {
+    RunFile::of(name).unwrap_or_else(|| unreachable!("{name} is in the run file vocabulary"))
+}
+
+/// Reads `**Model**: <name>` from a `MODEL.md`.
+pub fn model_from_model_md(text: &str) -> Option<String> {
+    text.lines().find_map(|l| l.strip_prefix("**Model**:")).map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
+}
+
+impl AgentSources {
+    /// Reads the raw transcript: stdout from `stdout.log`, else `cmd_0000_stdout.log`, else a
+    /// non-empty `output.txt`, else `result.json`'s `stdout`; stderr likewise.
+    pub fn read(src: &RunSources) -> AgentSources {
+        let command_log = src.json(file("agent/command_log.json"));
+        let logged = command_log.as_ref().map(LoggedCommand::of).unwrap_or_default();
+        let result_json = src.json(file("agent/result.json"));
+        let timing_json = src.json(file("agent/timing.json"));
+        let output_txt = src.bytes(file("agent/output.txt")).ok();
+        let mut stdout: Option<(String, RunFile)> = None;
+        for name in ["agent/stdout.log", "agent/cmd_0000_stdout.log"] {
+            if let Some(t) = src.text(file(name)) {
+                stdout = Some((t, file(name)));
+                break;
+            }
+        }
+        if stdout.as_ref().is_none_or(|(s, _)| s.trim().is_empty())
+            && let Some(b) = output_txt.as_ref().filter(|b| !b.iter().all(u8::is_ascii_whitespace))
+        {
+            stdout = Some((String::from_utf8_lossy(b).into_owned(), file("agent/output.txt")));
+        }
+        let result_obj = result_json.as_ref().ok();
+        if stdout.as_ref().is_none_or(|(s, _)| s.trim().is_empty())
+            && let Some(s) = result_obj.and_then(|v| v.get("stdout")).and_then(Value::as_str)
+            && (!s.trim().is_empty() || stdout.is_none())
+        {
+            stdout = Some((s.to_string(), file("agent/result.json")));
+        }
+        let stderr = src
+            .text(file("agent/stderr.log"))
+            .or_else(|| src.text(file("agent/cmd_0000_stderr.log")))
+            .or_else(|| result_obj.and_then(|v| v.get("stderr")).and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default();
+        let started = src.exists(file("agent/prompt.md"))
+            || command_log.is_ok()
+            || stdout.is_some()
+            || output_txt.is_some()
+            || src.exists(file("agent/command_log.json"));
+        let marker = src.exists(file("agent/.darn-incomplete"));
+        let model_md = src.text(file("agent/MODEL.md")).and_then(|t| model_from_model_md(&t));
+        let transcript = stdout.map(|(stdout, stdout_file)| Transcript {
+            parsed: parse_stdout(&stdout),
+            stdout,
+            stdout_file,
+            stderr: stderr.clone(),
+        });
+        AgentSources { command_log, logged, result_json, timing_json, output_txt, transcript, started, marker, model_md }
+    }
+
+    /// The model the agent ran with, as recorded (command log argv, else `MODEL.md`).
+    pub fn recorded_model(&self) -> Option<&str> {
+        self.logged.model.as_deref().or(self.model_md.as_deref())
+    }
+}

@@ -1,0 +1,191 @@
+//! The `claude` CLI's output as darn reads it: a `--output-format json` result object, a
+//! `stream-json` event stream, or plain text (LAYOUT §5.3, §8.3).
+
+use crate::py::json as pyjson;
+use serde_json::{Value, json};
+
+/// The fields darn reads from a Claude Code `--output-format json` result object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClaudeResult {
+    pub is_error: bool,
+    pub subtype: Option<String>,
+    /// `result`, else `error`: the final text or the error message.
+    pub text: Option<String>,
+    pub num_turns: Option<i64>,
+    pub total_cost_usd: Option<f64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub duration_ms: Option<f64>,
+}
+
+/// What an agent's stdout turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stdout {
+    /// Nothing, or only whitespace.
+    Empty,
+    /// A result object (the whole stdout, or the `result` line of a stream).
+    Json(Box<ClaudeResult>),
+    /// JSON that stops early or is corrupt: the process was killed mid-write.
+    Truncated(String),
+    /// Plain text: the runner's regex fallbacks apply.
+    Text,
+}
+
+/// Classifies and parses an agent's stdout.
+pub fn parse_stdout(stdout: &str) -> Stdout {
+    let trimmed = stdout.trim();
+    if trimmed.is_empty() {
+        return Stdout::Empty;
+    }
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(v) if v.is_object() => return Stdout::Json(Box::new(result_from_value(&v))),
+        Ok(_) => return Stdout::Text,
+        Err(e) => {
+            // A stream: use its result event.
+            for line in trimmed.lines().rev() {
+                let line = line.trim();
+                if line.starts_with('{')
+                    && let Ok(v) = serde_json::from_str::<Value>(line)
+                    && v.get("type").and_then(Value::as_str) == Some("result")
+                {
+                    return Stdout::Json(Box::new(result_from_value(&v)));
+                }
+            }
+            if trimmed.starts_with('{') {
+                let what =
+                    if e.is_eof() { "ends in the middle of the JSON result" } else { "is not a valid JSON result" };
+                return Stdout::Truncated(format!("{what} ({e})"));
+            }
+        }
+    }
+    Stdout::Text
+}
+
+fn result_from_value(v: &Value) -> ClaudeResult {
+    let usage = v.get("usage");
+    let tok = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64).unwrap_or(0);
+    let text = match v.get("result") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => v.get("error").map(|e| match e {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+    };
+    ClaudeResult {
+        is_error: match v.get("is_error") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Null) | None => false,
+            Some(_) => true,
+        },
+        subtype: v.get("subtype").and_then(Value::as_str).map(str::to_string),
+        text,
+        num_turns: v.get("num_turns").and_then(Value::as_i64),
+        total_cost_usd: v.get("total_cost_usd").and_then(Value::as_f64),
+        input_tokens: tok("input_tokens"),
+        output_tokens: tok("output_tokens"),
+        cache_creation_tokens: tok("cache_creation_input_tokens"),
+        cache_read_tokens: tok("cache_read_input_tokens"),
+        duration_ms: v.get("duration_ms").and_then(Value::as_f64),
+    }
+}
+
+/// The agent's token counters, in `agent/result.json` key order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenStats {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+}
+
+impl TokenStats {
+    pub fn to_value(self) -> Value {
+        json!({
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+        })
+    }
+
+    /// Reads the four counters with their correct names (missing → 0, like the runner).
+    pub fn from_value(v: &Value) -> Self {
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        TokenStats {
+            input_tokens: n("input_tokens"),
+            output_tokens: n("output_tokens"),
+            cache_creation_tokens: n("cache_creation_tokens"),
+            cache_read_tokens: n("cache_read_tokens"),
+        }
+    }
+
+    pub fn is_zero(self) -> bool {
+        self == TokenStats::default()
+    }
+}
+
+/// What a judge's stdout held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamText {
+    /// The response text (`result` of the result event, else the assistant text blocks, else the
+    /// raw text when stdout is not JSON at all).
+    pub text: String,
+    /// The result event said `is_error: true`; its message.
+    pub error: Option<String>,
+    /// The result event, when there was one (for rate-limit checks and timing).
+    pub result_event: Option<Value>,
+}
+
+/// Extracts the response text from a judge's stdout: a stream-json event stream, a single
+/// `--output-format json` object, or plain text (the January-2026 text mode).
+pub fn response_from_stdout(stdout: &str) -> StreamText {
+    let mut any_json = false;
+    let mut result_event = None;
+    let mut assistant = String::new();
+    for line in stdout.lines() {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            continue;
+        }
+        let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
+        any_json = true;
+        match event.get("type").and_then(Value::as_str) {
+            Some("result") => result_event = Some(event),
+            Some("assistant") => {
+                if let Some(blocks) = event.pointer("/message/content").and_then(Value::as_array) {
+                    for block in blocks {
+                        if block.get("type").and_then(Value::as_str) == Some("text")
+                            && let Some(t) = block.get("text").and_then(Value::as_str)
+                        {
+                            assistant.push_str(t);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !any_json {
+        return StreamText { text: stdout.to_string(), error: None, result_event: None };
+    }
+    let result_text = result_event.as_ref().and_then(|e| e.get("result")).and_then(Value::as_str).unwrap_or("");
+    let error = result_event.as_ref().filter(|e| e.get("is_error").and_then(Value::as_bool) == Some(true)).map(|e| {
+        match e.get("result").or_else(|| e.get("error")) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "judge reported an error".to_string(),
+        }
+    });
+    let text = if result_text.trim().is_empty() { assistant } else { result_text.to_string() };
+    StreamText { text, error, result_event }
+}
+
+/// The `total_cost_usd` of a stream's result event, parsing that line only.
+pub fn result_line_cost(stdout: &str) -> Option<f64> {
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with("{\"type\":\"result\""))?;
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    v.get("total_cost_usd").and_then(pyjson::as_f64)
+}
+

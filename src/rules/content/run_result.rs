@@ -1,0 +1,190 @@
+//! `run_result.json`: the run summary (LAYOUT §5.10), with `judges[]`, per-judge validity and
+//! criteria kept (fixing B4, B5, B11, B17, B18).
+
+use crate::experiment::era::Era;
+use crate::py::json as pyjson;
+use crate::observe::claude::TokenStats;
+use crate::rules::content::consensus::{Consensus, SlotOutcome};
+use serde_json::{Map, Value, json};
+
+pub const RULE_VERSION: u32 = 1;
+
+/// Everything `run_result.json` is computed from.
+#[derive(Debug, Clone)]
+pub struct RunResultInputs<'a> {
+    pub era: Era,
+    pub run_number: u32,
+    pub exit_code: i64,
+    pub tokens: TokenStats,
+    pub cost_usd: f64,
+    pub agent_duration: f64,
+    pub judge_duration: f64,
+    pub consensus: &'a Consensus,
+    /// Per slot: the configured model and the slot's outcome.
+    pub slots: Vec<(String, SlotOutcome)>,
+    /// The run directory as the runner recorded paths (see B24).
+    pub run_path: String,
+    /// `{all_passed, build_passed, format_passed, test_passed}` from the pipeline baseline.
+    pub baseline_summary: Option<Value>,
+    /// The previous `run_result.json`, whose process lists are carried over.
+    pub previous: Option<&'a Value>,
+}
+
+/// Builds `run_result.json` in the era's key order.
+pub fn build(inp: &RunResultInputs) -> Value {
+    let c = inp.consensus;
+    let judges: Vec<Value> =
+        inp.slots.iter().enumerate().map(|(i, (model, outcome))| judge_entry(inp.era, i + 1, model, outcome)).collect();
+    let tokens_input = inp.tokens.input_tokens + inp.tokens.cache_read_tokens;
+    let duration = inp.agent_duration + inp.judge_duration;
+    let workspace = format!("{}/workspace", inp.run_path);
+    let logs = format!("{}/agent", inp.run_path);
+    let command_log = format!("{}/agent/command_log.json", inp.run_path);
+    let mut m = Map::new();
+    match inp.era {
+        Era::Jan2026 => {
+            m.insert("run_number".into(), json!(inp.run_number));
+            m.insert("exit_code".into(), json!(inp.exit_code));
+            m.insert("token_stats".into(), inp.tokens.to_value());
+            m.insert("tokens_input".into(), json!(tokens_input));
+            m.insert("tokens_output".into(), json!(inp.tokens.output_tokens));
+            m.insert("cost_usd".into(), pyjson::float(inp.cost_usd));
+            m.insert("duration_seconds".into(), pyjson::float(duration));
+            m.insert("agent_duration_seconds".into(), pyjson::float(inp.agent_duration));
+            m.insert("judge_duration_seconds".into(), pyjson::float(inp.judge_duration));
+            m.insert("judge_score".into(), pyjson::float(c.score));
+            m.insert("judge_passed".into(), json!(c.passed));
+            m.insert("judge_grade".into(), json!(c.grade));
+            m.insert("judge_reasoning".into(), json!(c.reasoning));
+            m.insert("judges".into(), Value::Array(judges));
+            m.insert("workspace_path".into(), json!(workspace));
+            m.insert("logs_path".into(), json!(logs));
+            m.insert("command_log_path".into(), json!(command_log));
+            m.insert("criteria_scores".into(), json!({}));
+        }
+        Era::Head => {
+            let progress = carried_list(inp.previous, "progress_tracking");
+            let changes = carried_list(inp.previous, "changes");
+            m.insert("run_number".into(), json!(inp.run_number));
+            m.insert("cost_usd".into(), pyjson::float(inp.cost_usd));
+            m.insert("duration_seconds".into(), pyjson::float(duration));
+            m.insert("exit_code".into(), json!(inp.exit_code));
+            m.insert("token_stats".into(), inp.tokens.to_value());
+            m.insert("agent_duration_seconds".into(), pyjson::float(inp.agent_duration));
+            m.insert("judge_duration_seconds".into(), pyjson::float(inp.judge_duration));
+            m.insert("judge_score".into(), pyjson::float(c.score));
+            m.insert("judge_passed".into(), json!(c.passed));
+            m.insert("judge_grade".into(), json!(c.grade));
+            m.insert("judge_reasoning".into(), json!(c.reasoning));
+            m.insert("workspace_path".into(), json!(workspace));
+            m.insert("logs_path".into(), json!(logs));
+            m.insert("judges".into(), Value::Array(judges));
+            m.insert("command_log_path".into(), json!(command_log));
+            m.insert("criteria_scores".into(), c.criteria_scores.clone());
+            m.insert("baseline_pipeline_summary".into(), inp.baseline_summary.clone().unwrap_or(Value::Null));
+            m.insert("tokens_input".into(), json!(tokens_input));
+            m.insert("tokens_output".into(), json!(inp.tokens.output_tokens));
+            m.insert("process_metrics".into(), process_metrics(&progress, &changes));
+            m.insert("progress_tracking".into(), Value::Array(progress));
+            m.insert("changes".into(), Value::Array(changes));
+        }
+    }
+    Value::Object(m)
+}
+
+fn judge_entry(era: Era, number: usize, model: &str, outcome: &SlotOutcome) -> Value {
+    let mut m = Map::new();
+    m.insert("model".into(), json!(model));
+    let (is_valid, criteria) = match outcome {
+        SlotOutcome::Judged(j) => {
+            m.insert("score".into(), pyjson::float(j.score));
+            m.insert("passed".into(), json!(j.passed));
+            m.insert("grade".into(), json!(j.grade));
+            m.insert("reasoning".into(), json!(j.reasoning));
+            (j.is_valid, j.criteria_scores.clone())
+        }
+        SlotOutcome::Failed(error) => {
+            m.insert("score".into(), pyjson::float(0.0));
+            m.insert("passed".into(), json!(false));
+            m.insert("grade".into(), json!("F"));
+            m.insert("reasoning".into(), json!(format!("Judge failed: {error}")));
+            (false, json!({}))
+        }
+    };
+    m.insert("judge_number".into(), json!(number));
+    if era == Era::Head {
+        m.insert("is_valid".into(), json!(is_valid));
+        m.insert("criteria_scores".into(), criteria);
+    }
+    Value::Object(m)
+}
+
+fn carried_list(previous: Option<&Value>, key: &str) -> Vec<Value> {
+    previous.and_then(|p| p.get(key)).and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+/// The four process metrics from the progress steps and changes (LAYOUT §6.6).
+pub fn process_metrics(progress: &[Value], changes: &[Value]) -> Value {
+    let num = |v: &Value, k: &str| v.get(k).and_then(pyjson::as_f64).unwrap_or(0.0);
+    let flag = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let total_weight: f64 = crate::py::stats::py_sum(&progress.iter().map(|s| num(s, "weight")).collect::<Vec<_>>());
+    let done: Vec<&Value> = progress.iter().filter(|s| flag(s, "completed")).collect();
+    let done_weight = crate::py::stats::py_sum(&done.iter().map(|s| num(s, "weight")).collect::<Vec<_>>());
+    let r_prog = if progress.is_empty() || total_weight == 0.0 { 0.0 } else { (done_weight / total_weight).min(1.0) };
+    let drift = if done.is_empty() || done_weight == 0.0 {
+        0.0
+    } else {
+        let aligned = crate::py::stats::py_sum(
+            &done.iter().map(|s| num(s, "goal_alignment") * num(s, "weight")).collect::<Vec<_>>(),
+        );
+        1.0 - aligned / done_weight
+    };
+    let fraction = |key: &str| {
+        if changes.is_empty() {
+            0.0
+        } else {
+            changes.iter().filter(|c| flag(c, key)).count() as f64 / changes.len() as f64
+        }
+    };
+    json!({
+        "r_prog": pyjson::float(r_prog),
+        "strategic_drift": pyjson::float(drift),
+        "cfp": pyjson::float(fraction("caused_failure")),
+        "pr_revert_rate": pyjson::float(fraction("reverted")),
+    })
+}
+
+/// Checks an existing `run_result.json` against the one its inputs give: every key compared by
+/// value (key order ignored). An empty `judges[]` (B17/B18) is a defect even when the rest agrees.
+pub fn check(existing: &Value, expected: &Value) -> Result<(), String> {
+    let obj = existing.as_object().ok_or("not a JSON object")?;
+    let want = expected.as_object().ok_or("internal: expected an object")?;
+    if obj.get("judges").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        && want.get("judges").and_then(Value::as_array).is_some_and(|j| !j.is_empty())
+    {
+        return Err("`judges` is empty (the runner lost it on resume, B18)".into());
+    }
+    for (key, value) in want {
+        match obj.get(key) {
+            None => return Err(format!("missing key `{key}`")),
+            Some(v) if !same(v, value) => {
+                let (have, want) = crate::rules::content::agent::difference(v, value);
+                return Err(format!("`{key}` disagrees with its inputs (has {have}, expected {want})"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Value equality where numbers compare as floats (`1` equals `1.0`), as Python would load them.
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}

@@ -1,0 +1,95 @@
+//! `result.json` (and `tier_comparison.json`) at the experiment root: the ExperimentResult
+//! (LAYOUT §2.4), from the tier results, keeping what no file below records (the experiment's
+//! clock, the tier order).
+
+use super::content::aggregate::{self, ExperimentTimes, Generated};
+use super::cx::AggCx;
+use super::finding::Finding;
+use super::on_disk::{compare, outputs, read_json};
+use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
+use crate::experiment::Experiment;
+use crate::experiment::era::Era;
+use serde_json::Value;
+
+pub static EXPERIMENT_RESULT: ExperimentResult = ExperimentResult;
+
+pub struct ExperimentResult;
+
+static SPEC: Spec = Spec {
+    key: "experiment-result",
+    name: "result.json",
+    scope: Scope::Experiment,
+    strategy: Strategy::Regenerate,
+    stage: Stage::Aggregate,
+    version: 1,
+    after: &[Dep { rule: "tier-result", link: Link::Below }],
+    outputs: &["result.json", "tier_comparison.json"],
+    reads: &[],
+    stale_when: StaleWhen::Checked,
+};
+
+/// The order the runner completed the tiers in: the key order of the checkpoint's
+/// `completed_runs` (it records a tier when its first run finishes), else of its `run_states`.
+pub fn completion_order(exp: &Experiment) -> Vec<String> {
+    let Some(cp) = &exp.checkpoint else { return Vec::new() };
+    ["completed_runs", "run_states"]
+        .iter()
+        .find_map(|k| cp.get(*k).and_then(Value::as_object).filter(|m| !m.is_empty()))
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// When the experiment ran, from the checkpoint, for an experiment result made from scratch.
+fn times(exp: &Experiment) -> ExperimentTimes {
+    let get = |k: &str| exp.checkpoint.as_ref().and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string);
+    ExperimentTimes { started_at: get("started_at"), completed_at: get("last_updated_at"), total_duration_seconds: None }
+}
+
+/// The ExperimentResult from the tier results on disk.
+pub(super) fn value(cx: &AggCx) -> Value {
+    let exp = cx.exp;
+    let previous = read_json(&exp.root.join("result.json"));
+    let tiers: Vec<(String, Value)> = exp
+        .tiers
+        .iter()
+        .filter_map(|t| read_json(&exp.tier_dir(t).join("result.json")).map(|v| (t.clone(), v)))
+        .collect();
+    // The current runner dumps its in-memory config, which only the previous file records.
+    let config = match (exp.era, previous.as_ref().and_then(|p| p.get("config"))) {
+        (Era::Head, Some(c)) if c.is_object() => c.clone(),
+        _ => exp.config.raw.clone(),
+    };
+    let order = completion_order(exp);
+    aggregate::experiment_result(&config, tiers, previous.as_ref(), &order, &times(exp))
+}
+
+fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {
+    let f = aggregate::experiment_files(cx.exp.era, &value(cx), &Generated::same(&cx.now));
+    vec![("result.json", f.result_json.into_bytes()), ("tier_comparison.json", f.tier_comparison_json.into_bytes())]
+}
+
+impl AggregateRule for ExperimentResult {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn params<'a>(&self, cx: &'a AggCx, _at: usize, out: ParamSink<'_, 'a>) {
+        out("era", cx.exp.era.name());
+        out("config", &cx.config_digest);
+        out("tier_order", &cx.completion_order);
+    }
+
+    fn inputs(&self, cx: &AggCx, _at: usize, out: &mut dyn FnMut(String, crate::util::hash::Hash)) {
+        for t in &cx.exp.tiers {
+            out(format!("{t}/result.json"), cx.inputs.file_hash(&cx.rel(&cx.exp.tier_dir(t).join("result.json"))));
+        }
+    }
+
+    fn check(&self, cx: &AggCx, _at: usize) -> Finding {
+        compare(&cx.exp.root, &files(cx))
+    }
+
+    fn build(&self, cx: &AggCx, _at: usize) -> Result<Vec<Output>, Finding> {
+        Ok(outputs(files(cx)))
+    }
+}

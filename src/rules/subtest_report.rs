@@ -1,0 +1,69 @@
+//! `T0/00/report.json` (and `report.md`): a subtest's aggregate of its runs (LAYOUT §4, §6.3).
+
+use super::content::aggregate::{self, Generated};
+use super::cx::AggCx;
+use super::finding::Finding;
+use super::on_disk::{check_stamps, compare, outputs};
+use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
+use serde_json::Value;
+
+pub static SUBTEST_REPORT: SubtestReport = SubtestReport;
+
+pub struct SubtestReport;
+
+static SPEC: Spec = Spec {
+    key: "subtest-report",
+    name: "report.json",
+    scope: Scope::Subtest,
+    strategy: Strategy::Regenerate,
+    stage: Stage::Aggregate,
+    version: 1,
+    after: &[Dep { rule: "run-result", link: Link::Below }],
+    outputs: &["report.json", "report.md"],
+    reads: &[],
+    stale_when: StaleWhen::Checked,
+};
+
+/// A subtest's SubTestResult from its runs' results (sorted by run number).
+pub(super) fn subtest_value(cx: &AggCx, at: usize) -> Value {
+    let (tier, subtest) = &cx.subtests[at];
+    let mut runs: Vec<(u32, Value)> = cx.runs_of_subtest[at]
+        .iter()
+        .filter_map(|&ri| cx.run_results.get(cx.exp, ri).map(|v| (cx.exp.runs[ri].key.run, (*v).clone())))
+        .collect();
+    runs.sort_by_key(|(n, _)| *n);
+    let values: Vec<Value> = runs.into_iter().map(|(_, v)| v).collect();
+    aggregate::subtest_result(cx.exp.era, tier, subtest, &values)
+}
+
+fn files(cx: &AggCx, at: usize, generated: &Generated) -> Vec<(&'static str, Vec<u8>)> {
+    let f = aggregate::subtest_files(cx.exp.era, &subtest_value(cx, at), generated);
+    vec![("report.json", f.report_json.into_bytes()), ("report.md", f.report_md.into_bytes())]
+}
+
+impl AggregateRule for SubtestReport {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn params<'a>(&self, cx: &'a AggCx, _at: usize, out: ParamSink<'_, 'a>) {
+        out("era", cx.exp.era.name());
+    }
+
+    fn inputs(&self, cx: &AggCx, at: usize, out: &mut dyn FnMut(String, crate::util::hash::Hash)) {
+        let rr = super::cx::RunCx::file("run_result.json");
+        for &ri in &cx.runs_of_subtest[at] {
+            out(format!("{}/run_result.json", cx.exp.runs[ri].key.id()), cx.inputs.run_file_hash(ri, rr));
+        }
+    }
+
+    fn check(&self, cx: &AggCx, at: usize) -> Finding {
+        let (t, s) = &cx.subtests[at];
+        let dir = cx.exp.subtest_dir(t, s);
+        compare(&dir, &files(cx, at, &check_stamps(&dir)))
+    }
+
+    fn build(&self, cx: &AggCx, at: usize) -> Result<Vec<Output>, Finding> {
+        Ok(outputs(files(cx, at, &Generated::same(&cx.now))))
+    }
+}
