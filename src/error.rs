@@ -12,16 +12,39 @@ use std::path::PathBuf;
 pub enum Error {
     Usage(String),
     NotAnExperiment(PathBuf),
-    BadFile { path: PathBuf, problem: String },
-    Io { path: PathBuf, source: std::io::Error },
+    BadFile {
+        path: PathBuf,
+        problem: String,
+    },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A file darn must read exists but cannot be read.
-    Unreadable { path: PathBuf, problem: crate::util::problem::IoProblem },
-    UnknownTarget { target: String, suggestion: Option<String> },
-    OutsideExperiment { path: PathBuf, root: PathBuf },
+    Unreadable {
+        path: PathBuf,
+        problem: crate::util::problem::IoProblem,
+    },
+    UnknownTarget {
+        target: String,
+        suggestion: Option<String>,
+    },
+    OutsideExperiment {
+        path: PathBuf,
+        root: PathBuf,
+    },
     /// A filter value that names nothing in the experiment.
-    UnknownValue { flag: &'static str, value: String, valid: Vec<String>, suggestion: Option<String> },
+    UnknownValue {
+        flag: &'static str,
+        value: String,
+        valid: Vec<String>,
+        suggestion: Option<String>,
+    },
     /// Another process holds the experiment's lock.
-    Locked { path: PathBuf, pid: Option<u32> },
+    Locked {
+        path: PathBuf,
+        pid: Option<u32>,
+    },
     Interrupted,
 }
 
@@ -37,10 +60,18 @@ impl fmt::Display for Error {
             Error::BadFile { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Unreadable { path, problem } => {
-                write!(f, "{}: {}; darn changes nothing on top of a file it cannot read", path.display(), io_words(*problem))
+                write!(
+                    f,
+                    "{}: {}; darn changes nothing on top of a file it cannot read",
+                    path.display(),
+                    io_words(*problem)
+                )
             }
             Error::UnknownTarget { target, suggestion } => {
-                write!(f, "unknown target `{target}`: no node has this id and no file of the experiment has this path")?;
+                write!(
+                    f,
+                    "unknown target `{target}`: no node has this id and no file of the experiment has this path"
+                )?;
                 match suggestion {
                     Some(s) => write!(f, " (did you mean `{s}`?)"),
                     None => f.write_str(" (`darn graph --format json` lists the node ids)"),

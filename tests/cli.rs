@@ -35,3 +35,6 @@ mod engine;
 
 #[path = "cli/execute.rs"]
 mod execute;
+
+#[path = "cli/converge.rs"]
+mod converge;

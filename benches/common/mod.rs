@@ -45,12 +45,18 @@ pub fn darn(args: &[&str]) -> i32 {
 /// the directories whose listing it depends on (as recorded in its observations).
 pub fn files_read(root: &Path) -> Vec<PathBuf> {
     let exp = darn::experiment::Experiment::open(root, None).expect("open the experiment");
-    let runs = darn::scan::scan(&exp, |_, _| true);
+    let engine =
+        darn::engine::Engine::load(exp, darn::engine::LoadOptions { writable: false, aggregates: false }, &|_| true)
+            .expect("load the experiment");
     let mut out = Vec::new();
-    for r in &runs {
-        let dir = exp.run_dir(&exp.runs[r.index]);
-        for f in &r.obs.files {
-            out.push(dir.join(f.file.as_str()));
+    for (r, facts) in engine.facts.runs.iter().enumerate() {
+        let Some(facts) = facts else { continue };
+        let dir = engine.exp.run_dir(&engine.exp.runs[r]);
+        out.push(dir.clone());
+        for (f, state) in facts.files.entries() {
+            if !matches!(state, darn::observe::files::FileState::Absent) {
+                out.push(dir.join(f.as_str()));
+            }
         }
     }
     out

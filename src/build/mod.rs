@@ -1,5 +1,5 @@
-pub mod regenerate;
 pub mod reconcile;
+pub mod regenerate;
 pub mod retry;
 pub mod scheduler;
 pub mod write;

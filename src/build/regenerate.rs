@@ -116,8 +116,8 @@ pub fn differs(path: &Path, new: &[u8]) -> bool {
 }
 
 /// Builds nodes (run nodes grouped by run, in order; runs and aggregates in parallel). `own`
-/// tells whether a node is rebuilt for its own causes (then even a timestamp-only change is
-/// written) rather than only because something upstream was.
+/// tells whether a node is rebuilt for its own causes alone (then any change of bytes is
+/// written) rather than after something upstream (then only a change beyond timestamps).
 pub fn build(
     engine: &Engine,
     nodes: &[NodeId],
@@ -140,8 +140,11 @@ pub fn build(
         .par_iter()
         .flat_map_iter(|(run, ns)| {
             let cx = engine.run_info(*run);
-            let run_files =
-                files.get(run).or_else(|| engine.facts.runs[*run].as_ref().map(|f| &f.files)).cloned().unwrap_or_default();
+            let run_files = files
+                .get(run)
+                .or_else(|| engine.facts.runs[*run].as_ref().map(|f| &f.files))
+                .cloned()
+                .unwrap_or_default();
             let dir = cx.dir.clone();
             let src = RunSources::new(&dir, &run_files, Default::default());
             let mut rcx = RunCx::new(&cx, src);

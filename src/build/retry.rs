@@ -54,10 +54,14 @@ mod tests {
     #[test]
     fn retries_follow_the_failure() {
         let p = RetryPolicy { retries: 2, backoff: Duration::from_secs(1) };
-        let limited = Executed { rate_limited: Some((Duration::from_secs(5), false, "429".into())), ..Executed::default() };
+        let limited =
+            Executed { rate_limited: Some((Duration::from_secs(5), false, "429".into())), ..Executed::default() };
         assert_eq!(p.next(&limited, 1), Next::WaitForLimit(Duration::from_secs(5)));
         assert_eq!(p.next(&limited, 3), Next::GiveUp);
-        let weekly = Executed { rate_limited: Some((Duration::from_secs(9999), true, "resets 4pm".into())), ..Executed::default() };
+        let weekly = Executed {
+            rate_limited: Some((Duration::from_secs(9999), true, "resets 4pm".into())),
+            ..Executed::default()
+        };
         assert_eq!(p.next(&weekly, 1), Next::StopLaunching("resets 4pm".into()));
         let crash = Executed { failure: Some(FailureClass::Infrastructure), ..Executed::default() };
         assert!(matches!(p.next(&crash, 1), Next::Backoff(_)));

@@ -239,7 +239,8 @@ pub fn run(
         let paused = paused_until.is_some_and(|t| Instant::now() < t);
         while let Some(n) = deferred.pop_front() {
             let waiting = not_before.get(&n).is_some_and(|t| Instant::now() < *t);
-            let Some(backend) = backend.as_ref().filter(|_| running.len() < opts.jobs.max(1) && !paused && !stop_launching && !waiting)
+            let Some(backend) =
+                backend.as_ref().filter(|_| running.len() < opts.jobs.max(1) && !paused && !stop_launching && !waiting)
             else {
                 st.ready.push_back(n);
                 continue;
@@ -264,7 +265,11 @@ pub fn run(
         // While executions run, regenerations wait up to BATCH_WINDOW to share one durable
         // write (each batch costs two filesystem syncs), unless something is waiting for them.
         let feeds_execution = regen.iter().any(|n| {
-            engine.graph.succs(*n).iter().any(|s| engine.graph.registry.spec(engine.graph.node(*s).rule).strategy == Strategy::Execute)
+            engine
+                .graph
+                .succs(*n)
+                .iter()
+                .any(|s| engine.graph.registry.spec(engine.graph.node(*s).rule).strategy == Strategy::Execute)
         });
         if !regen.is_empty()
             && !running.is_empty()
@@ -342,7 +347,11 @@ pub fn run(
                 Next::WaitForLimit(wait) => {
                     st.round.retries += 1;
                     paused_until = Some(Instant::now() + wait);
-                    watch.waiting(jiff::Timestamp::now().checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default()).ok());
+                    watch.waiting(
+                        jiff::Timestamp::now()
+                            .checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default())
+                            .ok(),
+                    );
                     st.ready.push_back(n);
                     continue;
                 }
@@ -363,7 +372,9 @@ pub fn run(
             } else {
                 st.round.failed.push(Failed {
                     node: n,
-                    failure: Failure::Execution(result.error.clone().unwrap_or(ExecError::Setup("the execution failed".into()))),
+                    failure: Failure::Execution(
+                        result.error.clone().unwrap_or(ExecError::Setup("the execution failed".into())),
+                    ),
                     class: result.failure,
                 });
                 if !opts.keep_going {
@@ -393,7 +404,9 @@ fn regenerate(
     }
     let results = {
         let _t = crate::util::trace::span("regenerate batch");
-        let own = |n: NodeId| !st.actions[&n].cascade_only;
+        // A node stale only on its own (nothing upstream rebuilt) gets its exact bytes; one rebuilt
+        // after something upstream keeps its file when only timestamps would change.
+        let own = |n: NodeId| st.actions[&n].causes.iter().all(|c| !c.kind.is_cascade());
         build(engine, nodes, files, &own, now)
     };
     let mut batch: Vec<PendingFile> = Vec::new();

@@ -21,7 +21,8 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     let _lock = Lock::acquire(&exp.root)?;
     // Ctrl-C: stop launching, stop what runs, record what finished, exit 130.
     crate::util::interrupt::install();
-    let mut engine = crate::engine::Engine::load(exp, crate::engine::LoadOptions { writable: true, aggregates: true }, &|_| true)?;
+    let mut engine =
+        crate::engine::Engine::load(exp, crate::engine::LoadOptions { writable: true, aggregates: true }, &|_| true)?;
     let (opts, _) = options(&engine, &args.into(), &ctx.bases())?;
     let settings = &engine.exp.settings.execution;
     let exec = ExecOptions {

@@ -13,12 +13,9 @@ pub fn run(ctx: &Invocation, args: &SelectArgs, printer: &Printer) -> Result<i32
     // Only the runs a key filter keeps are looked at; what they need needs no aggregate.
     let keep: Vec<bool> = exp.runs.iter().map(|l| select.matches_key(&l.key)).collect();
     let mut engine = Engine::load(exp, LoadOptions { writable: false, aggregates: false }, &|r| keep[r])?;
-    let opts = PlanOptions {
-        selected: engine.selected(&select),
-        rerun: engine.rerun_classes()?,
-        stages: select.stages.clone(),
-        ..PlanOptions::default()
-    };
+    // The whole plan of the selected runs: `--stage` chooses which runs to show, by their work.
+    let opts =
+        PlanOptions { selected: engine.selected(&select), rerun: engine.rerun_classes()?, ..PlanOptions::default() };
     let plan = engine.plan(&opts);
     let report = crate::printer::status::report(&engine, &plan, &select);
     for w in &report.warnings {

@@ -77,13 +77,11 @@ impl ChecksCache {
             self.used_findings.insert(d);
             match f {
                 Some(Finding::Fresh) => self.dirty |= self.stored.fresh.insert(d),
-                Some(f) => {
-                    if self.stored.findings.get(&d) != Some(&f) {
-                        self.stored.findings.insert(d, f);
-                        self.dirty = true;
-                    }
+                Some(f) if self.stored.findings.get(&d) != Some(&f) => {
+                    self.stored.findings.insert(d, f);
+                    self.dirty = true;
                 }
-                None => {}
+                Some(_) | None => {}
             }
         }
         for (d, x) in used.extras {

@@ -95,6 +95,15 @@ pub fn explain(graph: &Graph, plan: &Plan, n: NodeId, unstamped: &dyn Fn(NodeId)
     Explained { node: n, fresh, doing, unstamped: unstamped(n), causes, root_causes: roots, chain }
 }
 
+/// What a root node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RootWhat {
+    AgentRun,
+    JudgeSlot,
+    RunFile,
+    Aggregate,
+}
+
 /// Root nodes across many explanations, counted once each, by what they are: agent runs, judge
 /// slots, other files of runs, aggregates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,8 +112,8 @@ pub struct RootCounts {
     pub slots: usize,
     pub run_files: usize,
     pub aggregates: usize,
-    /// Distinct root nodes by cause kind.
-    pub by_kind: Vec<(CauseKind, usize)>,
+    /// Distinct root nodes by what they are and their first root cause's kind.
+    pub by_kind: Vec<(RootWhat, CauseKind, usize)>,
 }
 
 /// Counts the distinct root nodes of stale targets.
@@ -120,15 +129,27 @@ pub fn root_counts(graph: &Graph, items: &[Explained]) -> RootCounts {
     let mut out = RootCounts::default();
     for &(n, kind) in &nodes {
         let spec = graph.registry.spec(graph.node(n).rule);
-        match (spec.strategy, spec.scope.is_run()) {
-            (crate::rules::Strategy::Execute, _) if spec.stage == crate::rules::Stage::Agent => out.agents += 1,
-            (crate::rules::Strategy::Execute, _) => out.slots += 1,
-            (crate::rules::Strategy::Regenerate, true) => out.run_files += 1,
-            (crate::rules::Strategy::Regenerate, false) => out.aggregates += 1,
-        }
-        match out.by_kind.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, c)) => *c += 1,
-            None => out.by_kind.push((kind, 1)),
+        let what = match (spec.strategy, spec.scope.is_run()) {
+            (crate::rules::Strategy::Execute, _) if spec.stage == crate::rules::Stage::Agent => {
+                out.agents += 1;
+                RootWhat::AgentRun
+            }
+            (crate::rules::Strategy::Execute, _) => {
+                out.slots += 1;
+                RootWhat::JudgeSlot
+            }
+            (crate::rules::Strategy::Regenerate, true) => {
+                out.run_files += 1;
+                RootWhat::RunFile
+            }
+            (crate::rules::Strategy::Regenerate, false) => {
+                out.aggregates += 1;
+                RootWhat::Aggregate
+            }
+        };
+        match out.by_kind.iter_mut().find(|(w, k, _)| *w == what && *k == kind) {
+            Some((_, _, c)) => *c += 1,
+            None => out.by_kind.push((what, kind, 1)),
         }
     }
     out.by_kind.sort();

@@ -14,7 +14,9 @@ use crate::observe::cache::StatCache;
 use crate::observe::dir::Dir;
 use crate::observe::files::{RunEntry, RunFiles, look};
 use crate::observe::sources::RunSources;
-use crate::rules::{AggCx, AggInputs, Estimate, ExpInfo, Finding, History, Rule, RunCx, RunExtras, RunInfo, RunProgress, RunResults};
+use crate::rules::{
+    AggCx, AggInputs, Estimate, ExpInfo, Finding, History, Rule, RunCx, RunExtras, RunInfo, RunProgress, RunResults,
+};
 use crate::util::hash::{Hash, short_hex};
 use rayon::prelude::*;
 use serde_json::Value;
@@ -373,7 +375,8 @@ impl AggInputs for AggregateInputs<'_> {
             // A run not looked at: hash the file as it is.
             None => {
                 let dir = self.cx.exp.run_dir(&self.cx.exp.runs[run]);
-                std::fs::read(dir.join(file.as_str())).map_or(crate::util::hash::ABSENT, |b| crate::util::hash::hash_bytes(&b))
+                std::fs::read(dir.join(file.as_str()))
+                    .map_or(crate::util::hash::ABSENT, |b| crate::util::hash::hash_bytes(&b))
             }
         }
     }
@@ -412,7 +415,8 @@ pub fn aggregate_facts(
     nodes: &[NodeId],
     trusted: &(dyn Fn(NodeId) -> bool + Sync),
 ) -> (Vec<(NodeId, Hash, Finding)>, Used) {
-    let results: Vec<(NodeId, Hash, Finding, Option<(Hash, Option<Finding>)>)> = nodes
+    type Checked = (NodeId, Hash, Finding, Option<(Hash, Option<Finding>)>);
+    let results: Vec<Checked> = nodes
         .par_iter()
         .map(|&n| {
             let mut d = DigestSink::default();
@@ -453,12 +457,10 @@ pub struct Loaded {
 /// Looks at the runs `keep` selects.
 pub fn load_runs(cx: &Context, keep: &(dyn Fn(usize) -> bool + Sync)) -> Loaded {
     let mut facts = Facts::empty(cx.graph.len(), cx.graph.runs());
-    let outs: Vec<RunOut> = (0..cx.graph.runs())
-        .into_par_iter()
-        .filter(|&r| keep(r))
-        .map(|r| run_facts(cx, r, true, &|_| false))
-        .collect();
-    let mut loaded = Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default(), remember: Vec::new() };
+    let outs: Vec<RunOut> =
+        (0..cx.graph.runs()).into_par_iter().filter(|&r| keep(r)).map(|r| run_facts(cx, r, true, &|_| false)).collect();
+    let mut loaded =
+        Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default(), remember: Vec::new() };
     for out in outs {
         absorb(&mut facts, &mut loaded, out);
     }

@@ -328,7 +328,9 @@ impl Graph {
                     (Link::EachSlot, _) => out.extend(self.run_node(node.at as usize, down, 0)),
                     (Link::Below, below) => {
                         let at = match (scope, below) {
-                            (Scope::Run | Scope::Slot, Scope::Subtest) => self.run_subtest.get(node.at as usize).copied(),
+                            (Scope::Run | Scope::Slot, Scope::Subtest) => {
+                                self.run_subtest.get(node.at as usize).copied()
+                            }
                             (Scope::Run | Scope::Slot, Scope::Tier) => self.run_tier.get(node.at as usize).copied(),
                             (Scope::Subtest, Scope::Tier) => self.subtest_tier.get(node.at as usize).copied(),
                             (_, Scope::Experiment) => Some(0),
@@ -438,7 +440,14 @@ mod tests {
     use super::*;
 
     fn demo(dir: &std::path::Path) -> Experiment {
-        let spec = crate::demo::DemoSpec { tiers: 2, subtests: 2, runs_per_subtest: 3, judges: 3, damage: false, ..Default::default() };
+        let spec = crate::demo::DemoSpec {
+            tiers: 2,
+            subtests: 2,
+            runs_per_subtest: 3,
+            judges: 3,
+            damage: false,
+            ..Default::default()
+        };
         crate::demo::generate(dir, &spec).expect("demo");
         Experiment::open_root(dir.to_path_buf(), None).expect("open")
     }

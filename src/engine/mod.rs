@@ -130,7 +130,8 @@ impl Engine {
             let _t = crate::util::trace::span("aggregates");
             engine.assess_aggregates(&HashSet::new());
         }
-        let cx = engine_context(&engine.exp, &engine.graph, &engine.journal, &engine.stat, &engine.checks, &engine.known);
+        let cx =
+            engine_context(&engine.exp, &engine.graph, &engine.journal, &engine.stat, &engine.checks, &engine.known);
         facts::estimate(&cx, &mut engine.facts);
         Ok(engine)
     }
@@ -214,7 +215,7 @@ impl Engine {
 
     /// The agent's outcome as a run directory's files show it now (the agent rule's verdict),
     /// for a backend to classify what it ran.
-    pub fn outcome_fn(&self) -> std::sync::Arc<dyn Fn(usize, &Path) -> crate::rules::Finding + Send + Sync> {
+    pub fn outcome_fn(&self) -> std::sync::Arc<crate::rules::OutcomeFn> {
         let exp = std::sync::Arc::clone(&self.exp);
         let known = std::sync::Arc::new(facts::Known::of(&self.exp));
         let declared = self.graph.declared().clone();
@@ -223,7 +224,8 @@ impl Engine {
             let loc = &exp.runs[run];
             let mut info = known.info_for(&exp, run, slots);
             info.dir = dir.to_path_buf();
-            let looked = crate::observe::files::look(&crate::observe::dir::Dir::new(dir), &declared, None, i128::MAX, true);
+            let looked =
+                crate::observe::files::look(&crate::observe::dir::Dir::new(dir), &declared, None, i128::MAX, true);
             let src = crate::observe::sources::RunSources::new(dir, &looked.files, looked.loaded);
             let _ = loc;
             crate::rules::RunCx::new(&info, src).outcome().clone()

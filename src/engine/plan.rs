@@ -201,7 +201,9 @@ impl Plan {
 /// A node's verdict before cascades and options.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Own {
-    Fresh { adopt: bool },
+    Fresh {
+        adopt: bool,
+    },
     Stale(Vec<Cause>),
     /// An execution that failed with this class.
     Failed(FailureClass, Vec<Cause>),
@@ -298,7 +300,9 @@ pub fn own(
         Finding::Fresh => {
             let causes: Vec<Cause> = match spec.stale_when {
                 StaleWhen::Checked => Vec::new(),
-                StaleWhen::ParamsChange => diffs(Some(&[])).into_iter().filter(|c| c.kind == CauseKind::ConfigChanged).collect(),
+                StaleWhen::ParamsChange => {
+                    diffs(Some(&[])).into_iter().filter(|c| c.kind == CauseKind::ConfigChanged).collect()
+                }
                 StaleWhen::InputsChange(files) => {
                     diffs(Some(files)).into_iter().filter(|c| c.kind != CauseKind::RuleChanged).collect()
                 }
@@ -353,8 +357,11 @@ pub fn plan(
     let required: Option<HashSet<NodeId>> =
         (!opts.targets.is_empty()).then(|| closure(opts.targets.iter().copied(), |x| graph.preds(x)));
     // What this reconcile's work makes stale: everything downstream of what it rebuilt.
-    let downstream: HashSet<NodeId> =
-        if opts.rebuilt.is_empty() { HashSet::new() } else { closure(opts.rebuilt.iter().flat_map(|&x| graph.succs(x)), |x| graph.succs(x)) };
+    let downstream: HashSet<NodeId> = if opts.rebuilt.is_empty() {
+        HashSet::new()
+    } else {
+        closure(opts.rebuilt.iter().flat_map(|&x| graph.succs(x)), |x| graph.succs(x))
+    };
     let stage_of = |x: NodeId| graph.registry.spec(graph.node(x).rule).stage;
     let in_scope = |x: NodeId| -> bool {
         if !facts.observed(x) {
@@ -374,7 +381,8 @@ pub fn plan(
         let spec = graph.registry.spec(graph.node(x).rule);
         opts.force
             && if opts.targets.is_empty() {
-                in_scope(x) && !matches!(spec.stale_when, StaleWhen::InputsChange(_)) || (in_scope(x) && spec.strategy == Strategy::Execute)
+                in_scope(x) && !matches!(spec.stale_when, StaleWhen::InputsChange(_))
+                    || (in_scope(x) && spec.strategy == Strategy::Execute)
             } else {
                 explicit.contains(&x)
             }
@@ -382,8 +390,12 @@ pub fn plan(
 
     // Each node's own verdict depends on nothing but its facts and stamp: decide them in
     // parallel, then walk the graph in order for the cascades.
-    let owns: Vec<Option<Own>> =
-        graph.nodes().collect::<Vec<_>>().par_iter().map(|&x| in_scope(x).then(|| own(graph, facts, stamps, parts, x))).collect();
+    let owns: Vec<Option<Own>> = graph
+        .nodes()
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|&x| in_scope(x).then(|| own(graph, facts, stamps, parts, x)))
+        .collect();
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(graph.len());
     let mut rebuild = vec![false; graph.len()];
     let mut actions = Vec::new();
@@ -444,7 +456,11 @@ pub fn plan(
         if hold.is_none() && strategy == Strategy::Execute && opts.regenerate_only {
             hold = Some(Hold::RegenerateOnly);
         }
-        if hold.is_none() && strategy == Strategy::Execute && !opts.stages.is_empty() && !opts.stages.contains(&spec.stage) {
+        if hold.is_none()
+            && strategy == Strategy::Execute
+            && !opts.stages.is_empty()
+            && !opts.stages.contains(&spec.stage)
+        {
             hold = Some(Hold::Stage);
         }
         let estimate = facts.estimate(x);

@@ -110,7 +110,8 @@ impl Select {
         let status = split(&v.status)
             .iter()
             .map(|s| {
-                AgentStatus::parse(s).ok_or_else(|| unknown("--status", s, names(&AgentStatus::ALL.map(AgentStatus::name))))
+                AgentStatus::parse(s)
+                    .ok_or_else(|| unknown("--status", s, names(&AgentStatus::ALL.map(AgentStatus::name))))
             })
             .collect::<Result<_>>()?;
         let judge_status = split(&v.judge_status)
@@ -123,14 +124,21 @@ impl Select {
         let stages = split(&v.stages)
             .iter()
             .map(|s| {
-                Stage::ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| unknown("--stage", s, names(&Stage::ALL.map(Stage::name))))
+                Stage::ALL
+                    .into_iter()
+                    .find(|x| x.name() == s)
+                    .ok_or_else(|| unknown("--stage", s, names(&Stage::ALL.map(Stage::name))))
             })
             .collect::<Result<_>>()?;
         Ok(Select { tiers, subtests, runs, status, judge_status, stages })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tiers.is_empty() && self.subtests.is_empty() && self.runs.is_empty() && !self.filters_status() && self.stages.is_empty()
+        self.tiers.is_empty()
+            && self.subtests.is_empty()
+            && self.runs.is_empty()
+            && !self.filters_status()
+            && self.stages.is_empty()
     }
 
     /// Whether the statuses filter anything.

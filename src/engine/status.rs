@@ -109,7 +109,10 @@ impl RunStatus {
             AgentStatus::Partial => RunProgress::Running,
             AgentStatus::Failed => RunProgress::Failed,
             AgentStatus::Results | AgentStatus::Completed => {
-                if self.agent == AgentStatus::Completed && self.judge == JudgeStatus::Complete && !self.aggregate_pending {
+                if self.agent == AgentStatus::Completed
+                    && self.judge == JudgeStatus::Complete
+                    && !self.aggregate_pending
+                {
                     RunProgress::Finished { passed }
                 } else if self.judge == JudgeStatus::Complete {
                     RunProgress::Judged
@@ -207,7 +210,8 @@ pub fn classify(graph: &Graph, rules: &StatusRules, facts: &Facts, run: usize) -
     let consensus_node = node(rules.consensus, 0);
     let judge = if agent == AgentStatus::Failed {
         JudgeStatus::AgentFailed
-    } else if matches!(agent, AgentStatus::Missing | AgentStatus::Partial) || slots.iter().all(|s| *s == JudgeStatus::Missing)
+    } else if matches!(agent, AgentStatus::Missing | AgentStatus::Partial)
+        || slots.iter().all(|s| *s == JudgeStatus::Missing)
     {
         JudgeStatus::Missing
     } else if slots.contains(&JudgeStatus::Failed) {

@@ -52,18 +52,16 @@ fn resolve_one(exp: &Experiment, graph: &Graph, t: &str, bases: &[PathBuf]) -> R
             .compile_matcher();
         return Ok(graph.nodes().filter(|n| glob.is_match(graph.id(*n))).collect());
     }
-    let is_path = t.starts_with('/') || t.starts_with('.') || t.starts_with("completed/") || t.starts_with("in_progress/");
+    let is_path =
+        t.starts_with('/') || t.starts_with('.') || t.starts_with("completed/") || t.starts_with("in_progress/");
     if !is_path {
         let logical = by_prefix(graph, t);
         if !logical.is_empty() {
             return Ok(logical);
         }
     }
-    let candidates: Vec<PathBuf> = if Path::new(t).is_absolute() {
-        vec![PathBuf::from(t)]
-    } else {
-        bases.iter().map(|b| b.join(t)).collect()
-    };
+    let candidates: Vec<PathBuf> =
+        if Path::new(t).is_absolute() { vec![PathBuf::from(t)] } else { bases.iter().map(|b| b.join(t)).collect() };
     let root = normalize(&exp.root);
     let mut outside = None;
     for path in candidates {
@@ -72,7 +70,8 @@ fn resolve_one(exp: &Experiment, graph: &Graph, t: &str, bases: &[PathBuf]) -> R
             Ok(r) => r.to_path_buf(),
             Err(_) => {
                 // Symlinked directories: compare canonical forms when the path exists.
-                match std::fs::canonicalize(&path).ok().and_then(|c| c.strip_prefix(&root).ok().map(Path::to_path_buf)) {
+                match std::fs::canonicalize(&path).ok().and_then(|c| c.strip_prefix(&root).ok().map(Path::to_path_buf))
+                {
                     Some(r) => r,
                     None => {
                         outside.get_or_insert(path);
@@ -153,7 +152,9 @@ fn suggest(graph: &Graph, t: &str) -> Option<String> {
     if let Some(s) = parts.get(1) {
         let subtests: Vec<&str> = graph.subtests.iter().filter(|(t, _)| t == tier).map(|(_, s)| s.as_str()).collect();
         let padded = format!("{s:0>2}");
-        fixed.push(closest(&padded, subtests.iter().copied()).or_else(|| closest(s, subtests.iter().copied()))?.to_string());
+        fixed.push(
+            closest(&padded, subtests.iter().copied()).or_else(|| closest(s, subtests.iter().copied()))?.to_string(),
+        );
     }
     if let Some(r) = parts.get(2) {
         let n = r.strip_prefix("run_").unwrap_or(r).parse::<u32>().ok().or_else(|| parse_run_dir(r))?;

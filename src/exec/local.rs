@@ -5,10 +5,10 @@
 use super::process::{ProcessSpec, run};
 use super::template::{Placeholder, Values, expand_command, expand_path};
 use super::wait::rate_limit_wait;
+use super::{Backend, ExecError, Executed, Job};
 use crate::experiment::era::Era;
 use crate::experiment::names::{run_dir_name, slot_dir_name};
 use crate::experiment::{Experiment, Layout};
-use super::{Backend, ExecError, Executed, Job};
 use crate::observe::agent::INCOMPLETE_MARKER;
 use crate::rules::content::runner_files::{self, LoggedCommand};
 use crate::rules::{Execution, FailureClass, Finding};
@@ -27,8 +27,19 @@ pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// What the judges are told when their first answer had no parseable verdict.
 const JSON_REMINDER: &str = "\n\nIMPORTANT: respond only with the JSON object described above (score, passed, reasoning), with no other text.\n";
 
-/// The agent's outcome as the files of a run directory show it (the agent rule's check).
-pub type OutcomeFn = dyn Fn(usize, &Path) -> Finding + Send + Sync;
+pub use crate::rules::OutcomeFn;
+
+/// One execution attempt, for `darn_attempts.json`.
+struct Attempt<'a> {
+    file: &'a Path,
+    node: &'a str,
+    attempt: u32,
+    /// Where the previous outputs were archived.
+    previous: Option<&'a Path>,
+    outcome: &'a str,
+    started: &'a str,
+    previous_class: Option<FailureClass>,
+}
 
 /// Runs executions as local processes.
 pub struct Local {
@@ -92,16 +103,8 @@ impl Local {
     }
 
     /// Records one execution attempt in the run, so re-executions stay visible in the results.
-    fn record_attempt(
-        &self,
-        file: &Path,
-        node: &str,
-        attempt: u32,
-        previous: Option<&Path>,
-        outcome: &str,
-        started: &str,
-        previous_class: Option<FailureClass>,
-    ) {
+    fn record_attempt(&self, a: &Attempt) {
+        let Attempt { file, node, attempt, previous, outcome, started, previous_class } = *a;
         let read = |f: &Path| std::fs::read(f).ok().and_then(|b| serde_json::from_slice::<Vec<Value>>(&b).ok());
         // A re-executed agent starts a fresh run directory: its history comes along from the
         // archived one (which keeps its own copy).
@@ -181,15 +184,15 @@ impl Local {
         let outcome =
             if result.ok { "ok".to_string() } else { result.failure.map_or("failed", FailureClass::name).to_string() };
         let record_dir = result.run_dir.clone().unwrap_or(run_dir.clone());
-        self.record_attempt(
-            &record_dir.join("darn_attempts.json"),
-            &id,
-            attempt_no,
-            archived.as_deref(),
-            &outcome,
-            &started,
-            previous,
-        );
+        self.record_attempt(&Attempt {
+            file: &record_dir.join("darn_attempts.json"),
+            node: &id,
+            attempt: attempt_no,
+            previous: archived.as_deref(),
+            outcome: &outcome,
+            started: &started,
+            previous_class: previous,
+        });
         durable(&record_dir, result)
     }
 
@@ -231,7 +234,11 @@ impl Local {
         if let Err(e) = write(&prompt_path, &task).and_then(|()| {
             std::fs::read(exp.root.join("prompt.md")).map_or(Ok(()), |p| write(&run_dir.join("task_prompt.md"), p))
         }) {
-            return Executed { error: Some(ExecError::Setup(e)), failure: Some(FailureClass::Infrastructure), ..result };
+            return Executed {
+                error: Some(ExecError::Setup(e)),
+                failure: Some(FailureClass::Infrastructure),
+                ..result
+            };
         }
 
         // A fresh workspace.
@@ -299,7 +306,11 @@ impl Local {
             .and_then(|()| write(&replay, runner_files::agent_replay(&now_iso(), &pre)))
             .and_then(|()| write(&marker, format!("pid {}\nstarted {}\n", std::process::id(), now_iso())));
         if let Err(e) = setup {
-            return Executed { error: Some(ExecError::Setup(e)), failure: Some(FailureClass::Infrastructure), ..result };
+            return Executed {
+                error: Some(ExecError::Setup(e)),
+                failure: Some(FailureClass::Infrastructure),
+                ..result
+            };
         }
         executable(&replay);
         let stdout_path = agent_dir.join("stdout.log");
@@ -492,24 +503,23 @@ impl Local {
         };
         let failed_dir = run_dir.join("judge").join(super::archive::FAILED_DIR);
         let attempt_no = Self::archived_attempts(&failed_dir, &slot_dir_name(slot)) + u32::from(archived.is_none());
-        let result = self.judge_in(ri, slot, &run_dir, &slot_dir, &prompt, cancel);
+        let result = self.judge_in(slot, &run_dir, &slot_dir, &prompt, cancel);
         let outcome =
             if result.ok { "ok".to_string() } else { result.failure.map_or("failed", FailureClass::name).to_string() };
-        self.record_attempt(
-            &run_dir.join("darn_attempts.json"),
-            &id,
-            attempt_no.max(1),
-            archived.as_deref(),
-            &outcome,
-            &started,
-            previous,
-        );
+        self.record_attempt(&Attempt {
+            file: &run_dir.join("darn_attempts.json"),
+            node: &id,
+            attempt: attempt_no.max(1),
+            previous: archived.as_deref(),
+            outcome: &outcome,
+            started: &started,
+            previous_class: previous,
+        });
         durable(&run_dir, result)
     }
 
     fn judge_in(
         &self,
-        ri: usize,
         slot: usize,
         run_dir: &Path,
         slot_dir: &Path,

@@ -27,8 +27,10 @@ pub fn run(settings: &PipelineSettings, run_dir: &Path, workspace: &Path) -> Res
                 && !output.trim().is_empty()
             {
                 let path = run_dir.join("commands").join(log);
-                let saved = std::fs::create_dir_all(run_dir.join("commands"))
-                    .and_then(|()| crate::util::fs::write_unsynced(&path, output.as_bytes()).and_then(|()| crate::util::fs::sync_tree(&path)));
+                let saved = std::fs::create_dir_all(run_dir.join("commands")).and_then(|()| {
+                    crate::util::fs::write_unsynced(&path, output.as_bytes())
+                        .and_then(|()| crate::util::fs::sync_tree(&path))
+                });
                 if let Err(e) = saved {
                     // The prompt still carries the output; only the separate log is missing.
                     eprintln!("darn: warning: {}: {e}", path.display());

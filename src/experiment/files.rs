@@ -76,6 +76,23 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
     Table { names, index }
 });
 
+/// Names a rule declares beyond the fixed table (a new derived file), numbered after it in the
+/// order rules declare them. Looked at only for such names: the fixed ones need no lock.
+static EXTRA: LazyLock<std::sync::RwLock<Table>> =
+    LazyLock::new(|| std::sync::RwLock::new(Table { names: Vec::new(), index: HashMap::new() }));
+
+/// A digest of the whole vocabulary as it stands, for caches that store file numbers.
+pub fn vocabulary_digest() -> crate::util::hash::Hash {
+    let mut d = crate::util::hash::Digest::new();
+    d.raw(&(TABLE.names.len() as u32).to_le_bytes());
+    if let Ok(extra) = EXTRA.read() {
+        for n in &extra.names {
+            d.piece(n.as_bytes());
+        }
+    }
+    d.finish()
+}
+
 /// A file or directory of a run, relative to the run directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RunFile(u16);
@@ -83,7 +100,37 @@ pub struct RunFile(u16);
 impl RunFile {
     /// The file named `rel` (`agent/result.json`), if it is in the vocabulary.
     pub fn of(rel: &str) -> Option<RunFile> {
-        TABLE.index.get(rel).copied().map(RunFile)
+        if let Some(i) = TABLE.index.get(rel) {
+            return Some(RunFile(*i));
+        }
+        let extra = EXTRA.read().ok()?;
+        extra.index.get(rel).map(|i| RunFile(*i + TABLE.names.len() as u16))
+    }
+
+    /// The file named `rel`, added to the vocabulary when it is not there yet (a rule declaring
+    /// a new file). Names are relative paths of at most 255 bytes without `..`.
+    pub fn intern(rel: &str) -> Option<RunFile> {
+        if let Some(f) = Self::of(rel) {
+            return Some(f);
+        }
+        if rel.is_empty()
+            || rel.len() > 255
+            || rel.starts_with('/')
+            || rel.split('/').any(|c| c == ".." || c.is_empty())
+        {
+            return None;
+        }
+        let mut extra = EXTRA.write().ok()?;
+        let next = TABLE.names.len() + extra.names.len();
+        if next >= usize::from(u16::MAX) {
+            return None;
+        }
+        // Leaked once per name per process: the vocabulary lives as long as the program.
+        let name: &'static str = Box::leak(rel.to_string().into_boxed_str());
+        let i = extra.names.len() as u16;
+        extra.names.push(name);
+        extra.index.insert(name, i);
+        Some(RunFile(next as u16))
     }
 
     /// The file `name` (`judgment.json`, or `""` for the directory) of slot `slot`.
@@ -102,7 +149,11 @@ impl RunFile {
     }
 
     pub fn as_str(self) -> &'static str {
-        TABLE.names.get(self.0 as usize).copied().unwrap_or("?")
+        if let Some(n) = TABLE.names.get(self.0 as usize) {
+            return n;
+        }
+        let i = self.0 as usize - TABLE.names.len();
+        EXTRA.read().ok().and_then(|e| e.names.get(i).copied()).unwrap_or("?")
     }
 
     /// `agent` or a file in it: what the agent stage of an observation reads.

@@ -122,7 +122,17 @@ impl AgentSources {
             stdout_file,
             stderr: stderr.clone(),
         });
-        AgentSources { command_log, logged, result_json, timing_json, output_txt, transcript, started, marker, model_md }
+        AgentSources {
+            command_log,
+            logged,
+            result_json,
+            timing_json,
+            output_txt,
+            transcript,
+            started,
+            marker,
+            model_md,
+        }
     }
 
     /// The model the agent ran with, as recorded (command log argv, else `MODEL.md`).

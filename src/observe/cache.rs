@@ -24,6 +24,8 @@ struct FileEntry {
 struct Stored {
     version: u32,
     darn: String,
+    /// The file vocabulary the entries' file numbers refer to.
+    vocabulary: Hash,
     /// By run directory relative to the experiment.
     runs: HashMap<String, RunEntry>,
     /// Files outside runs (aggregates), by path relative to the experiment.
@@ -57,10 +59,15 @@ impl StatCache {
         let stored = std::fs::read(&path)
             .ok()
             .and_then(|b| postcard::from_bytes::<Stored>(&b).ok())
-            .filter(|s| s.version == VERSION && s.darn == env!("CARGO_PKG_VERSION"))
+            .filter(|s| {
+                s.version == VERSION
+                    && s.darn == env!("CARGO_PKG_VERSION")
+                    && s.vocabulary == crate::experiment::files::vocabulary_digest()
+            })
             .unwrap_or_else(|| Stored {
                 version: VERSION,
                 darn: env!("CARGO_PKG_VERSION").to_string(),
+                vocabulary: crate::experiment::files::vocabulary_digest(),
                 ..Stored::default()
             });
         StatCache { path: Some(path), stored, dirty: false, racy_after_ns: now_ns() - 2_000_000_000 }

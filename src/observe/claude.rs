@@ -188,4 +188,3 @@ pub fn result_line_cost(stdout: &str) -> Option<f64> {
     let v: Value = serde_json::from_str(line.trim()).ok()?;
     v.get("total_cost_usd").and_then(pyjson::as_f64)
 }
-

@@ -92,6 +92,11 @@ impl RunFiles {
         matches!(self.state(f), FileState::Present(_))
     }
 
+    /// Every file and directory looked at, with what was found.
+    pub fn entries(&self) -> impl Iterator<Item = (RunFile, FileState)> + '_ {
+        self.states.iter().copied()
+    }
+
     /// Every file that exists but cannot be read, in declaration order.
     pub fn unreadable(&self) -> impl Iterator<Item = (RunFile, IoProblem)> + '_ {
         self.states.iter().filter_map(|(f, s)| match s {
@@ -275,10 +280,7 @@ mod tests {
     }
 
     fn declared() -> Declared {
-        Declared::new(
-            ["agent/result.json", "agent/output.txt", "run_result.json"].map(f),
-            ["agent", "judge"].map(f),
-        )
+        Declared::new(["agent/result.json", "agent/output.txt", "run_result.json"].map(f), ["agent", "judge"].map(f))
     }
 
     #[test]

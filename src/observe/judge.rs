@@ -55,8 +55,7 @@ impl SlotSources {
         let text = |name: &str| f(name).and_then(|x| src.text(x));
         let present = SLOT_FILES.iter().any(|n| f(n).is_some_and(|x| src.exists(x)));
         let timing = f("timing.json").and_then(|x| src.json(x).ok());
-        let duration_seconds =
-            timing.as_ref().and_then(|t| t.get("judge_duration_seconds")).and_then(pyjson::as_f64);
+        let duration_seconds = timing.as_ref().and_then(|t| t.get("judge_duration_seconds")).and_then(pyjson::as_f64);
         let measured_at =
             timing.as_ref().and_then(|t| t.get("measured_at")).and_then(Value::as_str).map(str::to_string);
         let mut errors: Vec<(String, RunFile)> = Vec::new();

@@ -3,8 +3,8 @@
 
 use super::dir::Dir;
 use super::files::{FileState, Loaded, RunFiles, read_file};
-pub use crate::util::problem::{IoProblem, JsonType, Malformed, Unusable, parse_json, parse_object};
 use crate::experiment::files::RunFile;
+pub use crate::util::problem::{IoProblem, JsonType, Malformed, Unusable, parse_json, parse_object};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::path::Path;
@@ -96,4 +96,3 @@ impl<'a> RunSources<'a> {
         self.bytes(f).and_then(|b| parse_json(&b).map_err(Unusable::Malformed))
     }
 }
-

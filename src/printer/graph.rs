@@ -32,7 +32,9 @@ fn state(plan: &Plan, n: NodeId) -> &'static str {
 }
 
 fn edges(engine: &Engine, keep: &BTreeSet<NodeId>) -> Vec<(NodeId, NodeId)> {
-    keep.iter().flat_map(|&n| engine.graph.preds(n).into_iter().filter(|p| keep.contains(p)).map(move |p| (p, n))).collect()
+    keep.iter()
+        .flat_map(|&n| engine.graph.preds(n).into_iter().filter(|p| keep.contains(p)).map(move |p| (p, n)))
+        .collect()
 }
 
 pub fn json(engine: &Engine, plan: &Plan, keep: &BTreeSet<NodeId>) -> GraphJson {

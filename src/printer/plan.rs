@@ -34,15 +34,59 @@ fn cause_path(engine: &Engine, c: &Cause) -> Option<String> {
         Some(f) => engine.node_dir(c.node).join(f),
         None => return Some(engine.node_path(c.node)),
     };
-    Some(path.strip_prefix(&engine.exp.root).map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/")))
+    Some(
+        path.strip_prefix(&engine.exp.root)
+            .map_or_else(|_| path.display().to_string(), |p| p.to_string_lossy().replace('\\', "/")),
+    )
+}
+
+/// A model change as the configuration names it: `judge_models[1]: recorded → configured`.
+fn model_change(engine: &Engine, c: &Cause) -> Option<String> {
+    let CauseWhat::Finding(crate::rules::Finding::ModelChanged(recorded)) = &c.what else { return None };
+    let node = engine.graph.node(c.node);
+    let config = &engine.exp.config;
+    let (key, configured) = if node.slot >= 1 {
+        let i = usize::from(node.slot) - 1;
+        (format!("judge_models[{i}]"), config.judge_models.get(i).cloned().unwrap_or_default())
+    } else {
+        ("models[0]".to_string(), config.agent_model().to_string())
+    };
+    Some(format!("{key}: {recorded} → {configured}"))
+}
+
+/// Who a node's execution is, for words: `agent` or `judge`.
+pub fn who(engine: &Engine, n: NodeId) -> &'static str {
+    match engine.graph.registry.spec(engine.graph.node(n).rule).stage {
+        crate::rules::Stage::Agent => "agent",
+        crate::rules::Stage::Judge | crate::rules::Stage::Aggregate => "judge",
+    }
+}
+
+/// The node's main file (its first output), when it has one.
+pub fn main_file(engine: &Engine, n: NodeId) -> Option<crate::experiment::files::RunFile> {
+    match engine.graph.run_of(n) {
+        Some(_) => engine.graph.node_files(n).1.first().copied(),
+        None => engine
+            .graph
+            .registry
+            .spec(engine.graph.node(n).rule)
+            .outputs
+            .first()
+            .and_then(|f| crate::experiment::files::RunFile::of(f)),
+    }
 }
 
 pub fn cause(engine: &Engine, c: &Cause) -> CauseReport {
+    let detail = match &c.what {
+        CauseWhat::Finding(f) => model_change(engine, c)
+            .or_else(|| Some(words::finding_at(f, who(engine, c.node), main_file(engine, c.node)))),
+        _ => words::cause_detail(c),
+    };
     CauseReport {
         kind: c.kind,
         node: engine.graph.id(c.node),
         path: cause_path(engine, c),
-        detail: words::cause_detail(c),
+        detail,
         failure: c.failure(),
     }
 }
@@ -69,6 +113,7 @@ pub struct ActionReport {
 #[derive(Debug, Serialize)]
 pub struct HeldReport {
     pub node: String,
+    pub strategy: Strategy,
     pub reason: Hold,
     pub causes: Vec<CauseReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +167,7 @@ pub fn report(engine: &Engine, plan: &Plan) -> PlanReport {
         match plan.verdict(n) {
             Verdict::Held(reason, cs) => held.push(HeldReport {
                 node: engine.graph.id(n),
+                strategy: engine.graph.registry.spec(engine.graph.node(n).rule).strategy,
                 reason: *reason,
                 causes: causes(engine, cs),
                 estimate: estimate(engine, n),
@@ -212,7 +258,10 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
         }
     }
     if r.adopt > 0 {
-        out.push_str(&format!("; {} right but not stamped yet (adopted, not rebuilt)", plural(r.adopt, "output is", "outputs are")));
+        out.push_str(&format!(
+            "; {} right but not stamped yet (adopted, not rebuilt)",
+            plural(r.adopt, "output is", "outputs are")
+        ));
     }
     out.push('\n');
 
@@ -266,7 +315,10 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
             out.push_str(&format!(
                 "  {}  {}\n",
                 p.paint("then      ", Style::Dim),
-                p.paint(&format!("{} downstream: {}", plural(cascade.0 + cascade.1, "node", "nodes"), parts.join(", ")), Style::Dim)
+                p.paint(
+                    &format!("{} downstream: {}", plural(cascade.0 + cascade.1, "node", "nodes"), parts.join(", ")),
+                    Style::Dim
+                )
             ));
         }
     }
@@ -292,7 +344,13 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
         ));
         let limit = if p.verbose > 0 { usize::MAX } else { 20 };
         for h in r.held.iter().take(limit) {
-            out.push_str(&format!("  {:<w$}  {}: {}\n", h.node, words::hold(h.reason), causes_text(&h.causes, false), w = width));
+            out.push_str(&format!(
+                "  {:<w$}  {}: {}\n",
+                h.node,
+                words::hold(h.reason),
+                causes_text(&h.causes, false),
+                w = width
+            ));
         }
         if r.held.len() > limit {
             out.push_str(&format!("  … {} more (-v shows all)\n", count(r.held.len() - limit)));

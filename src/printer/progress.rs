@@ -61,7 +61,10 @@ impl Watch for Bar {
         match until {
             Some(t) => {
                 let local = t.to_zoned(jiff::tz::TimeZone::system());
-                self.bar.set_message(format!("${spent:.2} spent, rate limited: resuming at {}", local.strftime("%H:%M:%S")));
+                self.bar.set_message(format!(
+                    "${spent:.2} spent, rate limited: resuming at {}",
+                    local.strftime("%H:%M:%S")
+                ));
             }
             None => self.bar.set_message(format!("${spent:.2} spent")),
         }

@@ -5,7 +5,6 @@ use super::{Printer, Style, count, plural, words};
 use crate::build::reconcile::Outcome;
 use crate::build::scheduler::Failure;
 use crate::engine::Engine;
-use crate::engine::plan::Verdict;
 use crate::exec::ExecError;
 use crate::rules::FailureClass;
 use serde::Serialize;
@@ -58,20 +57,24 @@ pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
     let ids = |v: &[crate::engine::graph::NodeId]| v.iter().map(|n| engine.graph.id(*n)).collect::<Vec<_>>();
     let mut left = Vec::new();
     let mut pending = Vec::new();
-    let mut left_actions = 0;
+    let left_actions = o.left.as_ref().map_or(0, |p| p.actions.len());
+    for (n, reason, cs) in &o.held {
+        let spec = engine.graph.registry.spec(engine.graph.node(*n).rule);
+        if spec.strategy == crate::rules::Strategy::Execute {
+            pending.push(engine.graph.id(*n));
+        }
+        left.push(HeldReport {
+            node: engine.graph.id(*n),
+            strategy: spec.strategy,
+            reason: *reason,
+            causes: causes(engine, cs),
+            estimate: None,
+        });
+    }
     if let Some(plan) = &o.left {
-        left_actions = plan.actions.len();
-        for n in engine.graph.nodes() {
-            let spec = engine.graph.registry.spec(engine.graph.node(n).rule);
-            match plan.verdict(n) {
-                Verdict::Held(reason, cs) => {
-                    if spec.strategy == crate::rules::Strategy::Execute && *reason != crate::engine::plan::Hold::Failed {
-                        pending.push(engine.graph.id(n));
-                    }
-                    left.push(HeldReport { node: engine.graph.id(n), reason: *reason, causes: causes(engine, cs), estimate: None });
-                }
-                Verdict::Stale(_) if spec.strategy == crate::rules::Strategy::Execute => pending.push(engine.graph.id(n)),
-                _ => {}
+        for a in &plan.actions {
+            if a.strategy == crate::rules::Strategy::Execute {
+                pending.push(engine.graph.id(a.node));
             }
         }
     }
@@ -83,7 +86,7 @@ pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
             .iter()
             .map(|f| FailedReport {
                 node: engine.graph.id(f.node),
-                error: failure_words(&f.failure),
+                error: format!("{}: {}", engine.graph.id(f.node), failure_words(&f.failure)),
                 failure: f.class,
                 path: engine.node_path(f.node),
             })
@@ -120,7 +123,10 @@ pub fn render(r: &ReconcileReport, p: &Printer) -> String {
         out.push_str(&format!(" (${:.2} spent; the plan estimated ${:.2})", r.cost_usd, r.estimated_cost_usd));
     }
     if r.retries > 0 {
-        out.push_str(&format!("\n{} retried after a rate limit or a transient failure", plural(r.retries, "execution", "executions")));
+        out.push_str(&format!(
+            "\n{} retried after a rate limit or a transient failure",
+            plural(r.retries, "execution", "executions")
+        ));
     }
     out.push('\n');
     if p.verbose > 0 {
@@ -133,7 +139,7 @@ pub fn render(r: &ReconcileReport, p: &Printer) -> String {
     }
     for f in &r.failed {
         let class = f.failure.map(|c| format!(" [{}]", c.name())).unwrap_or_default();
-        out.push_str(&format!("{} {}: {}{class}\n", p.paint("failed", Style::Red), f.node, f.error));
+        out.push_str(&format!("{} {}{class}\n", p.paint("failed", Style::Red), f.error));
         out.push_str(&format!("  look at {}, or run `darn why {}`\n", f.path, f.node));
     }
     if !r.skipped.is_empty() {
@@ -143,7 +149,10 @@ pub fn render(r: &ReconcileReport, p: &Printer) -> String {
         ));
     }
     if let Some(why) = &r.stopped {
-        out.push_str(&format!("{} rate limited ({why}); no new executions were started\n", p.paint("stopped:", Style::Yellow)));
+        out.push_str(&format!(
+            "{} rate limited ({why}); no new executions were started\n",
+            p.paint("stopped:", Style::Yellow)
+        ));
     }
     if r.interrupted {
         out.push_str("interrupted: what finished is recorded; run reconcile again to resume\n");

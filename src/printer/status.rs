@@ -141,11 +141,15 @@ pub fn run_need(engine: &Engine, plan: &Plan, run: usize) -> Need {
         .unwrap_or(Need::Complete)
 }
 
-/// Whether the plan has work of one of `stages` for a run.
+/// Whether the plan has work of one of `stages` for a run for that work's own sake (not only
+/// because something upstream is rebuilt).
 fn has_stage_work(engine: &Engine, plan: &Plan, run: usize, stages: &[Stage]) -> bool {
     engine.graph.run_nodes(run).any(|n| {
         stages.contains(&engine.graph.registry.spec(engine.graph.node(n).rule).stage)
-            && !matches!(plan.verdict(n), Verdict::Fresh { .. } | Verdict::Outside)
+            && match plan.verdict(n) {
+                Verdict::Stale(c) | Verdict::Held(_, c) => c.iter().any(|c| !c.kind.is_cascade()),
+                Verdict::Fresh { .. } | Verdict::Outside | Verdict::Blocked(_) => false,
+            }
     })
 }
 
@@ -156,7 +160,7 @@ pub fn problem_words(engine: &Engine, run_exists: bool, p: &Problem) -> String {
         (Finding::NeverRan, Stage::Agent) if !run_exists => "run directory does not exist".into(),
         (Finding::NeverRan, Stage::Agent) => "the agent never started (no prompt, command log or output)".into(),
         (Finding::NeverRan, _) => "judge never ran".into(),
-        (f, _) => words::finding(f),
+        (f, stage) => words::finding_of(f, if stage == Stage::Agent { "agent" } else { "judge" }),
     }
 }
 
@@ -173,7 +177,8 @@ fn problem_path(engine: &Engine, n: NodeId, p: &Problem) -> String {
             dir.join(spec.suffix(engine.graph.node(n).slot))
         }
     };
-    path.strip_prefix(&engine.exp.root).map_or_else(|_| path.display().to_string(), |x| x.to_string_lossy().replace('\\', "/"))
+    path.strip_prefix(&engine.exp.root)
+        .map_or_else(|_| path.display().to_string(), |x| x.to_string_lossy().replace('\\', "/"))
 }
 
 /// Builds the report of the runs a selection keeps.
@@ -216,8 +221,7 @@ pub fn report(engine: &Engine, plan: &Plan, select: &Select) -> StatusReport {
             .enumerate()
             .map(|(i, s)| {
                 let model = exp.config.judge_models.get(i).cloned().unwrap_or_default();
-                let recorded_model =
-                    rf.extras.slots.get(i).and_then(|x| x.model.clone()).filter(|m| *m != model);
+                let recorded_model = rf.extras.slots.get(i).and_then(|x| x.model.clone()).filter(|m| *m != model);
                 SlotReport { slot: i + 1, model, status: s.name(), recorded_model }
             })
             .collect();
@@ -289,8 +293,13 @@ pub fn render(r: &StatusReport, p: &Printer) -> String {
     rows.push(total_row);
     out.push_str(&table(&header, &rows));
     out.push('\n');
-    let order =
-        [JudgeStatus::Complete, JudgeStatus::Partial, JudgeStatus::Failed, JudgeStatus::Missing, JudgeStatus::AgentFailed];
+    let order = [
+        JudgeStatus::Complete,
+        JudgeStatus::Partial,
+        JudgeStatus::Failed,
+        JudgeStatus::Missing,
+        JudgeStatus::AgentFailed,
+    ];
     let mut header: Vec<&str> = vec!["judge"];
     header.extend(order.iter().map(|s| s.name()));
     let mut rows: Vec<Vec<String>> = r
@@ -311,7 +320,10 @@ pub fn render(r: &StatusReport, p: &Printer) -> String {
     let n = &r.needs;
     let pending = n.agent_execution + n.judge_execution + n.regeneration + n.blocked;
     if pending == 0 {
-        out.push_str(&format!("{}\n", p.paint(&format!("all {} complete", plural(total, "run is", "runs are")), Style::Green)));
+        out.push_str(&format!(
+            "{}\n",
+            p.paint(&format!("all {} complete", plural(total, "run is", "runs are")), Style::Green)
+        ));
     } else {
         let mut parts = Vec::new();
         if n.agent_execution > 0 {
@@ -326,7 +338,12 @@ pub fn render(r: &StatusReport, p: &Printer) -> String {
         if n.blocked > 0 {
             parts.push(format!("{} blocked", count(n.blocked)));
         }
-        out.push_str(&format!("{} of {} need work: {}\n", count(pending), plural(total, "run", "runs"), parts.join(", ")));
+        out.push_str(&format!(
+            "{} of {} need work: {}\n",
+            count(pending),
+            plural(total, "run", "runs"),
+            parts.join(", ")
+        ));
         if p.verbose == 0 {
             out.push_str("run `darn status -v` to see why, `darn plan` for what would be done\n");
         }

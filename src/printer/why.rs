@@ -3,7 +3,7 @@
 use super::plan::{CauseReport, cause_text, causes};
 use super::{Printer, Style, count, plural, words};
 use crate::engine::Engine;
-use crate::engine::explain::{Doing, Explained, RootCounts};
+use crate::engine::explain::{Doing, Explained, RootCounts, RootWhat};
 use crate::engine::plan::CauseKind;
 use serde::Serialize;
 
@@ -44,14 +44,20 @@ fn summary(r: &RootCounts) -> Vec<String> {
     let mut out: Vec<String> = r
         .by_kind
         .iter()
-        .map(|(kind, n)| format!("{} with root cause {}", plural(*n, "node", "nodes"), kind.name()))
+        .map(|(what, kind, n)| {
+            let (one, many) = match what {
+                RootWhat::AgentRun => ("agent run", "agent runs"),
+                RootWhat::JudgeSlot => ("judge slot", "judge slots"),
+                RootWhat::RunFile => ("run file", "run files"),
+                RootWhat::Aggregate => ("aggregate", "aggregates"),
+            };
+            format!("{} stale: {}", plural(*n, one, many), kind.name())
+        })
         .collect();
     out.push(format!(
-        "to execute: {} and {} (plus {} and {} to regenerate)",
+        "roots to execute: {}, {}",
         plural(r.agents, "agent run", "agent runs"),
-        plural(r.slots, "judge slot", "judge slots"),
-        plural(r.run_files, "run file", "run files"),
-        plural(r.aggregates, "aggregate", "aggregates"),
+        plural(r.slots, "judge slot", "judge slots")
     ));
     out
 }
@@ -85,7 +91,8 @@ pub fn report(engine: &Engine, items: &[Explained], counts: Option<&RootCounts>)
 
 pub fn render(r: &WhyReport, p: &Printer) -> String {
     let mut out = String::new();
-    let shown: Vec<&TargetReport> = r.targets.iter().filter(|t| p.verbose > 0 || !t.fresh || r.targets.len() == 1).collect();
+    let shown: Vec<&TargetReport> =
+        r.targets.iter().filter(|t| p.verbose > 0 || !t.fresh || r.targets.len() == 1).collect();
     let fresh = r.targets.iter().filter(|t| t.fresh).count();
     let limit = if p.verbose > 0 || shown.len() <= 12 { usize::MAX } else { 8 };
     for item in shown.iter().take(limit) {

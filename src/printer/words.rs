@@ -3,7 +3,9 @@
 
 use crate::engine::plan::{Cause, CauseKind, CauseWhat, Hold};
 use crate::error::io_words;
-use crate::rules::finding::{Failure, FailureKind, Finding, Incomplete, JsonType, Malformed, Unbuildable, Unusable, Waiting};
+use crate::rules::finding::{
+    Failure, FailureKind, Finding, Incomplete, JsonType, Malformed, Unbuildable, Unusable, Waiting,
+};
 use crate::util::hash::short_hex;
 
 fn json_type(t: JsonType) -> &'static str {
@@ -19,17 +21,17 @@ fn json_type(t: JsonType) -> &'static str {
 /// What is wrong with a file's content.
 pub fn malformed(m: &Malformed) -> String {
     match m {
-        Malformed::Empty => "is empty".into(),
-        Malformed::NotJson { line, column } => format!("is not valid JSON (line {line}, column {column})"),
-        Malformed::Truncated => "is cut short (its JSON ends early)".into(),
-        Malformed::NotObject => "is not a JSON object".into(),
-        Malformed::MissingKey(k) => format!("has no `{k}`"),
+        Malformed::Empty => "empty".into(),
+        Malformed::NotJson { line, column } => format!("not valid JSON (line {line}, column {column})"),
+        Malformed::Truncated => "cut short (its JSON ends early)".into(),
+        Malformed::NotObject => "not a JSON object".into(),
+        Malformed::MissingKey(k) => format!("no `{k}`"),
         Malformed::WrongType { key, expected } => format!("`{key}` is not {}", json_type(*expected)),
         Malformed::OutOfRange { key, value } => format!("`{key}` is {value}, out of range"),
-        Malformed::WrongKeys { found, expected } => {
-            format!("says `{found}` where the runner writes `{expected}` (the runner's loaders would read 0)")
-        }
-        Malformed::EmptyList(k) => format!("has an empty `{k}` (the runner lost it on a resume)"),
+        Malformed::WrongKeys { found, expected } => format!(
+            "says `{found}` where the runner writes `{expected}` (an old repair script's names: the runner's loaders read 0)"
+        ),
+        Malformed::EmptyList(k) => format!("`{k}` is empty (the runner lost it on a resume)"),
     }
 }
 
@@ -42,17 +44,9 @@ pub fn unusable_text(u: &Unusable) -> String {
     }
 }
 
-fn unusable(file: &str, u: &Unusable) -> String {
-    match u {
-        Unusable::Missing => format!("{file} is missing"),
-        Unusable::Unreadable(p) => format!("{file}: {}", io_words(*p)),
-        Unusable::Malformed(m) => format!("{file} {}", malformed(m)),
-    }
-}
-
 fn waiting(w: Waiting) -> &'static str {
     match w {
-        Waiting::AgentOutput => "waits for a valid agent transcript (the agent must be re-executed first)",
+        Waiting::AgentOutput => "waits for a valid agent transcript (the agent is to be re-executed first)",
         Waiting::AgentDuration => "nothing records the agent's duration (no command log or timing.json)",
         Waiting::Judgments => "waits for a usable judgment in every judge slot",
         Waiting::JudgeDuration => "nothing records the judges' duration",
@@ -62,15 +56,15 @@ fn waiting(w: Waiting) -> &'static str {
     }
 }
 
-/// What a failed execution's evidence says.
-pub fn failure(f: &Failure) -> String {
+/// What a failed execution's evidence says; `who` is `agent` or `judge`.
+pub fn failure(f: &Failure, who: &str) -> String {
     let what = match &f.kind {
         FailureKind::InvalidResult => "the runner recorded no result (exit −1 with zero tokens)".to_string(),
-        FailureKind::TimedOut => "the agent timed out".to_string(),
-        FailureKind::Exit(code) => format!("exited with code {code}"),
-        FailureKind::ReportedError => "the CLI reported an error".to_string(),
+        FailureKind::TimedOut => format!("the {who} timed out"),
+        FailureKind::Exit(code) => format!("the {who} exited with code {code}"),
+        FailureKind::ReportedError => format!("the {who} reported an error"),
         FailureKind::RateLimited => "rate limited".to_string(),
-        FailureKind::NotAResult => "its output is not a Claude Code JSON result".to_string(),
+        FailureKind::NotAResult => format!("the {who}'s output is not a Claude Code JSON result"),
         FailureKind::JudgeFailed => "the judge failed".to_string(),
         FailureKind::Unparseable(why) => format!("no verdict can be parsed from the response ({why})"),
         FailureKind::EmptyResponse => "the response is empty".to_string(),
@@ -82,32 +76,43 @@ pub fn failure(f: &Failure) -> String {
     }
 }
 
-/// A finding in words, without the file it is about (see [`finding_at`]).
+/// A finding in words, about the file it names (which the reader sees beside it).
 pub fn finding(f: &Finding) -> String {
+    finding_of(f, "agent")
+}
+
+/// A finding in words; `who` names the execution (`agent`, `judge`).
+pub fn finding_of(f: &Finding, who: &str) -> String {
     match f {
         Finding::Fresh => "up to date".into(),
-        Finding::Missing(file) => format!("{} is missing", file.as_str()),
-        Finding::Unreadable(file, p) => format!("{}: {}", file.as_str(), io_words(*p)),
-        Finding::Malformed(file, m) => format!("{} {}", file.as_str(), malformed(m)),
-        Finding::Differs(file, d) => {
-            let source = d.source.map(|s| format!(" ({} gives it)", s.as_str())).unwrap_or_default();
+        Finding::Missing(_) => "missing".into(),
+        Finding::Unreadable(_, p) => io_words(*p).into(),
+        Finding::Malformed(_, m) => malformed(m),
+        Finding::Differs(_, d) => {
+            let source = d.source.map(|s| format!(" (from {})", s.as_str())).unwrap_or_default();
             if d.field.is_empty() {
-                format!("{} disagrees with what its inputs give{source}", file.as_str())
+                format!("disagrees with what its inputs give{source}")
             } else {
-                format!("{}: `{}` is {}, its inputs give {}{source}", file.as_str(), d.field, d.recorded, d.expected)
+                format!("`{}` is {}, its inputs give {}{source}", d.field, d.recorded, d.expected)
             }
         }
         Finding::Waiting(w) => waiting(*w).into(),
         Finding::InputDamaged(file, u) => {
-            format!("inputs damaged: {}; kept as it is rather than rebuilt from it", unusable(file.as_str(), u))
+            format!(
+                "inputs damaged: {} is {}; kept as it is rather than rebuilt from it",
+                file.as_str(),
+                unusable_text(u)
+            )
         }
-        Finding::NeverRan => "never ran".into(),
-        Finding::Failed(fail) => failure(fail),
-        Finding::Incomplete(file, why) => match why {
-            Incomplete::Interrupted => "darn was stopped while it ran (its incomplete marker is still there)".into(),
-            Incomplete::NoOutput => format!("started but left no output ({} is missing)", file.as_str()),
-            Incomplete::EmptyOutput => format!("{} is empty", file.as_str()),
-            Incomplete::Truncated => format!("{} ends in the middle of its JSON (killed mid-write?)", file.as_str()),
+        Finding::NeverRan => format!("the {who} never ran"),
+        Finding::Failed(fail) => failure(fail, who),
+        Finding::Incomplete(_, why) => match why {
+            Incomplete::Interrupted => {
+                format!("darn was stopped while the {who} ran (its incomplete marker is still there)")
+            }
+            Incomplete::NoOutput => format!("the {who} started but left no output"),
+            Incomplete::EmptyOutput => format!("the {who}'s output is empty"),
+            Incomplete::Truncated => format!("the {who}'s output ends in the middle of its JSON (killed mid-write?)"),
         },
         Finding::ModelChanged(recorded) => format!("was run with {recorded}, another model than the configured one"),
         Finding::Unbuildable(u) => match u {
@@ -117,15 +122,24 @@ pub fn finding(f: &Finding) -> String {
     }
 }
 
+/// A finding with the file it is about, unless that is `shown` (already beside it).
+pub fn finding_at(f: &Finding, who: &str, shown: Option<crate::experiment::files::RunFile>) -> String {
+    let words = finding_of(f, who);
+    match f.file() {
+        Some(file) if Some(file) != shown && !matches!(f, Finding::InputDamaged(..)) => {
+            format!("{}: {words}", file.as_str())
+        }
+        _ => words,
+    }
+}
+
 /// The detail of a cause (CONTRACT CAUSE `detail`).
 pub fn cause_detail(c: &Cause) -> Option<String> {
     match &c.what {
-        CauseWhat::Finding(f) => Some(finding(f)),
-        CauseWhat::Param { name, old, new } => Some(format!(
-            "{name}: {} → {}",
-            old.as_deref().unwrap_or("(none)"),
-            new.as_deref().unwrap_or("(none)")
-        )),
+        CauseWhat::Finding(f) => Some(finding_at(f, "agent", None)),
+        CauseWhat::Param { name, old, new } => {
+            Some(format!("{name}: {} → {}", old.as_deref().unwrap_or("(none)"), new.as_deref().unwrap_or("(none)")))
+        }
         CauseWhat::Input { name, old, new } => Some(format!(
             "{name}: {} → {}",
             old.map_or("(not an input before)".into(), |h| short_hex(&h)),

@@ -48,7 +48,8 @@ impl RunRule for AgentOutput {
     }
 
     fn build(&self, run: &RunCx, _slot: u16) -> Result<Vec<Output>, Finding> {
-        let t = run.agent().transcript.as_ref().filter(|_| run.agent_ok()).ok_or(Finding::Waiting(Waiting::AgentOutput))?;
+        let t =
+            run.agent().transcript.as_ref().filter(|_| run.agent_ok()).ok_or(Finding::Waiting(Waiting::AgentOutput))?;
         Ok(vec![Output::new(RunCx::file("agent/output.txt"), t.stdout.as_bytes())])
     }
 }

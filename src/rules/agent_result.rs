@@ -84,7 +84,10 @@ impl RunRule for AgentResultRule {
             }
         }
         if pyjson::as_f64(&obj["cost_usd"]) != Some(d.cost_usd) {
-            return Finding::Differs(file, Box::new(compare::difference("cost_usd", &obj["cost_usd"], &want["cost_usd"], source)));
+            return Finding::Differs(
+                file,
+                Box::new(compare::difference("cost_usd", &obj["cost_usd"], &want["cost_usd"], source)),
+            );
         }
         Finding::Fresh
     }

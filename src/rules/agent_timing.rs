@@ -39,7 +39,10 @@ fn validate(v: &Value) -> Result<f64, Malformed> {
             .ok_or(Malformed::WrongType { key: "agent_duration_seconds".into(), expected: JsonType::Number })?,
     };
     if !secs.is_finite() || secs < 0.0 {
-        return Err(Malformed::OutOfRange { key: "agent_duration_seconds".into(), value: pyjson::float_repr(secs).into() });
+        return Err(Malformed::OutOfRange {
+            key: "agent_duration_seconds".into(),
+            value: pyjson::float_repr(secs).into(),
+        });
     }
     match obj.get("measured_at") {
         None => Err(Malformed::MissingKey("measured_at".into())),
@@ -55,7 +58,9 @@ fn source_duration(run: &RunCx) -> Result<f64, Finding> {
     match &a.command_log {
         Ok(_) => a.logged.duration.filter(|d| *d > 0.0).ok_or(Finding::Waiting(Waiting::AgentDuration)),
         Err(Unusable::Missing) => match a.transcript.as_ref().map(|t| &t.parsed) {
-            Some(Stdout::Json(r)) => r.duration_ms.map(|ms| ms / 1000.0).ok_or(Finding::Waiting(Waiting::AgentDuration)),
+            Some(Stdout::Json(r)) => {
+                r.duration_ms.map(|ms| ms / 1000.0).ok_or(Finding::Waiting(Waiting::AgentDuration))
+            }
             _ => Err(Finding::Waiting(Waiting::AgentDuration)),
         },
         Err(why) => Err(Finding::InputDamaged(RunCx::file("agent/command_log.json"), why.clone())),
@@ -125,7 +130,10 @@ mod tests {
     #[test]
     fn a_valid_timing_is_kept_and_a_damaged_log_rebuilds_nothing() {
         let timing = r#"{"agent_duration_seconds": 114.894714, "measured_at": "2026-01-20T06:14:00+00:00"}"#;
-        let run = RunFixture::new().file("agent/stdout.log", OK).file("agent/timing.json", timing).file("agent/command_log.json", "garbage");
+        let run = RunFixture::new()
+            .file("agent/stdout.log", OK)
+            .file("agent/timing.json", timing)
+            .file("agent/command_log.json", "garbage");
         assert_eq!(finding(&run, "agent-timing", 0), Finding::Fresh, "a measured value is never rewritten");
         let run = run.remove("agent/timing.json");
         assert!(matches!(finding(&run, "agent-timing", 0), Finding::InputDamaged(..)));

@@ -39,7 +39,9 @@ pub enum RunProgress {
     /// Judged; the run's summary files are not done.
     Judged,
     /// Everything of the run is done.
-    Finished { passed: bool },
+    Finished {
+        passed: bool,
+    },
 }
 
 impl RunProgress {
@@ -175,7 +177,9 @@ fn regenerate(cx: &AggCx) -> String {
             let subtests: Map<String, Value> = exp
                 .subtests
                 .iter()
-                .map(|(t, ss)| (t.clone(), Value::Object(ss.iter().map(|s| (s.clone(), json!("aggregated"))).collect())))
+                .map(|(t, ss)| {
+                    (t.clone(), Value::Object(ss.iter().map(|s| (s.clone(), json!("aggregated"))).collect()))
+                })
                 .collect();
             cp.insert("subtest_states".into(), Value::Object(subtests));
         }
@@ -253,7 +257,8 @@ mod tests {
 
     #[test]
     fn reproduces_the_fixture_config_hash() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scylla-dryrun/config/experiment.json");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/scylla-dryrun/config/experiment.json");
         let config = crate::py::json::parse(&std::fs::read(path).expect("fixture")).expect("json");
         assert_eq!(config_hash(&config, Era::Jan2026), "8553442b41f0adc8");
     }

@@ -77,10 +77,18 @@ mod tests {
     fn numbers_compare_as_floats_and_strings_show_where_they_differ() {
         assert!(same(&json!({"a": 1}), &json!({"a": 1.0})));
         assert!(!same(&json!([1, 2]), &json!([1])));
-        let d = difference("p", &json!("/a/very/long/common/prefix/then-x"), &json!("/a/very/long/common/prefix/then-y"), None);
+        let d = difference(
+            "p",
+            &json!("/a/very/long/common/prefix/then-x"),
+            &json!("/a/very/long/common/prefix/then-y"),
+            None,
+        );
         assert!(d.recorded.contains("then-x") && d.expected.contains("then-y"), "{d:?}");
         let f = RunFile::of("run_result.json").expect("vocabulary");
-        assert!(matches!(against(f, &json!({"a": 1}), &json!({"a": 1, "b": 2}), None), Finding::Malformed(_, Malformed::MissingKey(_))));
+        assert!(matches!(
+            against(f, &json!({"a": 1}), &json!({"a": 1, "b": 2}), None),
+            Finding::Malformed(_, Malformed::MissingKey(_))
+        ));
         assert!(matches!(against(f, &json!({"a": 1}), &json!({"a": 2}), None), Finding::Differs(..)));
         assert_eq!(against(f, &json!({"a": 1, "x": 0}), &json!({"a": 1}), None), Finding::Fresh);
     }

@@ -172,7 +172,10 @@ mod tests {
     fn judged() -> RunFixture {
         RunFixture::new()
             .file("judge/judge_01/response.txt", "{\"score\": 0.8, \"passed\": true, \"reasoning\": \"good\"}")
-            .file("judge/judge_01/timing.json", "{\"judge_duration_seconds\": 2.5, \"measured_at\": \"2026-01-01T00:00:00+00:00\"}")
+            .file(
+                "judge/judge_01/timing.json",
+                "{\"judge_duration_seconds\": 2.5, \"measured_at\": \"2026-01-01T00:00:00+00:00\"}",
+            )
     }
 
     #[test]
@@ -180,7 +183,10 @@ mod tests {
         let run = judged();
         assert!(matches!(finding(&run, "consensus", 0), Finding::Missing(_)));
         let files = built(&run, "consensus", 0);
-        assert_eq!(files.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["judge/result.json", "judge/timing.json"]);
+        assert_eq!(
+            files.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+            ["judge/result.json", "judge/timing.json"]
+        );
         let run = files.iter().fold(run, |r, (f, b)| r.file(f, &String::from_utf8_lossy(b)));
         assert_eq!(finding(&run, "consensus", 0), Finding::Fresh);
         let run = run.file("judge/result.json", "{\"score\": 0.5, \"passed\": true, \"grade\": \"C\", \"reasoning\": \"good\", \"is_valid\": true, \"criteria_scores\": null}");

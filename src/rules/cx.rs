@@ -359,7 +359,17 @@ impl<'a> AggCx<'a> {
         let config_digest = crate::util::hash::short_hex(&crate::util::hash::hash_bytes(
             crate::py::json::to_string(&exp.config.raw).as_bytes(),
         ));
-        AggCx { exp, inputs, run_results, now, runs_of_subtest, runs_of_tier, subtests, completion_order, config_digest }
+        AggCx {
+            exp,
+            inputs,
+            run_results,
+            now,
+            runs_of_subtest,
+            runs_of_tier,
+            subtests,
+            completion_order,
+            config_digest,
+        }
     }
 
     /// A path relative to the experiment, `/`-separated.

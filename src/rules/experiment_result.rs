@@ -42,13 +42,17 @@ pub fn completion_order(exp: &Experiment) -> Vec<String> {
 /// When the experiment ran, from the checkpoint, for an experiment result made from scratch.
 fn times(exp: &Experiment) -> ExperimentTimes {
     let get = |k: &str| exp.checkpoint.as_ref().and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string);
-    ExperimentTimes { started_at: get("started_at"), completed_at: get("last_updated_at"), total_duration_seconds: None }
+    ExperimentTimes {
+        started_at: get("started_at"),
+        completed_at: get("last_updated_at"),
+        total_duration_seconds: None,
+    }
 }
 
 /// The ExperimentResult from the tier results on disk.
 pub(super) fn value(cx: &AggCx) -> Value {
     let exp = cx.exp;
-    let previous = read_json(&exp.root.join("result.json"));
+    let previous = super::on_disk::experiment_record(exp);
     let tiers: Vec<(String, Value)> = exp
         .tiers
         .iter()
@@ -83,6 +87,8 @@ impl AggregateRule for ExperimentResult {
         for t in &cx.exp.tiers {
             out(format!("{t}/result.json"), cx.inputs.file_hash(&cx.rel(&cx.exp.tier_dir(t).join("result.json"))));
         }
+        // What the experiment's own record falls back to when its result.json is lost.
+        out("report.json".into(), cx.inputs.file_hash("report.json"));
     }
 
     fn check(&self, cx: &AggCx, _at: usize) -> Finding {

@@ -75,9 +75,7 @@ impl RunRule for JudgePrompt {
             .ok_or(Finding::Missing(RunCx::file("agent/prompt.md")))?;
         let stdout = run.src.text(RunCx::file("agent/stdout.log")).unwrap_or_default();
         let changes = effects.workspace_changes(&ws);
-        let steps = effects
-            .pipeline(dir, &ws)
-            .map_err(|e| Finding::Unbuildable(Unbuildable::Pipeline(e.into())))?;
+        let steps = effects.pipeline(dir, &ws).map_err(|e| Finding::Unbuildable(Unbuildable::Pipeline(e.into())))?;
         let text = judge_prompt::build(&PromptParts {
             rubric: rubric.as_deref(),
             task: &task,

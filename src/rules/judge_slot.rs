@@ -6,7 +6,9 @@ use super::content::judgment::{self, Judgment};
 use super::content::ratelimit;
 use super::cx::RunCx;
 use super::finding::{Failure, FailureClass, FailureKind, Finding, Waiting, first_line};
-use super::{Dep, Estimate, Execution, History, Link, ParamSink, RunInfo, RunRule, Scope, Spec, Stage, StaleWhen, Strategy};
+use super::{
+    Dep, Estimate, Execution, History, Link, ParamSink, RunInfo, RunRule, Scope, Spec, Stage, StaleWhen, Strategy,
+};
 use crate::experiment::files::RunFile;
 use crate::observe::claude::response_from_stdout;
 use crate::observe::judge::{SlotSources, slot_file};
@@ -54,12 +56,9 @@ pub struct SlotView {
 
 fn failure(class: FailureClass, kind: FailureKind, file: Option<RunFile>, message: Option<&str>) -> SlotState {
     match file {
-        Some(file) => SlotState::Failed(Failure {
-            class,
-            kind,
-            file,
-            message: message.map(first_line).filter(|m| !m.is_empty()),
-        }),
+        Some(file) => {
+            SlotState::Failed(Failure { class, kind, file, message: message.map(first_line).filter(|m| !m.is_empty()) })
+        }
         None => SlotState::Missing,
     }
 }
@@ -68,7 +67,8 @@ fn failure(class: FailureClass, kind: FailureKind, file: Option<RunFile>, messag
 pub(super) fn view(run: &RunCx, slot: u16) -> SlotView {
     let sources = SlotSources::read(&run.src, slot);
     let f = |name: &str| slot_file(slot, name);
-    let mut v = SlotView { state: SlotState::Missing, judgment: None, response_file: None, response_to_restore: None, sources };
+    let mut v =
+        SlotView { state: SlotState::Missing, judgment: None, response_file: None, response_to_restore: None, sources };
     if !v.sources.present {
         return v;
     }
@@ -100,7 +100,8 @@ pub(super) fn view(run: &RunCx, slot: u16) -> SlotView {
     }
     v.response_file = response_file;
     if s.marker {
-        v.state = failure(FailureClass::Infrastructure, FailureKind::JudgeFailed, f(".darn-incomplete"), Some("interrupted"));
+        v.state =
+            failure(FailureClass::Infrastructure, FailureKind::JudgeFailed, f(".darn-incomplete"), Some("interrupted"));
         v.response_to_restore = None;
         return v;
     }
@@ -198,7 +199,10 @@ mod tests {
     fn judged(score: &str) -> RunFixture {
         RunFixture::new()
             .file("agent/stdout.log", AGENT)
-            .file("judge/judge_01/response.txt", &format!("{{\"score\": {score}, \"passed\": true, \"reasoning\": \"ok\"}}"))
+            .file(
+                "judge/judge_01/response.txt",
+                &format!("{{\"score\": {score}, \"passed\": true, \"reasoning\": \"ok\"}}"),
+            )
             .file("judge/judge_01/MODEL.md", "# Judge Model Information\n\n**Model**: claude-opus-4-6\n")
     }
 

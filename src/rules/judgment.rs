@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn findings() {
-        let run = RunFixture::new().file("judge/judge_01/response.txt", "{\"score\": 0.7, \"passed\": true, \"reasoning\": \"r\"}");
+        let run = RunFixture::new()
+            .file("judge/judge_01/response.txt", "{\"score\": 0.7, \"passed\": true, \"reasoning\": \"r\"}");
         assert!(matches!(finding(&run, "judgment", 1), Finding::Missing(_)));
         let bytes = built(&run, "judgment", 1).remove(0).1;
         let run = run.file("judge/judge_01/judgment.json", &String::from_utf8_lossy(&bytes));
@@ -99,9 +100,12 @@ mod tests {
         let out_of_range = String::from_utf8_lossy(&bytes).replace("0.7", "1.7");
         let run = run.file("judge/judge_01/judgment.json", &out_of_range);
         assert!(matches!(finding(&run, "judgment", 1), Finding::Malformed(_, Malformed::OutOfRange { .. })));
-        let stream = "{\"type\":\"result\",\"is_error\":false,\"result\":\"{\\\"score\\\": 0.5, \\\"passed\\\": false}\"}\n";
+        let stream =
+            "{\"type\":\"result\",\"is_error\":false,\"result\":\"{\\\"score\\\": 0.5, \\\"passed\\\": false}\"}\n";
         let restore = RunFixture::new().file("judge/judge_01/stdout.log", stream);
-        assert!(matches!(finding(&restore, "judgment", 1), Finding::Missing(f) if f.as_str().ends_with("response.txt")));
+        assert!(
+            matches!(finding(&restore, "judgment", 1), Finding::Missing(f) if f.as_str().ends_with("response.txt"))
+        );
         assert_eq!(built(&restore, "judgment", 1).len(), 2, "judgment.json and the restored response.txt");
         let failed = RunFixture::new().file("judge/judge_01/error.log", "Judge failed: boom\n");
         assert_eq!(finding(&failed, "judgment", 1), Finding::Waiting(Waiting::Judgments));

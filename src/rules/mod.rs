@@ -32,9 +32,11 @@ mod tier_report;
 mod tier_result;
 
 pub use checkpoint::{RunProgress, config_hash};
-pub use judge_prompt::{PromptEffects, WorkspaceChanges};
-pub use cx::{AggCx, AggInputs, BuildEnv, ExpInfo, History, RunCx, RunExtras, RunInfo, RunResults, SlotDisk, SlotExtras};
+pub use cx::{
+    AggCx, AggInputs, BuildEnv, ExpInfo, History, RunCx, RunExtras, RunInfo, RunResults, SlotDisk, SlotExtras,
+};
 pub use finding::{FailureClass, Finding};
+pub use judge_prompt::{PromptEffects, WorkspaceChanges};
 
 use crate::experiment::files::RunFile;
 use std::collections::HashMap;
@@ -157,6 +159,10 @@ impl Output {
     }
 }
 
+/// The agent's outcome as the files of a run directory show it (the agent rule's check), for a
+/// backend to classify what it ran: (run index, run directory) → finding.
+pub type OutcomeFn = dyn Fn(usize, &std::path::Path) -> Finding + Send + Sync;
+
 /// What an execution rule runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Execution {
@@ -251,12 +257,21 @@ pub struct Registry {
 /// Why a set of rules does not make a registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryError {
-    UnknownDependency { rule: &'static str, dep: &'static str },
+    UnknownDependency {
+        rule: &'static str,
+        dep: &'static str,
+    },
     Cycle(&'static str),
     Duplicate(&'static str),
     /// A run rule after an aggregate rule, or a link that makes no sense between two scopes.
-    BadLink { rule: &'static str, dep: &'static str },
-    UnknownFile { rule: &'static str, file: &'static str },
+    BadLink {
+        rule: &'static str,
+        dep: &'static str,
+    },
+    UnknownFile {
+        rule: &'static str,
+        file: &'static str,
+    },
 }
 
 impl Registry {
@@ -310,8 +325,9 @@ impl Registry {
                 }
                 g.add_edge(nodes[j], nodes[i], ());
             }
+            // A rule's files join the vocabulary: a new derived file needs nothing else.
             for file in spec.outputs.iter().chain(spec.reads) {
-                if expand(file, 1, 1).iter().any(|f| RunFile::of(f).is_none()) {
+                if expand(file, 1, 1).iter().any(|f| RunFile::intern(f).is_none()) {
                     return Err(RegistryError::UnknownFile { rule: spec.key, file });
                 }
             }
@@ -321,8 +337,7 @@ impl Registry {
         let mut order: Vec<usize> = Vec::with_capacity(rules.len());
         while order.len() < rules.len() {
             let next = (0..rules.len()).find(|&i| {
-                !placed[i]
-                    && g.neighbors_directed(nodes[i], petgraph::Direction::Incoming).all(|p| placed[g[p]])
+                !placed[i] && g.neighbors_directed(nodes[i], petgraph::Direction::Incoming).all(|p| placed[g[p]])
             });
             let Some(i) = next else {
                 let stuck = (0..rules.len()).find(|&i| !placed[i]).map_or("?", |i| rules[i].spec().key);
@@ -352,10 +367,8 @@ impl Registry {
         let ordered: Vec<Rule> = sorted.iter().map(|&i| rules[i]).collect();
         let by_name: HashMap<&'static str, RuleIx> =
             ordered.iter().enumerate().map(|(i, r)| (r.spec().name_key(), i as RuleIx)).collect();
-        let after = ordered
-            .iter()
-            .map(|r| r.spec().after.iter().map(|d| (by_name[d.rule], d.link)).collect())
-            .collect();
+        let after =
+            ordered.iter().map(|r| r.spec().after.iter().map(|d| (by_name[d.rule], d.link)).collect()).collect();
         Ok(Registry { rules: ordered, by_name, after })
     }
 
@@ -428,16 +441,17 @@ impl Registry {
             }
         }
         // Directories that are themselves read (the workspace) are looked at as directories.
-        let (as_dirs, files): (Vec<RunFile>, Vec<RunFile>) =
-            files.into_iter().partition(|f| f.as_str() == "workspace");
+        let (as_dirs, files): (Vec<RunFile>, Vec<RunFile>) = files.into_iter().partition(|f| f.as_str() == "workspace");
         dirs.sort_by_key(|d| d.as_str().len());
         dirs.extend(as_dirs);
         crate::observe::files::Declared::new(files, dirs)
     }
 
-    /// A fingerprint of the rules (names and versions), for caches of their verdicts.
+    /// A fingerprint of the rules (names and versions) and of the file vocabulary, for caches
+    /// of their verdicts.
     pub fn fingerprint(&self) -> crate::util::hash::Hash {
         let mut d = crate::util::hash::Digest::new();
+        d.raw(&crate::experiment::files::vocabulary_digest());
         for r in &self.rules {
             d.piece(r.spec().name.as_bytes()).raw(&r.spec().version.to_le_bytes());
         }
@@ -523,10 +537,7 @@ mod tests {
         }
         assert_eq!(r.spec(0).name, "agent");
         assert_eq!(
-            r.outputs(r.by_name("judgment").expect("rule"), 2, 3)
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>(),
+            r.outputs(r.by_name("judgment").expect("rule"), 2, 3).iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             ["judge/judge_02/judgment.json"]
         );
     }

@@ -65,3 +65,52 @@ pub fn compare(dir: &Path, outputs: &[(&str, Vec<u8>)]) -> Finding {
 pub fn outputs(files: Vec<(&str, Vec<u8>)>) -> Vec<super::Output> {
     files.into_iter().map(|(name, bytes)| super::Output::new(file(name), bytes)).collect()
 }
+
+/// What the runner recorded of a tier that no run holds (its subtest order, `total_duration`,
+/// `inherited_from`): its `result.json`; when that is gone or damaged, the copy embedded in the
+/// experiment's `result.json`; else what its `report.json` kept (duration, subtest order).
+pub fn tier_record(exp: &crate::experiment::Experiment, tier: &str) -> Option<Value> {
+    let dir = exp.tier_dir(tier);
+    if let Some(v) = read_json(&dir.join("result.json")).filter(Value::is_object) {
+        return Some(v);
+    }
+    if let Some(v) = read_json(&exp.root.join("result.json"))
+        .and_then(|r| r.get("tier_results")?.get(tier).cloned())
+        .filter(Value::is_object)
+    {
+        return Some(v);
+    }
+    let report = read_json(&dir.join("report.json"))?;
+    let order: serde_json::Map<String, Value> = report
+        .get("children")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("id").and_then(Value::as_str))
+        .map(|id| (id.to_string(), Value::Object(serde_json::Map::new())))
+        .collect();
+    let mut m = serde_json::Map::new();
+    m.insert("subtest_results".into(), Value::Object(order));
+    if let Some(d) = report.get("summary").and_then(|s| s.get("total_duration")).filter(|d| d.is_number()) {
+        m.insert("total_duration".into(), d.clone());
+    }
+    Some(Value::Object(m))
+}
+
+/// The experiment's clock as the runner recorded it: its `result.json`; when that is gone or
+/// damaged, its `report.json` summary (written in the same step, with the same values).
+pub fn experiment_record(exp: &crate::experiment::Experiment) -> Option<Value> {
+    if let Some(v) = read_json(&exp.root.join("result.json")).filter(Value::is_object) {
+        return Some(v);
+    }
+    let summary = read_json(&exp.root.join("report.json"))?.get("summary")?.clone();
+    let mut m = serde_json::Map::new();
+    for (from, to) in
+        [("started_at", "started_at"), ("completed_at", "completed_at"), ("total_duration", "total_duration_seconds")]
+    {
+        if let Some(v) = summary.get(from).filter(|v| !v.is_null()) {
+            m.insert(to.into(), v.clone());
+        }
+    }
+    Some(Value::Object(m))
+}

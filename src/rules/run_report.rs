@@ -57,7 +57,12 @@ impl RunRule for RunReport {
             return match compare::against(json_file, &have, &want, Some(RunCx::file("run_result.json"))) {
                 Finding::Fresh => Finding::Differs(
                     json_file,
-                    Box::new(Difference { field: "".into(), recorded: "".into(), expected: "".into(), source: Some(RunCx::file("run_result.json")) }),
+                    Box::new(Difference {
+                        field: "".into(),
+                        recorded: "".into(),
+                        expected: "".into(),
+                        source: Some(RunCx::file("run_result.json")),
+                    }),
                 ),
                 other => other,
             };
@@ -79,7 +84,12 @@ impl RunRule for RunReport {
         } else {
             Finding::Differs(
                 md_file,
-                Box::new(Difference { field: "".into(), recorded: "".into(), expected: "".into(), source: Some(RunCx::file("run_result.json")) }),
+                Box::new(Difference {
+                    field: "".into(),
+                    recorded: "".into(),
+                    expected: "".into(),
+                    source: Some(RunCx::file("run_result.json")),
+                }),
             )
         }
     }

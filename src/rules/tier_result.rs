@@ -4,7 +4,7 @@
 use super::content::aggregate::{self, Generated, TierOutput};
 use super::cx::AggCx;
 use super::finding::Finding;
-use super::on_disk::{compare, outputs, read_json};
+use super::on_disk::{compare, outputs};
 use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
 
 pub static TIER_RESULT: TierResult = TierResult;
@@ -34,7 +34,7 @@ pub(super) fn tier_output(cx: &AggCx, at: usize) -> TierOutput {
         .filter(|(_, (t, _))| t == tier)
         .map(|(i, _)| super::subtest_report::subtest_value(cx, i))
         .collect();
-    let previous = read_json(&cx.exp.tier_dir(tier).join("result.json"));
+    let previous = super::on_disk::tier_record(cx.exp, tier);
     aggregate::tier_result(cx.exp.era, tier, subtests, previous.as_ref())
 }
 
@@ -62,6 +62,10 @@ impl AggregateRule for TierResult {
         for &ri in &cx.runs_of_tier[at] {
             out(format!("{}/run_result.json", cx.exp.runs[ri].key.id()), cx.inputs.run_file_hash(ri, rr));
         }
+        // What the tier's own record falls back to when its result.json is lost.
+        let t = &cx.exp.tiers[at];
+        out(format!("{t}/report.json"), cx.inputs.file_hash(&cx.rel(&cx.exp.tier_dir(t).join("report.json"))));
+        out("result.json".into(), cx.inputs.file_hash("result.json"));
     }
 
     fn check(&self, cx: &AggCx, at: usize) -> Finding {

@@ -87,4 +87,3 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
         Ok(())
     }
 }
-

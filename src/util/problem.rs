@@ -78,11 +78,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, Malformed> {
         return Err(Malformed::Empty);
     }
     pyjson::parse(bytes).map_err(|e| {
-        if e.eof {
-            Malformed::Truncated
-        } else {
-            Malformed::NotJson { line: e.line as u32, column: e.column as u32 }
-        }
+        if e.eof { Malformed::Truncated } else { Malformed::NotJson { line: e.line as u32, column: e.column as u32 } }
     })
 }
 

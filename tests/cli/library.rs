@@ -61,8 +61,8 @@ fn library_classifies_every_damage_kind() {
 fn library_report_is_what_the_binary_prints() {
     for phased in [true, false] {
         let demo = shared_demo(phased);
-        let engine = Engine::load(open(&demo.exp), LoadOptions { writable: false, aggregates: false }, &|_| true)
-            .expect("load");
+        let engine =
+            Engine::load(open(&demo.exp), LoadOptions { writable: false, aggregates: false }, &|_| true).expect("load");
         let opts = PlanOptions { rerun: engine.rerun_classes().expect("policy"), ..PlanOptions::default() };
         let plan = engine.plan(&opts);
         let report = darn::printer::status::report(&engine, &plan, &Select::default());
@@ -112,14 +112,19 @@ fn library_classifies_the_fixture_complete() {
 
 /// Every node's digest and finding, by id.
 fn facts(engine: &Engine) -> Vec<(String, [u8; 16], String)> {
-    engine.graph.nodes().map(|n| (engine.graph.id(n), engine.facts.digest(n), format!("{:?}", engine.facts.finding(n)))).collect()
+    engine
+        .graph
+        .nodes()
+        .map(|n| (engine.graph.id(n), engine.facts.digest(n), format!("{:?}", engine.facts.finding(n))))
+        .collect()
 }
 
 /// What darn's caches (file hashes by stat data, findings by digest) give is what looking at
 /// everything afresh gives, whatever happened to the files since they were filled.
 #[test]
 fn the_caches_never_hide_a_change() {
-    let (exp, _) = Exp::demo(darn::demo::DemoSpec { tiers: 1, subtests: 2, runs_per_subtest: 12, ..Default::default() });
+    let (exp, _) =
+        Exp::demo(darn::demo::DemoSpec { tiers: 1, subtests: 2, runs_per_subtest: 12, ..Default::default() });
     let mut warm = load(&exp, true);
     warm.save_caches().expect("save the caches");
     drop(warm);

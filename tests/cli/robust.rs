@@ -84,9 +84,10 @@ fn has_aggregate_problem(r: &Value) -> bool {
     })
 }
 
-/// A directory where a file should be, and an unreadable file, are classified too.
+/// A directory where a file should be cannot be read: an error naming it (exit 2), never a panic,
+/// never taken for a missing file, and nothing is written.
 #[test]
-fn directories_in_place_of_files_never_break_status() {
+fn directories_in_place_of_files_are_errors_naming_them() {
     let exp = Exp::fixture();
     for short in VALIDATED {
         let file = format!("{RUN}/{short}");
@@ -94,13 +95,13 @@ fn directories_in_place_of_files_never_break_status() {
         exp.remove(&file);
         std::fs::create_dir(exp.path(&file)).expect("make a directory in place of the file");
         exp.write(&format!("{file}/inner"), "x");
-        let doc = status_ok(&exp, &[], &format!("{short} as a directory"));
-        for other in runs(&doc).iter().filter(|o| o["id"] != RUN) {
-            assert!(problems(other).is_empty(), "{short} as a directory only affects its run: {other:#}");
+        for cmd in [&["status"][..], &["plan"], &["reconcile", "--regenerate-only"]] {
+            let out = exp.darn(cmd);
+            assert_no_panic(&out);
+            assert_eq!(out.status.code(), Some(2), "{short} as a directory, {cmd:?}: {}", text(&out.stderr));
+            assert!(text(&out.stderr).contains(&file), "the message names {file}: {}", text(&out.stderr));
         }
-        if validated(short, "directory") {
-            assert!(!problems(run(&doc, RUN)).is_empty(), "{short} as a directory is a problem");
-        }
+        assert!(exp.path(&file).join("inner").is_file(), "nothing is changed on top of it");
         exp.remove(&file);
         exp.write(&file, &original);
     }

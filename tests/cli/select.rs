@@ -21,12 +21,39 @@ fn selected(args: &[&str]) -> Vec<String> {
     ids(&doc)
 }
 
-/// Whether a problem of the run is about the run's aggregate files.
-fn aggregate_problem(r: &Value) -> bool {
-    r["problems"].as_array().expect("problems").iter().any(|p| {
-        let path = p["path"].as_str().unwrap_or("");
-        path.ends_with("/run_result.json") || path.ends_with("/report.json") || path.ends_with("/report.md")
-    })
+/// The stage of a run node by its id below the run.
+fn stage_of(node: &str) -> &'static str {
+    let rest = node.splitn(4, '/').nth(3).unwrap_or("");
+    if rest == "agent" || rest.starts_with("agent/") {
+        "agent"
+    } else if rest == "judge_prompt.md" || rest.starts_with("judge/") {
+        "judge"
+    } else {
+        "aggregate"
+    }
+}
+
+/// Runs the plan has own work of `stage` for (an action or a held node whose causes are not
+/// only upstream ones): what `--stage` selects, as the planner decides it.
+fn planned(stage: &str) -> std::collections::BTreeSet<String> {
+    let out = shared_demo(true).exp.darn(&["plan", "--json"]);
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    let own = |a: &Value| a["causes"].as_array().is_some_and(|c| c.iter().any(|c| c["kind"] != "upstream_stale"));
+    plan["actions"]
+        .as_array()
+        .into_iter()
+        .chain(plan["held"].as_array())
+        .flatten()
+        .filter(|a| a["node"].as_str().is_some_and(|n| n.split('/').nth(2).is_some_and(|r| r.starts_with("run_"))))
+        .filter(|a| stage_of(a["node"].as_str().unwrap_or("")) == stage && own(a))
+        .map(|a| a["node"].as_str().unwrap_or("").splitn(4, '/').take(3).collect::<Vec<_>>().join("/"))
+        .collect()
+}
+
+/// Whether the plan has own work of `stage` for this run.
+fn stage_work(stage: &'static str) -> impl Fn(&Value) -> bool {
+    let runs = planned(stage);
+    move |r: &Value| runs.contains(r["id"].as_str().unwrap_or(""))
 }
 
 #[track_caller]
@@ -64,27 +91,30 @@ fn judge_status() {
 
 #[test]
 fn stage_agent() {
-    check(&["--stage", "agent"], |r| r["agent"] != "completed", 8);
+    check(&["--stage", "agent"], stage_work("agent"), 8);
+    // Own agent-stage work is exactly a run whose agent is not complete.
+    assert_eq!(expected(stage_work("agent")), expected(|r| r["agent"] != "completed"));
 }
 
 #[test]
 fn stage_judge() {
-    check(&["--stage", "judge"], |r| r["judge"] != "complete", 13);
+    // A run whose agent is re-executed needs a new judge prompt (its own judge-stage work).
+    check(&["--stage", "judge"], stage_work("judge"), 13);
 }
 
 #[test]
 fn stage_aggregate() {
-    check(&["--stage", "aggregate"], aggregate_problem, 3);
-    // The aggregate damage of the demo is exactly what is selected.
+    check(&["--stage", "aggregate"], stage_work("aggregate"), 4);
+    // The aggregate damage of the demo is among what is selected.
     let summary = &shared_demo(true).summary;
-    let mut want: Vec<String> = [darn::demo::Damage::MissingRunResult, darn::demo::Damage::LostJudges]
-        .into_iter()
-        .chain([darn::demo::Damage::MissingRunReport])
-        .flat_map(|k| summary.runs_with(k))
-        .map(str::to_string)
-        .collect();
-    want.sort();
-    assert_eq!(selected(&["--stage", "aggregate"]), want);
+    let selected = selected(&["--stage", "aggregate"]);
+    for k in
+        [darn::demo::Damage::MissingRunResult, darn::demo::Damage::LostJudges, darn::demo::Damage::MissingRunReport]
+    {
+        for id in summary.runs_with(k) {
+            assert!(selected.iter().any(|s| s == id), "{id} ({k:?})");
+        }
+    }
 }
 
 #[test]
@@ -107,7 +137,8 @@ fn repeated_flags_or_together() {
     check(&["--tier", "T0", "--tier", "T1"], |_| true, 24);
     check(&["--status", "failed", "--status", "partial"], |r| r["agent"] == "failed" || r["agent"] == "partial", 4);
     check(&["--runs", "1", "--runs", "6"], |r| matches!(r["run"].as_u64(), Some(1 | 6)), 8);
-    check(&["--stage", "agent", "--stage", "aggregate"], |r| r["agent"] != "completed" || aggregate_problem(r), 11);
+    let (agent, aggregate) = (stage_work("agent"), stage_work("aggregate"));
+    check(&["--stage", "agent", "--stage", "aggregate"], |r| agent(r) || aggregate(r), 12);
 }
 
 #[test]
@@ -119,13 +150,21 @@ fn filters_on_the_fixture() {
     assert_eq!(doc["counts"]["judge"]["complete"], 1);
 }
 
+/// A filter naming a tier, subtest or run the experiment does not have is an error naming the
+/// valid values; a selection that exists but holds nothing (no run of T0 is missing) is not.
 #[test]
-fn filter_matching_nothing_is_an_error() {
+fn filters_naming_nothing_are_errors_and_empty_selections_are_not() {
     let exp = &shared_demo(true).exp;
-    assert_usage_error(&exp.darn(&["status", "--tier", "T9"]), &["T9"]);
-    assert_usage_error(&exp.darn(&["status", "--json", "--tier", "T0", "--status", "missing"]), &["--status missing"]);
+    assert_usage_error(&exp.darn(&["status", "--tier", "T9"]), &["T9", "T0, T1"]);
+    assert_usage_error(&exp.darn(&["status", "--tier", "t0"]), &["did you mean T0"]);
+    assert_usage_error(&exp.darn(&["status", "--subtest", "0"]), &["did you mean 00"]);
+    assert_usage_error(&exp.darn(&["status", "--runs", "30"]), &["1-6"]);
+    let out = exp.darn(&["status", "--json", "--tier", "T0", "--status", "missing"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(doc["runs"].as_array().is_some_and(Vec::is_empty));
     let fixture = Exp::fixture();
-    assert_usage_error(&fixture.darn(&["status", "--status", "failed"]), &["failed"]);
+    assert_eq!(fixture.darn(&["plan", "--status", "failed"]).status.code(), Some(0), "nothing to do");
 }
 
 #[test]

@@ -161,5 +161,5 @@ fn needs_count_a_missing_slot_as_judge_execution() {
     let want = runs(&demo.status).iter().filter(slot_needs_run).count();
     assert_eq!(want, 5);
     assert_eq!(demo.status["needs"]["judge_execution"], want as u64, "{:#}", demo.status["needs"]);
-    assert!(human(&demo.exp, &[]).contains("5 judge runs"));
+    assert!(human(&demo.exp, &[]).contains("5 to re-run judges"));
 }

@@ -1,9 +1,9 @@
 //! A judge slot's `judgment.json`, parsed from its response (LAYOUT §8.3, §8.4).
 
-use crate::observe::sources::{JsonType, Malformed};
-use crate::py::json as pyjson;
 #[cfg(test)]
 use crate::observe::claude::response_from_stdout;
+use crate::observe::sources::{JsonType, Malformed};
+use crate::py::json as pyjson;
 use crate::rules::content::ratelimit::truthy;
 use serde_json::{Map, Value, json};
 
@@ -56,7 +56,9 @@ impl Judgment {
         let obj = v.as_object().ok_or(Malformed::NotObject)?;
         let score = match obj.get("score") {
             None => return Err(Malformed::MissingKey(key("score"))),
-            Some(s) => pyjson::as_f64(s).ok_or(Malformed::WrongType { key: key("score"), expected: JsonType::Number })?,
+            Some(s) => {
+                pyjson::as_f64(s).ok_or(Malformed::WrongType { key: key("score"), expected: JsonType::Number })?
+            }
         };
         if !(0.0..=1.0).contains(&score) {
             return Err(Malformed::OutOfRange { key: key("score"), value: pyjson::float_repr(score).into() });

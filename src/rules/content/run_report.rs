@@ -1,9 +1,9 @@
 //! A run's `report.json` and `report.md` (LAYOUT §5.11), both built from `run_result.json`.
 
 use crate::experiment::era::Era;
+use crate::observe::claude::TokenStats;
 use crate::py::fmt::{fixed, thousands};
 use crate::py::json as pyjson;
-use crate::observe::claude::TokenStats;
 use serde_json::{Map, Value, json};
 
 pub const RULE_VERSION: u32 = 1;

@@ -2,8 +2,8 @@
 //! criteria kept (fixing B4, B5, B11, B17, B18).
 
 use crate::experiment::era::Era;
-use crate::py::json as pyjson;
 use crate::observe::claude::TokenStats;
+use crate::py::json as pyjson;
 use crate::rules::content::consensus::{Consensus, SlotOutcome};
 use serde_json::{Map, Value, json};
 
