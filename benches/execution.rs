@@ -5,7 +5,7 @@
 mod common;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use darn::demo::DemoSpec;
+use darn::DemoSpec;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ fn setup(name: &str, sleep: &str) -> (PathBuf, PathBuf) {
 }
 
 fn glob_slots(root: &Path) -> Vec<PathBuf> {
-    let exp = darn::experiment::Experiment::open(root, None).expect("open");
+    let exp = darn::Experiment::open(root, None).expect("open");
     exp.runs.iter().map(|l| exp.run_dir(l).join("judge/judge_01")).collect()
 }
 

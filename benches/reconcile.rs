@@ -4,7 +4,7 @@
 mod common;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use darn::demo::DemoSpec;
+use darn::DemoSpec;
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -35,7 +35,7 @@ fn result_json(c: &mut Criterion) {
     let root = common::tree("results-1130", &DemoSpec { damage: false, ..DemoSpec::with_runs(1130) });
     let dir = root.display().to_string();
     common::darn(&["-C", &dir, "reconcile", "--regenerate-only"]);
-    let exp = darn::experiment::Experiment::open(&root, None).expect("open");
+    let exp = darn::Experiment::open(&root, None).expect("open");
     let results: Vec<PathBuf> = exp.runs.iter().map(|l| exp.run_dir(l).join("agent/result.json")).collect();
     let saved: Vec<Vec<u8>> = results.iter().map(|p| std::fs::read(p).expect("a result")).collect();
     group.bench_function(

@@ -4,7 +4,7 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use darn::demo::DemoSpec;
+use darn::DemoSpec;
 use std::hint::black_box;
 
 fn status(c: &mut Criterion) {

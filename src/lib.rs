@@ -4,16 +4,32 @@
 //! format); `observe` (reading files); `rules` (one per node kind); `engine` (graph, facts, the
 //! planner) and `exec` (running agents and judges); `build` (reconcile); `printer`; `cli`; and
 //! `demo` beside them. See `docs/ARCHITECTURE.md`.
+//!
+//! The library exists for the binary, the integration tests and the benchmarks: everything is
+//! crate-private except the few names re-exported below.
 
-pub mod build;
-pub mod cli;
-pub mod demo;
-pub mod engine;
-pub mod error;
-pub mod exec;
-pub mod experiment;
-pub mod observe;
-pub mod printer;
-pub mod py;
-pub mod rules;
-pub mod util;
+mod build;
+mod cli;
+mod demo;
+mod engine;
+mod error;
+mod exec;
+mod experiment;
+mod observe;
+mod printer;
+mod py;
+mod rules;
+mod util;
+
+pub use cli::{Cli, run};
+pub use demo::{Damage, DemoSpec, DemoSummary, generate};
+pub use engine::lock::Lock;
+pub use engine::plan::PlanOptions;
+pub use engine::select::Select;
+pub use engine::status::{AgentStatus, JudgeStatus};
+pub use engine::{Engine, LoadOptions};
+pub use error::Error;
+pub use experiment::Experiment;
+pub use experiment::era::Era;
+pub use observe::files::FileState;
+pub use printer::status::report as status_report;

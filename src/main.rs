@@ -13,8 +13,8 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = darn::cli::Cli::parse();
-    let code = match darn::cli::run(cli) {
+    let cli = darn::Cli::parse();
+    let code = match darn::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("darn: error: {e}");

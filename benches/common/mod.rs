@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use darn::demo::{DemoSpec, generate};
+use darn::{DemoSpec, generate};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -44,17 +44,16 @@ pub fn darn(args: &[&str]) -> i32 {
 /// Every file and directory darn looks at to decide a run is unchanged: the files it read and
 /// the directories whose listing it depends on (as recorded in its observations).
 pub fn files_read(root: &Path) -> Vec<PathBuf> {
-    let exp = darn::experiment::Experiment::open(root, None).expect("open the experiment");
-    let engine =
-        darn::engine::Engine::load(exp, darn::engine::LoadOptions { writable: false, aggregates: false }, &|_| true)
-            .expect("load the experiment");
+    let exp = darn::Experiment::open(root, None).expect("open the experiment");
+    let engine = darn::Engine::load(exp, darn::LoadOptions { writable: false, aggregates: false }, &|_| true)
+        .expect("load the experiment");
     let mut out = Vec::new();
     for (r, facts) in engine.facts.runs.iter().enumerate() {
         let Some(facts) = facts else { continue };
         let dir = engine.exp.run_dir(&engine.exp.runs[r]);
         out.push(dir.clone());
         for (f, state) in facts.files.entries() {
-            if !matches!(state, darn::observe::files::FileState::Absent) {
+            if !matches!(state, darn::FileState::Absent) {
                 out.push(dir.join(f.as_str()));
             }
         }

@@ -45,8 +45,10 @@ pub trait Watch: Sync {
 }
 
 /// A watcher that shows nothing.
+#[cfg(test)]
 pub struct Quiet;
 
+#[cfg(test)]
 impl Watch for Quiet {
     fn advance(&self, _: u64) {}
     fn total(&self, _: u64) {}

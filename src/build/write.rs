@@ -79,11 +79,6 @@ fn stage(f: &PendingFile) -> std::io::Result<(tempfile::TempPath, &Path, BTreeSe
     Ok((tmp.into_temp_path(), &f.path, dirs))
 }
 
-/// Writes one file atomically and durably.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    commit(&[PendingFile { path: path.to_path_buf(), bytes: bytes.to_vec(), executable: false }])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,11 +35,17 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
         },
     };
     #[cfg(unix)]
-    let backend: Option<Arc<dyn Backend + Send + Sync>> = Some(Arc::new(crate::exec::local::Local {
-        exp: Arc::clone(&engine.exp),
-        outcome: engine.outcome_fn(),
-        grace: crate::exec::process::DEFAULT_GRACE,
-    }));
+    let backend: Option<Arc<dyn Backend + Send + Sync>> = {
+        let local = crate::exec::local::Local {
+            exp: Arc::clone(&engine.exp),
+            outcome: engine.outcome_fn(),
+            grace: crate::exec::process::DEFAULT_GRACE,
+        };
+        if exec.execute {
+            local.check_templates()?;
+        }
+        Some(Arc::new(local))
+    };
     #[cfg(not(unix))]
     let backend: Option<Arc<dyn Backend + Send + Sync>> = None;
     let bar = crate::printer::progress::Bar::new(printer);

@@ -120,7 +120,6 @@ fn prices(model: &str) -> (f64, f64, f64, f64) {
 pub struct AgentRun {
     pub stdout: String,
     pub duration_seconds: f64,
-    pub cost_usd: f64,
 }
 
 const SUMMARIES: &[&str] = &[
@@ -183,7 +182,7 @@ pub fn agent_success(seed: &[u8], model: &str) -> AgentRun {
         "uuid": uuid
     });
     let wall = duration_ms as f64 / 1000.0 + rng.range(2_000, 9_000) as f64 / 1000.0 + rng.unit() * 1e-3;
-    AgentRun { stdout: format!("{}\n", js_json(&v)), duration_seconds: round6(wall), cost_usd: cost }
+    AgentRun { stdout: format!("{}\n", js_json(&v)), duration_seconds: round6(wall) }
 }
 
 /// An agent result that hit the usage limit (`is_error` with a reset time).
@@ -341,7 +340,7 @@ mod tests {
         match crate::observe::claude::parse_stdout(&a.stdout) {
             crate::observe::claude::Stdout::Json(r) => {
                 assert!(!r.is_error);
-                assert_eq!(r.total_cost_usd, Some(a.cost_usd));
+                assert!(r.total_cost_usd.is_some_and(|c| c > 0.0), "{r:?}");
             }
             other => panic!("not a result: {other:?}"),
         }

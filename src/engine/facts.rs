@@ -17,7 +17,7 @@ use crate::observe::sources::RunSources;
 use crate::rules::{
     AggCx, AggInputs, Estimate, ExpInfo, Finding, History, Rule, RunCx, RunExtras, RunInfo, RunProgress, RunResults,
 };
-use crate::util::hash::{Hash, short_hex};
+use crate::util::hash::Hash;
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -451,7 +451,6 @@ pub struct Loaded {
     pub facts: Facts,
     pub entries: Vec<(String, Option<RunEntry>)>,
     pub used: Used,
-    pub remember: Vec<(String, crate::observe::dir::StatSig, Hash)>,
 }
 
 /// Looks at the runs `keep` selects.
@@ -459,8 +458,7 @@ pub fn load_runs(cx: &Context, keep: &(dyn Fn(usize) -> bool + Sync)) -> Loaded 
     let mut facts = Facts::empty(cx.graph.len(), cx.graph.runs());
     let outs: Vec<RunOut> =
         (0..cx.graph.runs()).into_par_iter().filter(|&r| keep(r)).map(|r| run_facts(cx, r, true, &|_| false)).collect();
-    let mut loaded =
-        Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default(), remember: Vec::new() };
+    let mut loaded = Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default() };
     for out in outs {
         absorb(&mut facts, &mut loaded, out);
     }
@@ -533,11 +531,6 @@ pub fn parts(cx: &Context, acx: Option<&AggCx>, facts: &Facts, n: NodeId) -> Opt
         None => cx.aggregate_parts(acx?, n, &mut p),
     }
     Some(p)
-}
-
-/// Short hex of a hash, for details.
-pub fn hex(h: &Hash) -> String {
-    short_hex(h)
 }
 
 /// The runs' progress for the checkpoint, from their statuses.

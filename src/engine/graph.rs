@@ -232,7 +232,7 @@ impl Graph {
         let off = match spec.scope {
             Scope::Slot if slot >= 1 && slot <= self.slots => off + u32::from(slot) - 1,
             Scope::Slot => return None,
-            _ => off,
+            Scope::Run | Scope::Subtest | Scope::Tier | Scope::Experiment => off,
         };
         (run < self.runs as usize).then_some(NodeId(run as u32 * self.per_run + off))
     }
@@ -277,7 +277,7 @@ impl Graph {
                     let runs: &[u32] = match below {
                         Scope::Subtest => &self.subtest_runs[node.at as usize],
                         Scope::Tier => &self.tier_runs[node.at as usize],
-                        _ => &[],
+                        Scope::Run | Scope::Slot | Scope::Experiment => &[],
                     };
                     match (below, up_scope) {
                         (Scope::Subtest | Scope::Tier, Scope::Run | Scope::Slot) => {

@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-pub use crate::util::hash::{ABSENT, Hash, short_hex};
+pub use crate::util::hash::{ABSENT, Hash};
 
 /// What a node was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! downstream (agent result, timing, judgments, consensus, reports).
 
 use super::process::{ProcessSpec, run};
-use super::template::{Placeholder, Values, expand_command, expand_path};
+use super::template::{Placeholder, Values, expand_command, expand_path, validate_command, validate_path};
 use super::wait::rate_limit_wait;
 use super::{Backend, ExecError, Executed, Job};
 use crate::experiment::era::Era;
@@ -84,6 +84,27 @@ fn cost_of(stdout: &str) -> f64 {
 }
 
 impl Local {
+    /// Checks every command template of `darn.toml` before anything runs, so a typo in a
+    /// placeholder is a config error (exit 2) instead of a failure of the first execution.
+    pub fn check_templates(&self) -> crate::error::Result<()> {
+        let s = &self.exp.settings;
+        let commands = [
+            ("[agent] command", s.agent.command.as_deref()),
+            ("[agent] prepare", s.agent.prepare.as_deref()),
+            ("[judge] command", s.judge.command.as_deref()),
+        ];
+        let steps = s.pipeline.steps.iter().map(|step| ("[pipeline] step command", Some(step.command.as_slice())));
+        for (key, template) in commands.into_iter().chain(steps) {
+            if let Some(t) = template {
+                validate_command(t, key).map_err(|e| e.into_error(self.config_file()))?;
+            }
+        }
+        if let Some(stdin) = &s.judge.stdin {
+            validate_path(stdin, "[judge] stdin").map_err(|e| e.into_error(self.config_file()))?;
+        }
+        Ok(())
+    }
+
     fn max_wait(&self) -> Duration {
         self.exp.settings.execution.max_rate_limit_wait.unwrap_or(MAX_RATE_LIMIT_WAIT)
     }

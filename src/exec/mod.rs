@@ -21,10 +21,7 @@ pub mod template;
 pub mod wait;
 
 pub use archive::{archive_judge_slot, archive_run};
-#[cfg(unix)]
-pub use process::{Exit, Outcome, ProcessError, ProcessSpec, run};
-pub use template::{Placeholder, TemplateError, Values, expand_command, expand_path};
-pub use wait::{RateLimitWait, WaitSource, backoff, rate_limit_wait};
+pub use wait::backoff;
 
 use crate::rules::{Execution, FailureClass, Finding};
 use std::path::PathBuf;

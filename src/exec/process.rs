@@ -12,8 +12,7 @@
 //!   (no polling delay), while the calling thread wakes every [`TICK`] to look at the clock and
 //!   the cancellation flag.
 //! - Descendants still in the group when the leader exits on its own (a server an agent left in
-//!   the background) are terminated the same way, unless [`ProcessSpec::kill_leftovers`] is
-//!   off: nothing darn starts outlives the execution. A descendant that leaves the group
+//!   the background) are terminated the same way: nothing darn starts outlives the execution. A descendant that leaves the group
 //!   (`setsid`, double fork into a new group) cannot be tracked this way.
 //! - The group id is the leader's pid. Linux does not reuse a pid while any process still has
 //!   it as its group id, so signalling the group after the leader is reaped cannot hit a
@@ -65,13 +64,11 @@ pub struct ProcessSpec {
     pub grace: Duration,
     /// Set to stop the process early (SIGTERM, grace, SIGKILL), e.g. on Ctrl-C.
     pub cancel: Option<Arc<AtomicBool>>,
-    /// Terminate group members still running after the leader exits on its own (default on).
-    pub kill_leftovers: bool,
 }
 
 impl ProcessSpec {
     /// A spec with the defaults: darn's cwd, stdin from `/dev/null`, inherited environment, no
-    /// timeout, the runner's 5 s grace, no cancellation, leftovers killed.
+    /// timeout, the runner's 5 s grace, no cancellation.
     pub fn new(argv: Vec<String>, stdout: impl Into<PathBuf>, stderr: impl Into<PathBuf>) -> Self {
         ProcessSpec {
             argv,
@@ -84,7 +81,6 @@ impl ProcessSpec {
             timeout: None,
             grace: DEFAULT_GRACE,
             cancel: None,
-            kill_leftovers: true,
         }
     }
 
@@ -98,6 +94,7 @@ impl ProcessSpec {
         self
     }
 
+    #[cfg(test)]
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
         self
@@ -120,11 +117,6 @@ impl ProcessSpec {
 
     pub fn cancel(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);
-        self
-    }
-
-    pub fn kill_leftovers(mut self, on: bool) -> Self {
-        self.kill_leftovers = on;
         self
     }
 
@@ -402,7 +394,7 @@ pub fn run(spec: &ProcessSpec) -> Result<Outcome, ProcessError> {
         Some(status) => {
             // The program's own run time; cleaning up after it is darn's business.
             outcome.duration = start.elapsed();
-            if spec.kill_leftovers && group.alive() {
+            if group.alive() {
                 outcome.leftovers = true;
                 let (status, killed) = terminate(group, &waiter, Some(status), spec.grace);
                 outcome.killed = killed;
@@ -805,13 +797,6 @@ mod tests {
         assert_eq!(o.exit, Exit::Code(0));
         assert!(o.leftovers && !o.timed_out);
         assert!(gone(grandchild_pid(dir.path().join("out.log"))));
-
-        let o = run(&spec(dir.path(), "sleep 1000 & echo $!; exit 0").kill_leftovers(false)).expect("runs");
-        assert!(!o.leftovers);
-        let pid = grandchild_pid(dir.path().join("out.log"));
-        // SAFETY: signal 0 checks existence; then clean up what the test deliberately left.
-        assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "left running when asked to");
-        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 
     #[test]

@@ -300,27 +300,6 @@ pub fn validate_path(template: &str, key: &str) -> Result<(), TemplateError> {
     parse(template, key).map(drop)
 }
 
-/// The placeholders a command template uses, in or out of groups (e.g. to require
-/// `[judge] system_prompt` only when `{system_prompt}` appears). Unparseable strings add none.
-pub fn placeholders_used(template: &[ArgTemplate]) -> Vec<Placeholder> {
-    let mut used = Vec::new();
-    let texts = template.iter().flat_map(|e| match e {
-        ArgTemplate::Arg(t) => std::slice::from_ref(t).iter(),
-        ArgTemplate::Group(items) => items.iter(),
-    });
-    for text in texts {
-        for piece in parse(text, "").unwrap_or_default() {
-            if let Piece::Var(p) = piece
-                && !used.contains(&p)
-            {
-                used.push(p);
-            }
-        }
-    }
-    used.sort();
-    used
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,13 +440,6 @@ mod tests {
         for p in Placeholder::ALL {
             assert_eq!(Placeholder::from_name(p.name()), Some(p));
         }
-    }
-
-    #[test]
-    fn placeholders_used_sees_groups() {
-        let judge = [arg("claude"), arg("--system-prompt-file"), arg("{system_prompt}"), group(&["-m", "{model}"])];
-        assert_eq!(placeholders_used(&judge), [Placeholder::Model, Placeholder::SystemPrompt]);
-        assert!(placeholders_used(&[arg("true")]).is_empty());
     }
 
     #[test]

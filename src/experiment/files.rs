@@ -163,11 +163,6 @@ impl RunFile {
     }
 }
 
-/// The static name of a run-relative path, for labels that must not allocate.
-pub fn static_name(rel: &str) -> Option<&'static str> {
-    RunFile::of(rel).map(RunFile::as_str)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

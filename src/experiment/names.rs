@@ -32,15 +32,6 @@ pub fn slot_dir_name(slot: usize) -> String {
     format!("judge_{slot:02}")
 }
 
-/// `judge_NN` → NN.
-pub fn parse_slot_dir(name: &str) -> Option<usize> {
-    let digits = name.strip_prefix("judge_")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().filter(|n| *n >= 1)
-}
-
 /// Orders tiers by their number (T2 before T10), then by name.
 pub fn tier_order(a: &str, b: &str) -> Ordering {
     let num = |t: &str| t.get(1..).and_then(|d| d.parse::<u64>().ok());
@@ -111,7 +102,6 @@ mod tests {
         assert_eq!(run_dir_name(7), "run_07");
         assert_eq!(run_dir_name(123), "run_123");
         assert_eq!(slot_dir_name(3), "judge_03");
-        assert_eq!(parse_slot_dir("judge_03"), Some(3));
         let key = RunKey::parse("T1/02/run_03").expect("valid id");
         assert_eq!(key.id(), "T1/02/run_03");
         assert!(RunKey::parse("T1/02").is_none());

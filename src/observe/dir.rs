@@ -114,19 +114,6 @@ impl<'a> Dir<'a> {
         Dir { path }
     }
 
-    pub fn path(&self) -> &Path {
-        self.path
-    }
-
-    /// Whether the directory itself exists.
-    pub fn exists(&self) -> bool {
-        #[cfg(unix)]
-        if let Handle::Missing = self.handle {
-            return false;
-        }
-        self.path.is_dir()
-    }
-
     /// The stat data of `rel` (relative to the directory; `.` for the directory itself):
     /// `Ok(None)` when it does not exist, `Err` when it cannot be looked at.
     pub fn stat(&self, rel: &str) -> std::io::Result<Option<StatSig>> {
@@ -184,7 +171,6 @@ mod tests {
         assert_eq!(StatSig::of_file(&file), StatSig::of(&run.join("agent/result.json")));
         let missing = tmp.path().join("run_02");
         let gone = Dir::new(&missing);
-        assert!(!gone.exists());
         assert_eq!(gone.stat("agent/result.json").ok().flatten(), None);
     }
 }

@@ -4,7 +4,7 @@
 use super::dir::Dir;
 use super::files::{FileState, Loaded, RunFiles, read_file};
 use crate::experiment::files::RunFile;
-pub use crate::util::problem::{IoProblem, JsonType, Malformed, Unusable, parse_json, parse_object};
+pub use crate::util::problem::{IoProblem, JsonType, Malformed, Unusable, parse_json};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::path::Path;

@@ -22,12 +22,13 @@ pub struct GraphJson {
     pub edges: Vec<(String, String)>,
 }
 
-fn state(plan: &Plan, n: NodeId) -> &'static str {
+/// A node's state as the graph shows it, with its colour in DOT.
+fn state(plan: &Plan, n: NodeId) -> (&'static str, &'static str) {
     match plan.verdict(n) {
-        Verdict::Fresh { .. } | Verdict::Outside => "fresh",
-        Verdict::Stale(_) => "stale",
-        Verdict::Held(..) => "held",
-        Verdict::Blocked(_) => "blocked",
+        Verdict::Fresh { .. } | Verdict::Outside => ("fresh", "palegreen"),
+        Verdict::Stale(_) => ("stale", "gold"),
+        Verdict::Held(..) => ("held", "lightsalmon"),
+        Verdict::Blocked(_) => ("blocked", "lightgray"),
     }
 }
 
@@ -42,7 +43,7 @@ pub fn json(engine: &Engine, plan: &Plan, keep: &BTreeSet<NodeId>) -> GraphJson 
         .iter()
         .map(|&n| {
             let spec = engine.graph.registry.spec(engine.graph.node(n).rule);
-            GraphNode { id: engine.graph.id(n), strategy: spec.strategy, stage: spec.stage, state: state(plan, n) }
+            GraphNode { id: engine.graph.id(n), strategy: spec.strategy, stage: spec.stage, state: state(plan, n).0 }
         })
         .collect();
     let edges = edges(engine, keep).into_iter().map(|(a, b)| (engine.graph.id(a), engine.graph.id(b))).collect();
@@ -56,12 +57,7 @@ pub fn dot(engine: &Engine, plan: &Plan, keep: &BTreeSet<NodeId>) -> String {
     );
     for &n in keep {
         let spec = engine.graph.registry.spec(engine.graph.node(n).rule);
-        let color = match state(plan, n) {
-            "fresh" => "palegreen",
-            "stale" => "gold",
-            "held" => "lightsalmon",
-            _ => "lightgray",
-        };
+        let color = state(plan, n).1;
         let shape = if spec.strategy == Strategy::Execute { ", shape=ellipse" } else { "" };
         out.push_str(&format!("  \"{}\" [style=filled, fillcolor={color}{shape}];\n", engine.graph.id(n)));
     }

@@ -35,11 +35,6 @@ impl Printer {
         Printer { json, verbose, quiet, color, progress }
     }
 
-    /// A printer for tests and libraries: plain text, no colour, no progress.
-    pub fn plain() -> Self {
-        Printer { json: false, verbose: 0, quiet: true, color: false, progress: false }
-    }
-
     /// Writes a JSON document to stdout.
     pub fn json_out<T: Serialize>(&self, value: &T) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -61,13 +56,6 @@ impl Printer {
         }
     }
 
-    /// A note on stderr (hidden with -q or when stderr is not a terminal).
-    pub fn note(&self, text: &str) {
-        if !self.quiet && std::io::stderr().is_terminal() {
-            eprintln!("{text}");
-        }
-    }
-
     pub fn paint(&self, text: &str, style: Style) -> String {
         if !self.color {
             return text.to_string();
@@ -78,7 +66,6 @@ impl Printer {
             Style::Red => "31",
             Style::Green => "32",
             Style::Yellow => "33",
-            Style::Cyan => "36",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }
@@ -91,7 +78,6 @@ pub enum Style {
     Red,
     Green,
     Yellow,
-    Cyan,
 }
 
 /// The style of a status word: green when done, yellow when regenerable, red when it needs

@@ -58,17 +58,6 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
     }
 }
 
-/// Parses into a typed model (non-finite tokens become the sentinel strings, so models that
-/// may meet them use [`PyFloat`]).
-pub fn parse_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
-    if has_nonfinite_token(bytes) {
-        let patched = patch_nonfinite(bytes);
-        serde_json::from_slice(&patched).map_err(|e| ParseError::from_serde(&e))
-    } else {
-        serde_json::from_slice(bytes).map_err(|e| ParseError::from_serde(&e))
-    }
-}
-
 fn has_nonfinite_token(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, b"Infinity").is_some() || memchr::memmem::find(bytes, b"NaN").is_some()
 }
@@ -146,45 +135,11 @@ pub fn as_f64(v: &Value) -> Option<f64> {
     }
 }
 
-/// An `f64` field that may hold a non-finite value (tier `cost_of_pass`, experiment
-/// `frontier_cop`): serialized through the sentinel so [`to_string`] writes the bare token.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PyFloat(pub f64);
-
-impl serde::Serialize for PyFloat {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let f = self.0;
-        if f.is_nan() {
-            s.serialize_str(NAN)
-        } else if f.is_infinite() {
-            s.serialize_str(if f > 0.0 { POS_INF } else { NEG_INF })
-        } else {
-            s.serialize_f64(f)
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for PyFloat {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        as_f64(&v).map(PyFloat).ok_or_else(|| serde::de::Error::custom("expected a number"))
-    }
-}
-
 /// Serializes like Python's `json.dumps(v, indent=2)` (no trailing newline).
 pub fn to_string(v: &Value) -> String {
     let mut out = String::with_capacity(256);
     write_value(&mut out, v, 0);
     out
-}
-
-/// Serializes a typed value through [`to_string`].
-pub fn to_string_from<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(value) => to_string(&value),
-        // Only maps with non-string keys fail here; the models have none.
-        Err(e) => format!("\"serialization error: {e}\""),
-    }
 }
 
 fn indent(out: &mut String, level: usize) {
@@ -490,9 +445,8 @@ mod tests {
     }
 
     #[test]
-    fn pyfloat_serializes_sentinels() {
-        let v = serde_json::to_value(PyFloat(f64::INFINITY)).expect("serializable");
-        assert_eq!(to_string(&v), "Infinity");
+    fn non_finite_floats_serialize_as_python_tokens() {
+        assert_eq!(to_string(&float(f64::INFINITY)), "Infinity");
         assert_eq!(to_string(&float(2.0)), "2.0");
     }
 }

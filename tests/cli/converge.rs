@@ -8,7 +8,7 @@
 
 use crate::engine::{clone_exp, masked, tree};
 use crate::util::{Exp, text};
-use darn::demo::DemoSpec;
+use darn::DemoSpec;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! in both layouts and eras (phased = current era, flat = January 2026).
 
 use crate::util::{SharedDemo, assert_run, failures, has_problem_at, problems, run, runs, shared_demo, slot_statuses};
-use darn::demo::Damage;
+use darn::Damage;
 use serde_json::Value;
 
 /// What the slots of a damaged run must show.

@@ -2,7 +2,7 @@
 //! which nodes were rebuilt (reconcile's JSON is the execution log), not only the end state.
 
 use crate::util::{Exp, copy_tree, fixture_dir, text};
-use darn::demo::DemoSpec;
+use darn::DemoSpec;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -363,7 +363,7 @@ fn graph_dot_names_every_edge() {
 #[test]
 fn a_second_darn_is_refused_while_the_lock_is_held() {
     let exp = Exp::fixture();
-    let _held = darn::engine::lock::Lock::acquire(exp.root()).expect("take the lock");
+    let _held = darn::Lock::acquire(exp.root()).expect("take the lock");
     let out = exp.darn(&["reconcile", "--regenerate-only"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(&std::process::id().to_string()));
@@ -400,7 +400,7 @@ fn plain_reconcile_reports_pending_executions() {
     assert!(summary.runs > 0);
     // Every run that only needed regeneration is now complete.
     let status = exp.status(&[]);
-    for id in summary.runs_with(darn::demo::Damage::MissingAgentResult) {
+    for id in summary.runs_with(darn::Damage::MissingAgentResult) {
         let run = crate::util::run(&status, id);
         assert_eq!(run["agent"], "completed", "{id}");
     }

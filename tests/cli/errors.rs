@@ -116,3 +116,17 @@ fn unknown_command_line_arguments() {
     let out = exp.darn(&["status", "--no-such-flag"]);
     assert_usage_error(&out, &["--no-such-flag"]);
 }
+
+#[test]
+fn a_misspelt_placeholder_stops_reconcile_before_anything_runs() {
+    let (exp, _) = Exp::demo(darn::DemoSpec { tiers: 1, subtests: 1, runs_per_subtest: 2, ..Default::default() });
+    let toml = String::from_utf8(exp.read("darn.toml")).expect("utf-8");
+    exp.write("darn.toml", toml.replacen("{model}", "{modle}", 1));
+    let before = crate::engine::tree(exp.root());
+    let file = exp.path("darn.toml").display().to_string();
+    assert_usage_error(&exp.darn(&["reconcile"]), &[&file, "unknown placeholder `{modle}`"]);
+    let after = crate::engine::tree(exp.root());
+    assert!(before == after, "nothing written");
+    // Regenerating needs no command: the template is not looked at.
+    assert_ne!(exp.darn(&["reconcile", "--regenerate-only"]).status.code(), Some(2));
+}

@@ -4,7 +4,7 @@
 
 use crate::engine::tree;
 use crate::util::{DARN, Exp, text};
-use darn::demo::{Damage, DemoSpec};
+use darn::{Damage, DemoSpec};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -52,7 +52,7 @@ fn log_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
-fn small(seed: u64) -> (Exp, darn::demo::DemoSummary) {
+fn small(seed: u64) -> (Exp, darn::DemoSummary) {
     Exp::demo(DemoSpec { tiers: 2, subtests: 2, runs_per_subtest: 6, seed, ..DemoSpec::default() })
 }
 

@@ -3,13 +3,13 @@
 
 use crate::damage::{Slots, verdict};
 use crate::util::{Exp, shared_demo};
-use darn::demo::Damage;
-use darn::engine::plan::PlanOptions;
-use darn::engine::select::Select;
-use darn::engine::status::{AgentStatus, JudgeStatus};
-use darn::engine::{Engine, LoadOptions};
-use darn::experiment::Experiment;
-use darn::experiment::era::Era;
+use darn::Damage;
+use darn::Era;
+use darn::Experiment;
+use darn::PlanOptions;
+use darn::Select;
+use darn::{AgentStatus, JudgeStatus};
+use darn::{Engine, LoadOptions};
 
 fn open(exp: &Exp) -> Experiment {
     Experiment::open(exp.root(), None).expect("open the experiment")
@@ -65,7 +65,7 @@ fn library_report_is_what_the_binary_prints() {
             Engine::load(open(&demo.exp), LoadOptions { writable: false, aggregates: false }, &|_| true).expect("load");
         let opts = PlanOptions { rerun: engine.rerun_classes().expect("policy"), ..PlanOptions::default() };
         let plan = engine.plan(&opts);
-        let report = darn::printer::status::report(&engine, &plan, &Select::default());
+        let report = darn::status_report(&engine, &plan, &Select::default());
         let value = serde_json::to_value(&report).expect("serialize the report");
         assert_eq!(value, demo.status, "phased={phased}");
     }
@@ -123,8 +123,7 @@ fn facts(engine: &Engine) -> Vec<(String, [u8; 16], String)> {
 /// everything afresh gives, whatever happened to the files since they were filled.
 #[test]
 fn the_caches_never_hide_a_change() {
-    let (exp, _) =
-        Exp::demo(darn::demo::DemoSpec { tiers: 1, subtests: 2, runs_per_subtest: 12, ..Default::default() });
+    let (exp, _) = Exp::demo(darn::DemoSpec { tiers: 1, subtests: 2, runs_per_subtest: 12, ..Default::default() });
     let mut warm = load(&exp, true);
     warm.save_caches().expect("save the caches");
     drop(warm);

@@ -108,9 +108,7 @@ fn stage_aggregate() {
     // The aggregate damage of the demo is among what is selected.
     let summary = &shared_demo(true).summary;
     let selected = selected(&["--stage", "aggregate"]);
-    for k in
-        [darn::demo::Damage::MissingRunResult, darn::demo::Damage::LostJudges, darn::demo::Damage::MissingRunReport]
-    {
+    for k in [darn::Damage::MissingRunResult, darn::Damage::LostJudges, darn::Damage::MissingRunReport] {
         for id in summary.runs_with(k) {
             assert!(selected.iter().any(|s| s == id), "{id} ({k:?})");
         }

@@ -1,7 +1,7 @@
 //! The test builder: an experiment in a temporary directory (a copy of the real fixture, or a
 //! generated demo), file edits, and `darn` runs against it.
 
-use darn::demo::{DemoSpec, DemoSummary};
+use darn::{DemoSpec, DemoSummary};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -51,7 +51,7 @@ impl Exp {
     pub fn demo(spec: DemoSpec) -> (Exp, DemoSummary) {
         let exp = Exp::empty();
         let spec = DemoSpec { darn_exe: Some(DARN.into()), ..spec };
-        let summary = darn::demo::generate(&exp.root, &spec).expect("generate the demo experiment");
+        let summary = darn::generate(&exp.root, &spec).expect("generate the demo experiment");
         (exp, summary)
     }
 

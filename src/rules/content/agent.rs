@@ -6,9 +6,6 @@ use crate::py::json as pyjson;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 
-/// Version of these rules; part of every stamp, so a change makes old outputs `rule_changed`.
-pub const RULE_VERSION: u32 = 1;
-
 /// USD per million tokens (input, output) for the agent model, for the cost fallback.
 fn model_price(model: &str) -> (f64, f64) {
     let m = model.to_ascii_lowercase();
@@ -134,91 +131,9 @@ fn text_api_calls(stdout: &str) -> u64 {
     u64::from(stdout.trim().len() > 100)
 }
 
-/// Checks an existing `agent/result.json` against the derived one. `Ok` when they agree
-/// (values compared, key order and number formatting ignored), else the first difference.
-pub fn check_result(existing: &Value, derived: &AgentResult) -> Result<(), String> {
-    let obj = existing.as_object().ok_or("not a JSON object")?;
-    for key in ["exit_code", "stdout", "stderr", "token_stats", "cost_usd", "api_calls"] {
-        if !obj.contains_key(key) {
-            return Err(format!("missing key `{key}`"));
-        }
-    }
-    let tokens = &obj["token_stats"];
-    for key in ["cache_creation_input_tokens", "cache_read_input_tokens"] {
-        if tokens.get(key).is_some() {
-            return Err(format!(
-                "token_stats has `{key}` instead of `{}` (written by rerun.py, B1)",
-                key.replace("_input", "")
-            ));
-        }
-    }
-    let want = derived.to_value();
-    for key in ["exit_code", "stdout", "stderr", "token_stats", "api_calls"] {
-        if obj[key] != want[key] {
-            return Err(format!(
-                "`{key}` disagrees with the transcript (has {}, expected {})",
-                short(&obj[key]),
-                short(&want[key])
-            ));
-        }
-    }
-    if pyjson::as_f64(&obj["cost_usd"]) != Some(derived.cost_usd) {
-        return Err(format!(
-            "`cost_usd` is {}, the transcript says {}",
-            short(&obj["cost_usd"]),
-            pyjson::float_repr(derived.cost_usd)
-        ));
-    }
-    Ok(())
-}
-
 /// `agent/timing.json`: the agent's wall-clock seconds and when they were measured.
 pub fn timing_value(duration_seconds: f64, measured_at: &str) -> Value {
     json!({"agent_duration_seconds": pyjson::float(duration_seconds), "measured_at": measured_at})
-}
-
-/// Checks `agent/timing.json`: a number of seconds that matches the command log when known.
-pub fn check_timing(existing: &Value, logged_duration: Option<f64>) -> Result<(), String> {
-    let secs =
-        existing.get("agent_duration_seconds").and_then(pyjson::as_f64).ok_or("no `agent_duration_seconds` number")?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("`agent_duration_seconds` is {secs}"));
-    }
-    if existing.get("measured_at").and_then(Value::as_str).is_none() {
-        return Err("no `measured_at`".into());
-    }
-    if let Some(logged) = logged_duration
-        && logged > 0.0
-        && logged != secs
-    {
-        return Err(format!("says {secs} s, the command log says {logged} s"));
-    }
-    Ok(())
-}
-
-/// A short rendering of a value for messages.
-pub fn short(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(57).collect::<String>()) } else { s }
-}
-
-/// Two values rendered around their first difference, so long strings that share a prefix
-/// (paths, reasoning) show where they differ.
-pub fn difference(have: &Value, want: &Value) -> (String, String) {
-    let (Value::String(a), Value::String(b)) = (have, want) else {
-        return (short(have), short(want));
-    };
-    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-    let window = |s: &str| {
-        let start = common.saturating_sub(12);
-        let tail: String = s.chars().skip(start).take(48).collect();
-        let more = s.chars().count() > start + 48;
-        format!("{}{tail}{}", if start > 0 { "…" } else { "" }, if more { "…" } else { "" })
-    };
-    (format!("{:?}", window(a)), format!("{:?}", window(b)))
 }
 
 #[cfg(test)]
@@ -241,8 +156,6 @@ mod tests {
         let derived = AgentResult::derive(&stdout, &stderr, 0, "claude-sonnet-4-5-20250929");
         let bytes = std::fs::read(dir.join("result.json")).expect("fixture");
         assert_eq!(pyjson::to_string(&derived.to_value()).as_bytes(), bytes.as_slice());
-        let existing = pyjson::parse(&bytes).expect("json");
-        assert_eq!(check_result(&existing, &derived), Ok(()));
     }
 
     #[test]
@@ -262,14 +175,5 @@ mod tests {
         assert!((r.cost_usd - (100.0 / 1e6 * 3.0 + 20.0 / 1e6 * 15.0)).abs() < 1e-15);
         let r = AgentResult::derive("used (7 input, 3 output)", "", 0, "m");
         assert_eq!((r.tokens.input_tokens, r.tokens.output_tokens), (7, 3));
-    }
-
-    #[test]
-    fn b1_keys_are_reported() {
-        let derived = AgentResult::derive("{\"num_turns\":1}", "", 0, "m");
-        let mut v = derived.to_value();
-        v["token_stats"] = json!({"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
-        let err = check_result(&v, &derived).expect_err("B1");
-        assert!(err.contains("B1"), "{err}");
     }
 }

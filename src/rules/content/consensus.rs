@@ -5,8 +5,6 @@ use crate::py::json as pyjson;
 use crate::rules::content::judgment::{Judgment, grade};
 use serde_json::{Map, Value, json};
 
-pub const RULE_VERSION: u32 = 1;
-
 /// One slot as the consensus sees it: a judgment, or a failure with its message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SlotOutcome {

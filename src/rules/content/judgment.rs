@@ -7,8 +7,6 @@ use crate::py::json as pyjson;
 use crate::rules::content::ratelimit::truthy;
 use serde_json::{Map, Value, json};
 
-pub const RULE_VERSION: u32 = 1;
-
 /// The letter grade of a score (LAYOUT §6.1).
 pub fn grade(score: f64) -> &'static str {
     if score == 1.0 {

@@ -6,8 +6,6 @@ use crate::py::fmt::{fixed, thousands};
 use crate::py::json as pyjson;
 use serde_json::{Map, Value, json};
 
-pub const RULE_VERSION: u32 = 1;
-
 /// The workspace section used when no earlier report recorded the live worktree.
 pub const NO_WORKSPACE: &str = "No files created in workspace.";
 

@@ -7,8 +7,6 @@ use crate::py::json as pyjson;
 use crate::rules::content::consensus::{Consensus, SlotOutcome};
 use serde_json::{Map, Value, json};
 
-pub const RULE_VERSION: u32 = 1;
-
 /// Everything `run_result.json` is computed from.
 #[derive(Debug, Clone)]
 pub struct RunResultInputs<'a> {
@@ -152,39 +150,4 @@ pub fn process_metrics(progress: &[Value], changes: &[Value]) -> Value {
         "cfp": pyjson::float(fraction("caused_failure")),
         "pr_revert_rate": pyjson::float(fraction("reverted")),
     })
-}
-
-/// Checks an existing `run_result.json` against the one its inputs give: every key compared by
-/// value (key order ignored). An empty `judges[]` (B17/B18) is a defect even when the rest agrees.
-pub fn check(existing: &Value, expected: &Value) -> Result<(), String> {
-    let obj = existing.as_object().ok_or("not a JSON object")?;
-    let want = expected.as_object().ok_or("internal: expected an object")?;
-    if obj.get("judges").and_then(Value::as_array).is_some_and(Vec::is_empty)
-        && want.get("judges").and_then(Value::as_array).is_some_and(|j| !j.is_empty())
-    {
-        return Err("`judges` is empty (the runner lost it on resume, B18)".into());
-    }
-    for (key, value) in want {
-        match obj.get(key) {
-            None => return Err(format!("missing key `{key}`")),
-            Some(v) if !same(v, value) => {
-                let (have, want) = crate::rules::content::agent::difference(v, value);
-                return Err(format!("`{key}` disagrees with its inputs (has {have}, expected {want})"));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Value equality where numbers compare as floats (`1` equals `1.0`), as Python would load them.
-pub fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
 }

@@ -406,7 +406,7 @@ mod tests {
             "duration_seconds": duration,
             "judge_score": score,
             "judge_passed": score >= 0.6,
-            "judge_grade": crate::rules::content::aggregate::letter_grade(score).unwrap_or("F"),
+            "judge_grade": crate::rules::content::judgment::grade(score),
             "criteria_scores": {},
         })
     }
