@@ -64,8 +64,8 @@ fn stamps(
     nodes: impl Iterator<Item = NodeId>,
     adopted: bool,
     at: i64,
-) -> Vec<(String, Option<Stamp>)> {
-    nodes.filter_map(|n| engine.parts(n).map(|p| (engine.graph.id(n), Some(p.stamp(adopted, at))))).collect()
+) -> Vec<(NodeId, String, Option<Stamp>)> {
+    nodes.filter_map(|n| engine.parts(n).map(|p| (n, engine.graph.id(n), Some(p.stamp(adopted, at))))).collect()
 }
 
 /// Records stamps for outputs that are right as they are.

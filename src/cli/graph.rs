@@ -45,5 +45,6 @@ pub fn run(ctx: &Invocation, args: &GraphArgs, printer: &Printer) -> Result<i32>
         GraphFormat::Dot => printer.out(&crate::printer::graph::dot(&engine, &plan, &keep)),
     }
     let _ = engine.save_caches();
+    engine.finish();
     Ok(0)
 }

@@ -16,5 +16,6 @@ pub fn run(ctx: &Invocation, req: &PlanRequest, printer: &Printer) -> Result<i32
         printer.out(&crate::printer::plan::render(&report, printer));
     }
     let _ = engine.save_caches();
+    engine.finish();
     Ok(i32::from(plan.pending()))
 }

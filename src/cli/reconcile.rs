@@ -60,6 +60,7 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     } else {
         printer.out(&crate::printer::reconcile::render(&report, printer));
     }
+    engine.finish();
     Ok(if outcome.interrupted {
         130
     } else if outcome.work_left() {

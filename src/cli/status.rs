@@ -29,5 +29,6 @@ pub fn run(ctx: &Invocation, args: &SelectArgs, printer: &Printer) -> Result<i32
         printer.out(&crate::printer::status::render(&report, printer));
     }
     let _ = engine.save_caches();
+    engine.finish();
     Ok(0)
 }

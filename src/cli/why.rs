@@ -27,7 +27,7 @@ pub fn run(ctx: &Invocation, targets: &[String], select_args: &SelectArgs, print
     }
     let opts = PlanOptions { rerun: engine.rerun_classes()?, ..PlanOptions::default() };
     let plan = engine.plan(&opts);
-    let unstamped = |n| engine.journal.digest(&engine.graph.id(n)).is_none();
+    let unstamped = |n| crate::engine::journal::Stamps::digest(&engine.journal, n).is_none();
     let mut items: Vec<_> = nodes.iter().map(|n| explain(&engine.graph, &plan, *n, &unstamped)).collect();
     if targets.is_empty() {
         items.retain(|i| !i.fresh);
@@ -42,5 +42,6 @@ pub fn run(ctx: &Invocation, targets: &[String], select_args: &SelectArgs, print
         printer.out(&crate::printer::why::render(&report, printer));
     }
     let _ = engine.save_caches();
+    engine.finish();
     Ok(0)
 }

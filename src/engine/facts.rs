@@ -6,7 +6,7 @@
 //! only the rest is checked, reading and parsing just the files those rules need.
 
 use super::checks::{ChecksCache, Used};
-use super::graph::{Graph, NodeId};
+use super::graph::{Graph, NodeId, ReadWhat};
 use super::journal::{Stamp, Stamps};
 use crate::experiment::Experiment;
 use crate::experiment::files::RunFile;
@@ -49,8 +49,16 @@ impl DigestSink {
     }
 
     pub fn finish(mut self) -> Hash {
+        self.take()
+    }
+
+    /// The digest so far; the sink starts over, keeping its buffer for the next node.
+    pub fn take(&mut self) -> Hash {
         self.to(3);
-        crate::util::hash::hash_bytes(&self.buf)
+        let digest = crate::util::hash::hash_bytes(&self.buf);
+        self.buf.clear();
+        self.stage = 0;
+        digest
     }
 }
 
@@ -253,15 +261,23 @@ impl<'a> Context<'a> {
 
     /// The named parts of a run or slot node, given its run's files.
     pub fn run_parts(&self, info: &RunInfo, files: &RunFiles, n: NodeId, sink: &mut dyn PartSink) {
+        let groups: Vec<Hash> = self.graph.groups().iter().map(|g| group_hash(files, g)).collect();
+        self.run_parts_with(info, files, &groups, n, sink);
+    }
+
+    /// [`Context::run_parts`] with the run's group hashes already computed.
+    fn run_parts_with(&self, info: &RunInfo, files: &RunFiles, groups: &[Hash], n: NodeId, sink: &mut dyn PartSink) {
         let node = self.graph.node(n);
         let Rule::Run(rule) = self.graph.registry.get(node.rule) else { return };
         sink.rule(rule.spec().version);
         rule.params(info, node.slot, &mut |k, v| sink.param(k, v));
-        let (reads, outputs) = self.graph.node_files(n);
-        for f in reads {
-            sink.input(f.as_str(), &files.hash(*f));
+        for read in self.graph.read_parts(n) {
+            match read.what {
+                ReadWhat::File(f) => sink.input(&read.name, &files.hash(f)),
+                ReadWhat::Group(g) => sink.input(&read.name, &groups[g]),
+            }
         }
-        for f in outputs {
+        for f in self.graph.node_files(n).1 {
             sink.output(f.as_str(), &files.hash(*f));
         }
     }
@@ -281,6 +297,17 @@ impl<'a> Context<'a> {
     }
 }
 
+/// One hash over the names and hashes of a directory's files.
+fn group_hash(files: &RunFiles, group: &[RunFile]) -> Hash {
+    let mut buf = Vec::with_capacity(group.len() * 40);
+    for f in group {
+        buf.extend_from_slice(f.as_str().as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(&files.hash(*f));
+    }
+    crate::util::hash::hash_bytes(&buf)
+}
+
 /// What looking at one run gave.
 pub struct RunOut {
     pub run: usize,
@@ -297,16 +324,17 @@ pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(No
     let rel = cx.exp.run_rel(&cx.exp.runs[run]);
     for attempt in 0..2 {
         let cached = if use_cache && attempt == 0 { cx.stat.run(&rel) } else { None };
-        let looked = look(&Dir::new(&info.dir), cx.graph.declared(), cached, cx.stat.racy_after_ns, true);
+        let looked = look(&Dir::new(&info.dir), cx.graph.declared(), cached.as_ref(), cx.stat.racy_after_ns, true);
         let files = looked.files;
         let mut used = Used::default();
         let mut nodes: Vec<(NodeId, Hash, Option<Finding>)> = Vec::with_capacity(cx.graph.per_run());
         let mut to_check = false;
+        let groups: Vec<Hash> = cx.graph.groups().iter().map(|g| group_hash(&files, g)).collect();
+        let mut d = DigestSink { buf: Vec::with_capacity(1024), stage: 0 };
         for n in cx.graph.run_nodes(run) {
-            let mut d = DigestSink::default();
-            cx.run_parts(&info, &files, n, &mut d);
-            let digest = d.finish();
-            let finding = if trusted(n) || cx.stamps.digest(&cx.graph.id(n)) == Some(digest) {
+            cx.run_parts_with(&info, &files, &groups, n, &mut d);
+            let digest = d.take();
+            let finding = if trusted(n) || cx.stamps.digest(n) == Some(digest) {
                 Some(Finding::Fresh)
             } else if let Some(f) = cx.checks.finding(&digest) {
                 used.findings.push((digest, None));
@@ -422,7 +450,7 @@ pub fn aggregate_facts(
             let mut d = DigestSink::default();
             cx.aggregate_parts(acx, n, &mut d);
             let digest = d.finish();
-            if trusted(n) || cx.stamps.digest(&cx.graph.id(n)) == Some(digest) {
+            if trusted(n) || cx.stamps.digest(n) == Some(digest) {
                 return (n, digest, Finding::Fresh, None);
             }
             if let Some(f) = cx.checks.finding(&digest) {

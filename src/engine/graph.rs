@@ -29,6 +29,20 @@ pub struct Node {
     pub at: u32,
 }
 
+/// One part of what a run node reads, as its digest names it.
+#[derive(Debug)]
+pub struct Read {
+    pub name: Box<str>,
+    pub what: ReadWhat,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum ReadWhat {
+    File(RunFile),
+    /// One hash over a directory's files ([`Graph::groups`]).
+    Group(usize),
+}
+
 /// The graph of one experiment.
 #[derive(Debug)]
 pub struct Graph {
@@ -40,6 +54,12 @@ pub struct Graph {
     run_layout: Vec<(RuleIx, u16)>,
     /// For each of a run's nodes: the files it reads (besides its outputs) and its outputs.
     run_files: Vec<(Vec<RunFile>, Vec<RunFile>)>,
+    /// For each of a run's nodes: its id below the run (`judge/judge_02`).
+    run_suffixes: Vec<String>,
+    /// For each of a run's nodes: what it reads, as its digest names it.
+    run_reads: Vec<Vec<Read>>,
+    /// The directory groups those reads name (`agent/*`), each hashed once per run.
+    groups: Vec<Vec<RunFile>>,
     /// Every file and directory of a run that any rule reads or writes.
     declared: Declared,
     /// Offset within a run's block of each run rule's first node.
@@ -94,6 +114,29 @@ impl Graph {
                 (reads, outputs)
             })
             .collect();
+        let run_suffixes = run_layout.iter().map(|&(ix, slot)| registry.spec(ix).suffix(slot)).collect();
+        let mut groups: Vec<(Box<str>, Vec<RunFile>)> = Vec::new();
+        let run_reads = run_layout
+            .iter()
+            .map(|&(ix, slot)| {
+                let mut reads = Vec::new();
+                for part in registry.read_parts(ix, slot, slots) {
+                    if part.group {
+                        let at = groups.iter().position(|(name, _)| *name == part.name).unwrap_or_else(|| {
+                            groups.push((part.name.clone(), part.files.clone()));
+                            groups.len() - 1
+                        });
+                        reads.push(Read { name: part.name, what: ReadWhat::Group(at) });
+                    } else {
+                        reads.extend(
+                            part.files.iter().map(|&f| Read { name: part.name.clone(), what: ReadWhat::File(f) }),
+                        );
+                    }
+                }
+                reads
+            })
+            .collect();
+        let groups = groups.into_iter().map(|(_, files)| files).collect();
         let declared = registry.declared(slots);
         let runs = exp.runs.len() as u32;
         let tiers: Vec<String> = exp.tiers.clone();
@@ -144,6 +187,9 @@ impl Graph {
             per_run,
             run_layout,
             run_files,
+            run_suffixes,
+            run_reads,
+            groups,
             declared,
             run_offset,
             blocks,
@@ -202,6 +248,19 @@ impl Graph {
                 (r, o)
             }
             None => (&[], &[]),
+        }
+    }
+
+    /// The directory groups run nodes read, by the index their [`Read`]s name.
+    pub fn groups(&self) -> &[Vec<RunFile>] {
+        &self.groups
+    }
+
+    /// What a run or slot node reads, as its digest names it.
+    pub fn read_parts(&self, n: NodeId) -> &[Read] {
+        match self.run_of(n) {
+            Some(_) => &self.run_reads[(n.0 % self.per_run) as usize],
+            None => &[],
         }
     }
 
@@ -362,6 +421,15 @@ impl Graph {
         }
     }
 
+    /// The journal key of a node's id, without building the id.
+    pub fn key(&self, n: NodeId) -> crate::engine::journal::Key {
+        use crate::engine::journal::key_of_pieces;
+        match self.run_of(n) {
+            Some(run) => key_of_pieces(&[&self.run_ids[run], "/", &self.run_suffixes[(n.0 % self.per_run) as usize]]),
+            None => crate::engine::journal::key_of(&self.id(n)),
+        }
+    }
+
     /// The node with this id.
     pub fn find(&self, id: &str) -> Option<NodeId> {
         // Run nodes: `T/S/run_NN/<suffix>`.
@@ -462,6 +530,7 @@ mod tests {
         for n in g.nodes() {
             let id = g.id(n);
             assert_eq!(g.find(&id), Some(n), "{id}");
+            assert_eq!(g.key(n), crate::engine::journal::key_of(&id), "{id}: the key is the id's");
             for p in g.preds(n) {
                 assert!(p < n, "{} comes before {}", g.id(p), id);
                 assert!(g.succs(p).contains(&n), "{} -> {id}", g.id(p));

@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::graph::NodeId;
 pub use crate::util::hash::{ABSENT, Hash};
 
 /// What a node was built from.
@@ -87,59 +88,99 @@ struct Record {
 
 const MAGIC: &[u8; 8] = b"DARNJ02\n";
 
-/// 16 bytes identifying a node id in memory (no per-node string allocation).
-fn key_of(id: &str) -> Hash {
+/// 16 bytes standing for a node id (the truncated blake3 of the id), so the journal's index and
+/// its callers hold no string per node.
+pub type Key = Hash;
+
+/// The key of a node id.
+pub fn key_of(id: &str) -> Key {
+    key_of_pieces(&[id])
+}
+
+/// The key of the id that is the concatenation of `pieces`, without building it.
+pub fn key_of_pieces(pieces: &[&str]) -> Key {
+    let mut h = blake3::Hasher::new();
+    for p in pieces {
+        h.update(p.as_bytes());
+    }
     let mut out = [0u8; 16];
-    out.copy_from_slice(&blake3::hash(id.as_bytes()).as_bytes()[..16]);
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
     out
 }
 
-/// Where a live stamp is in the journal, and its digest.
+/// Where a live stamp is in the journal file, and its digest.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     digest: Hash,
-    /// Offset and length of the record's postcard payload in `bytes`.
-    at: usize,
-    len: usize,
+    /// Offset and length of the record's postcard payload in the file.
+    at: u64,
+    len: u32,
 }
 
 /// What the planner needs of the stamps: a digest to compare, and the named parts to explain a
 /// difference. The journal implements it; the planner's unit tests use a map.
 pub trait Stamps: Sync {
     /// The digest of a node's stamp, without decoding it.
-    fn digest(&self, id: &str) -> Option<Hash>;
+    fn digest(&self, n: NodeId) -> Option<Hash>;
     /// A node's stamp, decoded.
-    fn get(&self, id: &str) -> Option<Stamp>;
+    fn get(&self, n: NodeId) -> Option<Stamp>;
 }
 
 impl Stamps for Journal {
-    fn digest(&self, id: &str) -> Option<Hash> {
-        Journal::digest(self, id)
+    fn digest(&self, n: NodeId) -> Option<Hash> {
+        self.by_node.get(n.index()).copied().flatten().map(|e| e.digest)
     }
 
-    fn get(&self, id: &str) -> Option<Stamp> {
-        Journal::get(self, id)
+    fn get(&self, n: NodeId) -> Option<Stamp> {
+        let e = self.by_node.get(n.index()).copied().flatten()?;
+        self.decode(e, self.node_keys.get(n.index())?)
     }
 }
 
 /// Stamps in memory (tests).
-impl Stamps for HashMap<String, Stamp> {
-    fn digest(&self, id: &str) -> Option<Hash> {
-        HashMap::get(self, id).map(Stamp::digest)
+impl Stamps for HashMap<NodeId, Stamp> {
+    fn digest(&self, n: NodeId) -> Option<Hash> {
+        HashMap::get(self, &n).map(Stamp::digest)
     }
 
-    fn get(&self, id: &str) -> Option<Stamp> {
-        HashMap::get(self, id).cloned()
+    fn get(&self, n: NodeId) -> Option<Stamp> {
+        HashMap::get(self, &n).cloned()
     }
 }
+
+/// A hasher for keys that are already uniform hashes: their first eight bytes.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Keys arrive as a length prefix then their bytes: fold all of it in.
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+}
+
+type KeyMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// The journal of stamps. Loading reads the records' headers only; a stamp's named parts are
 /// decoded when someone asks for them (`why`, or a node whose digest changed).
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    bytes: Vec<u8>,
-    entries: HashMap<Hash, Entry>,
+    /// The file the entries point into, open for reading (decoding is rare: it stays on disk).
+    file: Option<File>,
+    entries: KeyMap<Entry>,
+    /// The entries by node, once [`Journal::bind`] told which key each node has: the planner
+    /// and the facts look stamps up by node, in order, instead of hashing ids.
+    by_node: Vec<Option<Entry>>,
+    node_keys: Vec<Key>,
     /// Bytes of valid records in the file.
     file_bytes: u64,
     /// Records in the file (live or superseded).
@@ -172,43 +213,57 @@ impl Journal {
         root.join(".darn").join("journal")
     }
 
-    /// Loads the journal; a corrupt or torn tail is dropped (and reported in `recovered`).
+    /// Loads the journal's index, streaming through the file; a corrupt or torn tail is dropped
+    /// (and reported in `recovered`). The stamps themselves stay on disk until asked for.
     pub fn load(root: &Path) -> Journal {
         let path = Self::path_in(root);
         let mut j = Journal {
             path: path.clone(),
-            bytes: Vec::new(),
-            entries: HashMap::new(),
+            file: None,
+            entries: KeyMap::default(),
+            by_node: Vec::new(),
+            node_keys: Vec::new(),
             file_bytes: 0,
             records: 0,
             recovered: None,
         };
-        let mut bytes = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                // Sized up front: growing by doubling would touch (and zero) twice the memory.
-                let len = f.metadata().map_or(0, |m| m.len() as usize);
-                bytes.reserve_exact(len + 1);
-                if let Err(e) = f.read_to_end(&mut bytes) {
-                    j.recovered = Some(format!("{}: unreadable ({e}); every node will be re-checked", path.display()));
-                    return j;
-                }
-            }
-            Err(_) => return j,
-        }
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        let Ok(file) = File::open(&path) else { return j };
+        let len = file.metadata().map_or(0, |m| m.len());
+        // About 230 bytes a record: sized once instead of rehashed as it grows.
+        j.entries.reserve((len / 230) as usize);
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, &file);
+        let mut magic = [0u8; MAGIC.len()];
+        if reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
             j.recovered = Some(format!(
                 "{}: not a darn journal; starting afresh (every node will be re-checked)",
                 path.display()
             ));
             return j;
         }
-        let mut pos = MAGIC.len();
-        while let Some(head) = bytes.get(pos..pos + HEAD) {
-            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let mut pos = MAGIC.len() as u64;
+        let mut head = [0u8; HEAD];
+        let mut payload = Vec::new();
+        let mut failed = None;
+        loop {
+            match reader.read_exact(&mut head) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            let size = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
             let sum = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-            let Some(payload) = bytes.get(pos + HEAD..pos + HEAD + len) else { break };
-            if len < FIXED || crc32fast::hash(payload) != sum {
+            if (size as usize) < FIXED || pos + (HEAD as u64) + u64::from(size) > len {
+                break;
+            }
+            payload.resize(size as usize, 0);
+            if let Err(e) = reader.read_exact(&mut payload) {
+                failed = Some(e);
+                break;
+            }
+            if crc32fast::hash(&payload) != sum {
                 break;
             }
             let mut key = [0u8; 16];
@@ -216,36 +271,48 @@ impl Journal {
             if payload[16] == 1 {
                 let mut digest = [0u8; 16];
                 digest.copy_from_slice(&payload[17..33]);
-                j.entries.insert(key, Entry { digest, at: pos + HEAD + FIXED, len: len - FIXED });
+                let at = pos + (HEAD + FIXED) as u64;
+                j.entries.insert(key, Entry { digest, at, len: size - FIXED as u32 });
             } else {
                 j.entries.remove(&key);
             }
             j.records += 1;
-            pos += HEAD + len;
+            pos += (HEAD as u64) + u64::from(size);
         }
-        j.file_bytes = pos as u64;
-        if pos < bytes.len() {
+        drop(reader);
+        j.file_bytes = pos;
+        if let Some(e) = failed {
+            j.recovered = Some(format!("{}: unreadable ({e}); the nodes after it will be re-checked", path.display()));
+        } else if pos < len {
             j.recovered = Some(format!(
                 "{}: dropped {} damaged bytes at the end (an interrupted write); the nodes they stamped will be re-checked",
                 path.display(),
-                bytes.len() - pos
+                len - pos
             ));
         }
-        bytes.truncate(pos);
-        j.bytes = bytes;
+        j.file = Some(file);
         j
     }
 
-    /// The stamp of a node, decoded.
-    pub fn get(&self, id: &str) -> Option<Stamp> {
-        let e = self.entries.get(&key_of(id))?;
-        let record: Record = postcard::from_bytes(self.bytes.get(e.at..e.at + e.len)?).ok()?;
-        (record.id == id).then_some(record.stamp).flatten()
+    /// Tells the journal each node's key (indexed by node), so stamps are found by node.
+    pub fn bind(&mut self, keys: Vec<Key>) {
+        use rayon::prelude::*;
+        self.by_node = keys.par_iter().map(|k| self.entries.get(k).copied()).collect();
+        self.node_keys = keys;
     }
 
-    /// The digest of a node's stamp, without decoding it.
-    pub fn digest(&self, id: &str) -> Option<Hash> {
-        self.entries.get(&key_of(id)).map(|e| e.digest)
+    /// The stamp of a node id, decoded (read from the file).
+    pub fn get_id(&self, id: &str) -> Option<Stamp> {
+        let key = key_of(id);
+        self.decode(*self.entries.get(&key)?, &key)
+    }
+
+    fn decode(&self, e: Entry, key: &Key) -> Option<Stamp> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; e.len as usize];
+        self.file.as_ref()?.read_exact_at(&mut buf, e.at).ok()?;
+        let record: Record = postcard::from_bytes(&buf).ok()?;
+        (key_of(&record.id) == *key).then_some(record.stamp).flatten()
     }
 
     pub fn len(&self) -> usize {
@@ -258,7 +325,7 @@ impl Journal {
 
     /// Appends records durably (one fsync): `None` invalidates a stamp. The damaged tail of an
     /// earlier crash, if any, is cut off first so new records follow valid ones.
-    pub fn append(&mut self, records: Vec<(String, Option<Stamp>)>) -> std::io::Result<()> {
+    pub fn append(&mut self, records: Vec<(NodeId, String, Option<Stamp>)>) -> std::io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -272,39 +339,37 @@ impl Journal {
             f.write_all(MAGIC)?;
             self.file_bytes = MAGIC.len() as u64;
             self.records = 0;
-            self.bytes = MAGIC.to_vec();
             self.entries.clear();
+            self.by_node.iter_mut().for_each(|e| *e = None);
         } else if len != self.file_bytes {
             f.set_len(self.file_bytes)?;
         }
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(self.file_bytes))?;
-        let mut buf = Vec::new();
-        for (id, stamp) in &records {
-            buf.extend_from_slice(&encode(id, stamp.as_ref()));
-        }
-        f.write_all(&buf)?;
+        let encoded: Vec<Vec<u8>> = records.iter().map(|(_, id, stamp)| encode(id, stamp.as_ref())).collect();
+        f.write_all(&encoded.concat())?;
         f.sync_data()?;
         // Index the new records exactly as load would.
-        let mut pos = self.bytes.len();
-        self.bytes.extend_from_slice(&buf);
-        for (id, stamp) in &records {
-            let len =
-                u32::from_le_bytes([self.bytes[pos], self.bytes[pos + 1], self.bytes[pos + 2], self.bytes[pos + 3]])
-                    as usize;
-            match stamp {
-                Some(s) => {
-                    self.entries
-                        .insert(key_of(id), Entry { digest: s.digest(), at: pos + HEAD + FIXED, len: len - FIXED });
-                }
-                None => {
-                    self.entries.remove(&key_of(id));
-                }
+        let mut pos = self.file_bytes;
+        for ((n, id, stamp), rec) in records.iter().zip(&encoded) {
+            let key = key_of(id);
+            let entry = stamp.as_ref().map(|s| Entry {
+                digest: s.digest(),
+                at: pos + (HEAD + FIXED) as u64,
+                len: (rec.len() - HEAD - FIXED) as u32,
+            });
+            match entry {
+                Some(e) => self.entries.insert(key, e),
+                None => self.entries.remove(&key),
+            };
+            if let Some(slot) = self.by_node.get_mut(n.index()) {
+                *slot = entry;
             }
             self.records += 1;
-            pos += HEAD + len;
+            pos += rec.len() as u64;
         }
-        self.file_bytes += buf.len() as u64;
+        self.file_bytes = pos;
+        self.file = Some(f);
         self.recovered = None;
         Ok(())
     }
@@ -315,14 +380,17 @@ impl Journal {
         if self.records < 1024 || self.records < self.entries.len() * 2 {
             return Ok(false);
         }
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.file else { return Ok(false) };
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut buf = Vec::from(&MAGIC[..]);
-        let mut live: Vec<(usize, usize)> = self.entries.values().map(|e| (e.at - HEAD - FIXED, e.len)).collect();
+        let mut live: Vec<(u64, usize)> =
+            self.entries.values().map(|e| (e.at - (HEAD + FIXED) as u64, HEAD + FIXED + e.len as usize)).collect();
         live.sort_unstable();
         for (start, len) in live {
-            if let Some(rec) = self.bytes.get(start..start + HEAD + FIXED + len) {
-                buf.extend_from_slice(rec);
-            }
+            let at = buf.len();
+            buf.resize(at + len, 0);
+            file.read_exact_at(&mut buf[at..], start)?;
         }
         let mut tmp = tempfile::Builder::new().prefix(crate::util::fs::TEMP_PREFIX).tempfile_in(&dir)?;
         tmp.write_all(&buf)?;
@@ -331,7 +399,9 @@ impl Journal {
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
         }
+        let keys = std::mem::take(&mut self.node_keys);
         *self = Journal::load(self.path.parent().and_then(Path::parent).unwrap_or(Path::new(".")));
+        self.bind(keys);
         Ok(true)
     }
 }
@@ -354,6 +424,9 @@ mod tests {
         assert_eq!(d[..], h.finalize().as_bytes()[..16]);
     }
 
+    const N0: NodeId = NodeId(0);
+    const N1: NodeId = NodeId(1);
+
     fn stamp(n: u8) -> Stamp {
         Stamp {
             rule: 1,
@@ -370,11 +443,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut j = Journal::load(dir.path());
         assert!(j.is_empty());
-        j.append(vec![("a".into(), Some(stamp(1))), ("b".into(), Some(stamp(2)))]).expect("append");
-        j.append(vec![("a".into(), None)]).expect("append");
+        j.append(vec![(N0, "a".into(), Some(stamp(1))), (N1, "b".into(), Some(stamp(2)))]).expect("append");
+        j.append(vec![(N0, "a".into(), None)]).expect("append");
         let j2 = Journal::load(dir.path());
         assert_eq!(j2.len(), 1);
-        assert_eq!(j2.get("b"), Some(stamp(2)));
+        assert_eq!(j2.get_id("b"), Some(stamp(2)));
         assert!(j2.recovered.is_none());
 
         // A crash mid-append leaves a torn record: it is dropped, the rest survives, and the
@@ -387,7 +460,7 @@ mod tests {
         let mut j3 = Journal::load(dir.path());
         assert_eq!(j3.len(), 1);
         assert!(j3.recovered.as_deref().is_some_and(|r| r.contains("dropped 10 damaged bytes")));
-        j3.append(vec![("c".into(), Some(stamp(3)))]).expect("append");
+        j3.append(vec![(N0, "c".into(), Some(stamp(3)))]).expect("append");
         assert_eq!(std::fs::read(&path).expect("read").len(), good + encode("c", Some(&stamp(3))).len());
         let j4 = Journal::load(dir.path());
         assert_eq!(j4.len(), 2);
@@ -409,13 +482,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut j = Journal::load(dir.path());
         for round in 0..3u8 {
-            j.append((0..600).map(|i| (format!("n{i}"), Some(stamp(round)))).collect()).expect("append");
+            j.append((0..600).map(|i| (NodeId(i), format!("n{i}"), Some(stamp(round)))).collect()).expect("append");
         }
+        j.bind((0..600).map(|i| key_of(&format!("n{i}"))).collect());
         assert!(j.compact_if_needed().expect("compact"));
-        let j2 = Journal::load(dir.path());
+        // Still bound after the rewrite: found by node.
+        assert_eq!(Stamps::get(&j, NodeId(5)), Some(stamp(2)));
+        let mut j2 = Journal::load(dir.path());
         assert_eq!(j2.len(), 600);
-        assert_eq!(j2.get("n5"), Some(stamp(2)));
-        assert_eq!(j2.digest("n5"), Some(stamp(2).digest()));
+        assert_eq!(j2.get_id("n5"), Some(stamp(2)));
+        j2.bind(vec![key_of("n7"), key_of("missing")]);
+        assert_eq!(Stamps::digest(&j2, NodeId(0)), Some(stamp(2).digest()));
+        assert_eq!(Stamps::digest(&j2, NodeId(1)), None);
+        assert_eq!(Stamps::digest(&j2, NodeId(2)), None, "past the bound nodes");
     }
 
     #[test]

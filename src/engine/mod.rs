@@ -81,21 +81,41 @@ impl Engine {
         let _t = crate::util::trace::span("load");
         let managed = exp.root.join(".darn").is_dir();
         let save_caches = opts.writable || (managed && !lock::Lock::is_held(&exp.root));
-        let graph = Graph::new(&exp, registry);
+        let graph = {
+            let _t = crate::util::trace::span("graph");
+            Graph::new(&exp, registry)
+        };
         let status_rules =
             StatusRules::of(&graph).ok_or_else(|| Error::Usage("the rules lack one that statuses need".into()))?;
         let fingerprint = graph.registry.fingerprint();
         // Stamps do not depend on the runs: they load while the caches load.
+        let journal_and_caches = crate::util::trace::span("journal and caches");
         let (journal, (stat, checks)) = rayon::join(
-            || Journal::load(&exp.root),
+            || {
+                let _t = crate::util::trace::span("journal");
+                Journal::load(&exp.root)
+            },
             || {
                 if managed || opts.writable {
-                    (StatCache::load(&exp.root), ChecksCache::load(&exp.root, fingerprint))
+                    let stat = {
+                        let _t = crate::util::trace::span("stat cache");
+                        StatCache::load(&exp.root)
+                    };
+                    let _t = crate::util::trace::span("check cache");
+                    (stat, ChecksCache::load(&exp.root, fingerprint))
                 } else {
                     (StatCache::disabled(), ChecksCache::disabled())
                 }
             },
         );
+        drop(journal_and_caches);
+        let mut journal = journal;
+        {
+            let _t = crate::util::trace::span("node keys");
+            use rayon::prelude::*;
+            let keys = (0..graph.len() as u32).into_par_iter().map(|i| graph.key(graph::NodeId(i))).collect();
+            journal.bind(keys);
+        }
         let known = facts::Known::of(&exp);
         let mut engine = Engine {
             known,
@@ -115,10 +135,11 @@ impl Engine {
             let cx = engine.context();
             facts::load_runs(&cx, keep)
         };
+        let _t = crate::util::trace::span("statuses");
         engine.facts = loaded.facts;
         for (rel, entry) in loaded.entries {
             if let Some(e) = entry {
-                engine.stat.store_run(&rel, e);
+                engine.stat.store_run(&rel, &e);
             }
         }
         engine.checks.record(loaded.used);
@@ -126,12 +147,14 @@ impl Engine {
         engine.statuses = (0..engine.graph.runs())
             .map(|r| status::classify(&engine.graph, &engine.status_rules, &engine.facts, r))
             .collect();
+        drop(_t);
         if opts.aggregates {
             let _t = crate::util::trace::span("aggregates");
             engine.assess_aggregates(&HashSet::new());
         }
         let cx =
             engine_context(&engine.exp, &engine.graph, &engine.journal, &engine.stat, &engine.checks, &engine.known);
+        let _t = crate::util::trace::span("estimates");
         facts::estimate(&cx, &mut engine.facts);
         Ok(engine)
     }
@@ -202,7 +225,7 @@ impl Engine {
         };
         for out in outs {
             if let Some(e) = &out.entry {
-                self.stat.store_run(&out.facts.rel, e.clone());
+                self.stat.store_run(&out.facts.rel, e);
             }
             self.checks.record(checks::Used { findings: out.used.findings.clone(), extras: out.used.extras.clone() });
             let run = out.run;
@@ -294,6 +317,12 @@ impl Engine {
 
     /// Saves darn's caches when it may (a lost cache only costs time: errors are reported, not
     /// fatal).
+    /// Ends the engine's life at the end of a command: the process exits next, and freeing its
+    /// memory an allocation at a time (a million of them at 10,000 runs) would only delay that.
+    pub fn finish(self) {
+        std::mem::forget(self);
+    }
+
     pub fn save_caches(&mut self) -> std::io::Result<()> {
         if !self.save_caches {
             return Ok(());

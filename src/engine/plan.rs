@@ -282,14 +282,13 @@ pub fn own(
     n: NodeId,
 ) -> Own {
     let spec = graph.registry.spec(graph.node(n).rule);
-    let id = graph.id(n);
-    let recorded = stamps.digest(&id);
+    let recorded = stamps.digest(n);
     let same = recorded == Some(facts.digest(n));
     let diffs = |only: Option<&[&str]>| -> Vec<Cause> {
         if same || recorded.is_none() {
             return Vec::new();
         }
-        match (stamps.get(&id), parts(n)) {
+        match (stamps.get(n), parts(n)) {
             (Some(old), Some(now)) => stamp_diffs(n, &old, &now, only),
             _ => Vec::new(),
         }

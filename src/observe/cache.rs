@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const VERSION: u32 = 7;
+const VERSION: u32 = 8;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FileEntry {
@@ -26,8 +26,9 @@ struct Stored {
     darn: String,
     /// The file vocabulary the entries' file numbers refer to.
     vocabulary: Hash,
-    /// By run directory relative to the experiment.
-    runs: HashMap<String, RunEntry>,
+    /// By run directory relative to the experiment, each entry encoded on its own: loading
+    /// copies bytes, and each run's entry is decoded by the thread that looks at the run.
+    runs: HashMap<String, Vec<u8>>,
     /// Files outside runs (aggregates), by path relative to the experiment.
     files: HashMap<String, FileEntry>,
 }
@@ -73,13 +74,15 @@ impl StatCache {
         StatCache { path: Some(path), stored, dirty: false, racy_after_ns: now_ns() - 2_000_000_000 }
     }
 
-    pub fn run(&self, rel: &str) -> Option<&RunEntry> {
-        self.stored.runs.get(rel)
+    pub fn run(&self, rel: &str) -> Option<RunEntry> {
+        self.stored.runs.get(rel).and_then(|b| postcard::from_bytes(b).ok())
     }
 
-    pub fn store_run(&mut self, rel: &str, entry: RunEntry) {
-        self.stored.runs.insert(rel.to_string(), entry);
-        self.dirty = true;
+    pub fn store_run(&mut self, rel: &str, entry: &RunEntry) {
+        if let Ok(bytes) = postcard::to_allocvec(entry) {
+            self.stored.runs.insert(rel.to_string(), bytes);
+            self.dirty = true;
+        }
     }
 
     pub fn forget_run(&mut self, rel: &str) {

@@ -14,6 +14,19 @@ use std::collections::HashMap;
 use std::io::Read as _;
 use std::sync::Arc;
 
+/// The file whose presence makes `f` irrelevant, if any: the runner's per-command copies of the
+/// agent's streams are read only without the streams themselves, and a judge's `replay.sh` only
+/// tells that a slot ran when nothing else does.
+fn fallback_of(f: RunFile) -> Option<RunFile> {
+    let name = f.as_str();
+    let other = match name {
+        "agent/cmd_0000_stdout.log" => "agent/stdout.log".to_string(),
+        "agent/cmd_0000_stderr.log" => "agent/stderr.log".to_string(),
+        _ => format!("{}/judgment.json", name.strip_suffix("/replay.sh").filter(|d| d.starts_with("judge/judge_"))?),
+    };
+    RunFile::of(&other)
+}
+
 /// What the first look found of one file or directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FileState {
@@ -42,6 +55,11 @@ impl FileState {
 pub struct Declared {
     /// Files, each with the index of its directory in `dirs`.
     pub files: Vec<(RunFile, usize)>,
+    /// For each file, the earlier file whose presence makes it irrelevant (a fallback source
+    /// such as `agent/cmd_0000_stdout.log`, read only when `agent/stdout.log` is absent): it is
+    /// not looked at then. Its state reads as absent, and the other file's hash, part of every
+    /// digest that covers both, changes when it matters again.
+    pub unless: Vec<Option<usize>>,
     /// Directories (`.` first); `workspace` among them when a rule looks at it.
     pub dirs: Vec<RunFile>,
 }
@@ -67,7 +85,13 @@ impl Declared {
             let at = d.iter().position(|x| x.as_str() == parent).unwrap_or(0);
             fs.push((f, at));
         }
-        Declared { files: fs, dirs: d }
+        // Fallbacks after what they stand in for, so the look sees the other file first.
+        fs.sort_by_key(|(f, _)| fallback_of(*f).is_some());
+        let unless = fs
+            .iter()
+            .map(|(f, _)| fallback_of(*f).and_then(|other| fs.iter().position(|(g, _)| *g == other)))
+            .collect();
+        Declared { files: fs, dirs: d, unless }
     }
 }
 
@@ -218,8 +242,13 @@ pub fn look(dir: &Dir, declared: &Declared, cached: Option<&RunEntry>, racy_afte
     }
     let exists = dir_sigs.first().is_some_and(|(_, s)| s.is_some());
     let mut present: Vec<(RunFile, StatSig, Hash)> = Vec::new();
-    for &(f, at) in &declared.files {
+    let mut seen = vec![false; declared.files.len()];
+    for (i, &(f, at)) in declared.files.iter().enumerate() {
         let known = cached.and_then(|c| c.files.iter().find(|(g, _, _)| *g == f));
+        if declared.unless[i].is_some_and(|o| seen[o]) {
+            changed |= known.is_some();
+            continue;
+        }
         if known.is_none() && dir_same.get(at).copied().unwrap_or(false) {
             // Absent last time, and its directory has not changed since.
             continue;
@@ -240,6 +269,7 @@ pub fn look(dir: &Dir, declared: &Declared, cached: Option<&RunEntry>, racy_afte
                 continue;
             }
         };
+        seen[i] = true;
         if let Some((_, old, hash)) = known
             && *old == sig
             && !racy(&sig)
@@ -309,6 +339,24 @@ mod tests {
         std::fs::write(run.join("agent/result.json"), "{\"a\": 1}").expect("write");
         let edited = look(&d, &declared(), added.entry.as_ref(), i128::MAX, true);
         assert_eq!(edited.files.hash(f("agent/result.json")), hash_bytes(b"{\"a\": 1}"), "an edit in place shows");
+    }
+
+    #[test]
+    fn fallbacks_are_looked_at_only_without_what_they_stand_in_for() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = tmp.path().join("run_01");
+        std::fs::create_dir_all(run.join("agent")).expect("mkdir");
+        std::fs::write(run.join("agent/stdout.log"), "out").expect("write");
+        std::fs::write(run.join("agent/cmd_0000_stdout.log"), "copy").expect("write");
+        let declared = Declared::new(["agent/cmd_0000_stdout.log", "agent/stdout.log"].map(f), ["agent"].map(f));
+        let d = Dir::new(&run);
+        let both = look(&d, &declared, None, i128::MAX, true);
+        assert_eq!(both.files.state(f("agent/cmd_0000_stdout.log")), FileState::Absent, "not looked at");
+        let entry = both.entry.expect("stored");
+        std::fs::remove_file(run.join("agent/stdout.log")).expect("remove");
+        let alone = look(&d, &declared, Some(&entry), i128::MAX, true);
+        assert_eq!(alone.files.hash(f("agent/cmd_0000_stdout.log")), hash_bytes(b"copy"), "now it counts");
+        assert_eq!(alone.files.state(f("agent/stdout.log")), FileState::Absent);
     }
 
     #[test]

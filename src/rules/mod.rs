@@ -410,6 +410,26 @@ impl Registry {
         files_of(self.spec(ix).reads, slot, slots)
     }
 
+    /// What a run or slot rule reads, as its digest names it: a file by its name, and a
+    /// directory template (`agent/*`) as one part covering every file darn knows in it.
+    pub fn read_parts(&self, ix: RuleIx, slot: u16, slots: u16) -> Vec<ReadPart> {
+        let mut parts = Vec::new();
+        for template in self.spec(ix).reads {
+            for t in expand_slots(template, slot, slots) {
+                let files: Vec<RunFile> = expand(&t, slot, slots).iter().filter_map(|f| RunFile::of(f)).collect();
+                match t.ends_with("/*") {
+                    true => parts.push(ReadPart { name: t.into_boxed_str(), files, group: true }),
+                    false => parts.extend(files.into_iter().map(|f| ReadPart {
+                        name: f.as_str().into(),
+                        files: vec![f],
+                        group: false,
+                    })),
+                }
+            }
+        }
+        parts
+    }
+
     /// The files and directories of a run with `slots` judge slots that any rule reads or writes.
     pub fn declared(&self, slots: u16) -> crate::observe::files::Declared {
         let mut files: Vec<RunFile> = Vec::new();
@@ -498,15 +518,30 @@ pub const AGENT_FILES: [&str; 11] = [
     "agent/.darn-incomplete",
 ];
 
-/// Expands a file template: `{slot}` (the node's slot), `{each}` (every slot), and a final `*`
-/// for every file darn knows in that directory (`agent/*`, `judge/judge_{slot}/*`).
-fn expand(template: &str, slot: u16, slots: u16) -> Vec<String> {
-    let slots_of: Vec<String> = if template.contains("{each}") {
+/// One part of what a node reads, as its digest and stamp name it.
+#[derive(Debug, Clone)]
+pub struct ReadPart {
+    /// The file, or the directory template (`agent/*`, `judge/judge_02/*`).
+    pub name: Box<str>,
+    pub files: Vec<RunFile>,
+    /// A directory: one hash over its files' names and hashes stands for them all, so a stamp
+    /// stays small and a change anywhere in the directory shows.
+    pub group: bool,
+}
+
+/// A template with `{slot}` (the node's slot) or `{each}` (every slot) filled in.
+fn expand_slots(template: &str, slot: u16, slots: u16) -> Vec<String> {
+    if template.contains("{each}") {
         (1..=slots).map(|s| template.replace("{each}", &format!("{s:02}"))).collect()
     } else {
         vec![template.replace("{slot}", &format!("{slot:02}"))]
-    };
-    slots_of
+    }
+}
+
+/// Expands a file template: `{slot}` (the node's slot), `{each}` (every slot), and a final `*`
+/// for every file darn knows in that directory (`agent/*`, `judge/judge_{slot}/*`).
+fn expand(template: &str, slot: u16, slots: u16) -> Vec<String> {
+    expand_slots(template, slot, slots)
         .into_iter()
         .flat_map(|t| match t.strip_suffix("/*") {
             Some("agent") => AGENT_FILES.iter().map(|f| (*f).to_string()).collect(),
