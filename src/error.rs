@@ -120,6 +120,7 @@ pub fn io_words(p: crate::util::problem::IoProblem) -> &'static str {
         P::IsADirectory => "a directory where a file belongs",
         P::NotADirectory => "a file where a directory belongs",
         P::Unresolvable => "a symbolic link loop or a name too long",
+        P::NotAFile => "a pipe, socket or device where a file belongs",
         P::Other => "cannot be read",
     }
 }

@@ -6,6 +6,7 @@ use super::sources::{RunSources, Unusable};
 use crate::experiment::files::RunFile;
 use crate::py::json as pyjson;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Marker darn writes into a run's `agent/` or a slot directory before launching an execution
 /// and removes after success: if it is still there, the execution never finished.
@@ -52,10 +53,10 @@ pub struct Transcript {
 /// Everything the agent's rules read, from one run directory.
 #[derive(Debug, Clone)]
 pub struct AgentSources {
-    pub command_log: Result<Value, Unusable>,
+    pub command_log: Result<Arc<Value>, Unusable>,
     pub logged: LoggedCommand,
-    pub result_json: Result<Value, Unusable>,
-    pub timing_json: Result<Value, Unusable>,
+    pub result_json: Result<Arc<Value>, Unusable>,
+    pub timing_json: Result<Arc<Value>, Unusable>,
     pub output_txt: Option<std::sync::Arc<[u8]>>,
     pub transcript: Option<Transcript>,
     /// Any trace of the agent having started: prompt, command log or output.
@@ -81,7 +82,7 @@ impl AgentSources {
     /// non-empty `output.txt`, else `result.json`'s `stdout`; stderr likewise.
     pub fn read(src: &RunSources) -> AgentSources {
         let command_log = src.json(file("agent/command_log.json"));
-        let logged = command_log.as_ref().map(LoggedCommand::of).unwrap_or_default();
+        let logged = command_log.as_deref().map(LoggedCommand::of).unwrap_or_default();
         let result_json = src.json(file("agent/result.json"));
         let timing_json = src.json(file("agent/timing.json"));
         let output_txt = src.bytes(file("agent/output.txt")).ok();

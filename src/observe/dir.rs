@@ -30,6 +30,31 @@ impl StatSig {
         }
     }
 
+    /// Stat data of an open regular file: an error for a directory, a pipe, a socket or a device.
+    pub fn of_regular_file(file: &std::fs::File) -> std::io::Result<StatSig> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::FileType;
+            let st = rustix::fs::fstat(file)?;
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile => Ok(Self::from_stat(&st)),
+                FileType::Directory => Err(std::io::ErrorKind::IsADirectory.into()),
+                _ => Err(std::io::Error::other(crate::util::problem::NotAFile)),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let m = file.metadata()?;
+            if m.is_dir() {
+                return Err(std::io::ErrorKind::IsADirectory.into());
+            }
+            if !m.is_file() {
+                return Err(std::io::Error::other(crate::util::problem::NotAFile));
+            }
+            Ok(Self::from_meta(&m))
+        }
+    }
+
     /// Stat data of an open file.
     pub fn of_file(file: &std::fs::File) -> Option<StatSig> {
         #[cfg(unix)]
@@ -143,7 +168,10 @@ impl<'a> Dir<'a> {
             Handle::Missing => return Err(std::io::ErrorKind::NotFound.into()),
             Handle::Open(fd) => {
                 use rustix::fs::{Mode, OFlags};
-                let file = rustix::fs::openat(fd, rel, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+                // Non-blocking: a pipe in a file's place must not hang the open (it is then
+                // refused as not a file).
+                let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+                let file = rustix::fs::openat(fd, rel, flags, Mode::empty())?;
                 return Ok(std::fs::File::from(file));
             }
             Handle::ByPath => {}

@@ -175,18 +175,23 @@ pub struct Looked {
 /// so new stat data is never paired with old content), its hash, and its bytes when small.
 pub fn read_file(file: std::fs::File) -> std::io::Result<(Option<StatSig>, Hash, Option<Vec<u8>>)> {
     let mut file = file;
-    let sig = StatSig::of_file(&file);
+    let sig = Some(StatSig::of_regular_file(&file)?);
     let size = sig.map_or(0, |s| s.size);
     if size <= KEEP_LIMIT {
-        let mut buf = Vec::with_capacity(size as usize + 1);
-        file.read_to_end(&mut buf)?;
-        if buf.len() as u64 <= KEEP_LIMIT {
-            return Ok((sig, hash_bytes(&buf), Some(buf)));
+        // The `size` bytes the stat data describes, without probing for more: a file that
+        // grows meanwhile has new stat data, and the next look reads it again.
+        let mut buf = vec![0u8; size as usize];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        // It grew while being read: hash what was read and go on streaming.
-        let mut h = blake3::Hasher::new();
-        h.update(&buf);
-        return stream_rest(file, h).map(|hash| (sig, hash, None));
+        buf.truncate(filled);
+        return Ok((sig, hash_bytes(&buf), Some(buf)));
     }
     stream_rest(file, blake3::Hasher::new()).map(|hash| (sig, hash, None))
 }
@@ -249,38 +254,38 @@ pub fn look(dir: &Dir, declared: &Declared, cached: Option<&RunEntry>, racy_afte
             changed |= known.is_some();
             continue;
         }
-        if known.is_none() && dir_same.get(at).copied().unwrap_or(false) {
+        if !exists || (known.is_none() && dir_same.get(at).copied().unwrap_or(false)) {
             // Absent last time, and its directory has not changed since.
             continue;
         }
-        if !exists {
-            continue;
-        }
-        let sig = match dir.stat(f.as_str()) {
-            Ok(Some(sig)) => sig,
-            Ok(None) => {
-                changed |= known.is_some();
-                continue;
+        // A file known from last time is stat-ed and kept if unchanged; any other is opened
+        // straight away (the open file gives its stat data).
+        if let Some((_, old, hash)) = known {
+            match dir.stat(f.as_str()) {
+                Ok(Some(sig)) if sig == *old && !racy(&sig) => {
+                    seen[i] = true;
+                    states.push((f, FileState::Present(*hash)));
+                    present.push((f, sig, *hash));
+                    continue;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    changed = true;
+                    continue;
+                }
+                Err(e) => {
+                    seen[i] = true;
+                    states.push((f, FileState::Unreadable(IoProblem::of(&e))));
+                    store = false;
+                    changed = true;
+                    continue;
+                }
             }
-            Err(e) => {
-                states.push((f, FileState::Unreadable(IoProblem::of(&e))));
-                store = false;
-                changed = true;
-                continue;
-            }
-        };
-        seen[i] = true;
-        if let Some((_, old, hash)) = known
-            && *old == sig
-            && !racy(&sig)
-        {
-            states.push((f, FileState::Present(*hash)));
-            present.push((f, sig, *hash));
-            continue;
         }
         changed = true;
         match dir.open(f.as_str()).and_then(read_file) {
             Ok((sig_now, hash, bytes)) => {
+                seen[i] = true;
                 states.push((f, FileState::Present(hash)));
                 match sig_now {
                     Some(s) if !racy(&s) => present.push((f, s, hash)),
@@ -292,6 +297,7 @@ pub fn look(dir: &Dir, declared: &Declared, cached: Option<&RunEntry>, racy_afte
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
+                seen[i] = true;
                 states.push((f, FileState::Unreadable(IoProblem::of(&e))));
                 store = false;
             }

@@ -5,6 +5,7 @@ use super::sources::{RunSources, Unusable};
 use crate::experiment::files::RunFile;
 use crate::py::json as pyjson;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The files of a slot directory darn knows, without the directory itself.
 pub const SLOT_FILES: [&str; 9] = [
@@ -46,7 +47,7 @@ pub struct SlotSources {
     pub stream: Option<StreamText>,
     /// What the call cost, from the stream's result event.
     pub cost_usd: Option<f64>,
-    pub judgment_json: Result<Value, Unusable>,
+    pub judgment_json: Result<Arc<Value>, Unusable>,
 }
 
 impl SlotSources {

@@ -24,6 +24,8 @@ pub struct RunSources<'a> {
     pub files: &'a RunFiles,
     handle: Dir<'a>,
     loaded: RefCell<Loaded>,
+    /// JSON files parsed so far: several rules read `run_result.json`, each once.
+    parsed: RefCell<std::collections::HashMap<RunFile, Result<Arc<Value>, Unusable>>>,
     /// A file's content no longer matched the hash its look recorded: the run changed while
     /// darn looked at it, and what was decided from it must not be kept.
     changed: Cell<bool>,
@@ -31,7 +33,14 @@ pub struct RunSources<'a> {
 
 impl<'a> RunSources<'a> {
     pub fn new(dir: &'a Path, files: &'a RunFiles, loaded: Loaded) -> Self {
-        RunSources { dir, files, handle: Dir::new(dir), loaded: RefCell::new(loaded), changed: Cell::new(false) }
+        RunSources {
+            dir,
+            files,
+            handle: Dir::new(dir),
+            loaded: RefCell::new(loaded),
+            parsed: RefCell::default(),
+            changed: Cell::new(false),
+        }
     }
 
     /// Whether a file changed since the look (see `changed`).
@@ -91,8 +100,13 @@ impl<'a> RunSources<'a> {
         self.bytes(f).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
-    /// A JSON file, parsed the way the runner reads it.
-    pub fn json(&self, f: RunFile) -> Result<Value, Unusable> {
-        self.bytes(f).and_then(|b| parse_json(&b).map_err(Unusable::Malformed))
+    /// A JSON file, parsed the way the runner reads it (once per file).
+    pub fn json(&self, f: RunFile) -> Result<Arc<Value>, Unusable> {
+        if let Some(v) = self.parsed.borrow().get(&f) {
+            return v.clone();
+        }
+        let v = self.bytes(f).and_then(|b| parse_json(&b).map(Arc::new).map_err(Unusable::Malformed));
+        self.parsed.borrow_mut().insert(f, v.clone());
+        v
     }
 }

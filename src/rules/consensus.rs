@@ -53,7 +53,7 @@ pub fn derive_judge_duration(era: Era, times: &[f64]) -> Option<f64> {
     })
 }
 
-fn judge_timing(run: &RunCx) -> Option<Value> {
+fn judge_timing(run: &RunCx) -> Option<std::sync::Arc<Value>> {
     run.src.json(RunCx::file("judge/timing.json")).ok()
 }
 

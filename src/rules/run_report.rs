@@ -27,7 +27,7 @@ static SPEC: Spec = Spec {
 };
 
 /// The run result on disk, which the report renders.
-fn run_result(run: &RunCx) -> Result<Value, Finding> {
+fn run_result(run: &RunCx) -> Result<std::sync::Arc<Value>, Finding> {
     run.src.json(RunCx::file("run_result.json")).map_err(|_| Finding::Waiting(Waiting::RunResult))
 }
 

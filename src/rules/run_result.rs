@@ -64,7 +64,7 @@ pub(super) fn expected(run: &RunCx) -> Result<Value, Waiting> {
         slots,
         run_path,
         baseline_summary: info.baseline.clone(),
-        previous: previous.as_ref(),
+        previous: previous.as_deref(),
     }))
 }
 

@@ -14,8 +14,22 @@ pub enum IoProblem {
     NotADirectory,
     /// A symbolic link loop, or a name too long.
     Unresolvable,
+    /// A pipe, socket or device where a file belongs.
+    NotAFile,
     Other,
 }
+
+/// The error of opening something that is not a regular file (a pipe, a socket, a device).
+#[derive(Debug)]
+pub struct NotAFile;
+
+impl std::fmt::Display for NotAFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a regular file")
+    }
+}
+
+impl std::error::Error for NotAFile {}
 
 impl IoProblem {
     pub fn of(e: &std::io::Error) -> IoProblem {
@@ -25,6 +39,7 @@ impl IoProblem {
             K::IsADirectory => IoProblem::IsADirectory,
             K::NotADirectory => IoProblem::NotADirectory,
             K::InvalidFilename => IoProblem::Unresolvable,
+            _ if e.get_ref().is_some_and(|x| x.is::<NotAFile>()) => IoProblem::NotAFile,
             _ if e.raw_os_error() == Some(libc::ELOOP) => IoProblem::Unresolvable,
             _ => IoProblem::Other,
         }

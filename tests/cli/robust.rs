@@ -107,6 +107,23 @@ fn directories_in_place_of_files_are_errors_naming_them() {
     }
 }
 
+/// A named pipe where a file should be neither hangs darn nor passes for a file.
+#[cfg(unix)]
+#[test]
+fn a_pipe_in_place_of_a_file_is_an_error_naming_it() {
+    let exp = Exp::fixture();
+    let file = format!("{RUN}/agent/result.json");
+    exp.remove(&file);
+    let path = std::ffi::CString::new(exp.path(&file).display().to_string()).expect("a path");
+    // SAFETY: mkfifo reads a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0, "make a pipe");
+    let out = exp.darn(&["status"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&file) && stderr.contains("pipe"), "names the file and what it is: {stderr}");
+}
+
 /// Broken experiment-level files that are not the config are warnings or classified, not fatal.
 #[test]
 fn broken_checkpoint_and_manifests_never_break_status() {
