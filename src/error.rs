@@ -128,7 +128,7 @@ pub fn io_words(p: crate::util::problem::IoProblem) -> &'static str {
 impl std::error::Error for Error {}
 
 impl Error {
-    /// The process exit code CONTRACT.md assigns to this error.
+    /// The process exit code docs/contract.md#exit-codes assigns to this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Locked { .. } => 3,

@@ -88,7 +88,7 @@ pub enum Damage {
     AgentError,
     /// `agent/result.json` never written (the 1,091-of-1,130 case).
     MissingAgentResult,
-    /// `agent/result.json` written with the wrong token keys (B1).
+    /// `agent/result.json` written with the wrong token keys (docs/format.md#bug-regenerated-agent-result-uses-usage-token-names).
     WrongKeyedAgentResult,
     /// `agent/output.txt` missing.
     MissingOutputTxt,
@@ -110,7 +110,7 @@ pub enum Damage {
     StaleConsensus,
     /// `run_result.json` missing.
     MissingRunResult,
-    /// `run_result.json` lost its `judges[]` on a resume (B18).
+    /// `run_result.json` lost its `judges[]` on a resume (docs/format.md#bug-resume-loses-criteria-and-judges).
     LostJudges,
     /// The run's `report.json`/`report.md` missing.
     MissingRunReport,
@@ -544,7 +544,7 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
         let (stream, secs) = standin::judge_stream(prompt.as_bytes(), model, &response);
         judge_t += secs;
         let measured = iso_micros((judge_t * 1e6) as i64);
-        // The current runner's slot timings are cumulative (B19); January's were per slot.
+        // The current runner's slot timings are cumulative (docs/format.md#bug-judge-timing-is-cumulative); January's were per slot.
         let recorded_secs = match era {
             Era::Head => round6(judge_t - judge_start),
             Era::Jan2026 => secs,
@@ -709,7 +709,7 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
     );
     w("judge_prompt.md", note.as_bytes())?;
 
-    // Subtest manifests (the current runner leaves them in in_progress/, B23).
+    // Subtest manifests (the current runner leaves them in in_progress/, docs/format.md#bug-subtest-manifest-left-in-progress).
     for t in &tiers {
         for s in 0..ctx.spec.subtests {
             let s = format!("{s:02}");

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
 
-/// Why a node is stale (CONTRACT CAUSE kinds).
+/// Why a node is stale (docs/contract.md#causes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {

@@ -1,4 +1,4 @@
-//! CONTRACT's agent, judge and slot statuses of a run, from its nodes' findings. They follow the
+//! A run's agent, judge and slot statuses (docs/contract.md#statuses), from its nodes' findings. They follow the
 //! names of the old repair scripts; what work a run needs is the planner's verdict, not theirs.
 
 use super::facts::Facts;
@@ -151,7 +151,7 @@ impl StatusRules {
     }
 }
 
-/// Classifies one run from its nodes' findings (CONTRACT "Statuses").
+/// Classifies one run from its nodes' findings (docs/contract.md#statuses).
 pub fn classify(graph: &Graph, rules: &StatusRules, facts: &Facts, run: usize) -> Option<RunStatus> {
     let rf = facts.runs.get(run)?.as_ref()?;
     let node = |rule: RuleIx, slot: u16| graph.run_node(run, rule, slot);

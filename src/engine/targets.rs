@@ -1,4 +1,4 @@
-//! Command-line targets (CONTRACT "TARGET"): node ids, globs over node ids, or paths to files or
+//! Command-line targets (docs/contract.md#targets): node ids, globs over node ids, or paths to files or
 //! directories of the experiment in either layout. Relative paths resolve against the directory
 //! given with `-C`, then the current directory, as git and make do.
 

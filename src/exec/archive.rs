@@ -1,4 +1,4 @@
-//! Moving previous outputs aside before a re-execution (LAYOUT §1.4). Nothing is ever deleted:
+//! Moving previous outputs aside before a re-execution (docs/format.md#failed-run-archives). Nothing is ever deleted:
 //! a failed run may be the only evidence of a rate limit or a bug, and its cost was paid.
 //!
 //! - Agent re-run: the whole run directory goes to `<subtest>/.failed/run_NN_attempt_MM`, the

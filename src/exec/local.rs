@@ -1,4 +1,4 @@
-//! Executing an agent run or a judge call the way the runner does (LAYOUT §8), writing every
+//! Executing an agent run or a judge call the way the runner does (docs/format.md#execution), writing every
 //! file the runner would write, and classifying the result. Regeneration rules take over
 //! downstream (agent result, timing, judgments, consensus, reports).
 
@@ -804,7 +804,7 @@ fn cli_version(argv: &[String]) -> String {
 }
 
 /// The base repository for worktrees: `<exp>/repo` (older experiments) or
-/// `<results base>/repos/<first 16 hex of sha256(task_repo)>` (LAYOUT §1.1).
+/// `<results base>/repos/<first 16 hex of sha256(task_repo)>` (docs/format.md#experiment-directory).
 fn base_repo(exp: &Experiment) -> Option<PathBuf> {
     let local = exp.root.join("repo");
     if local.join(".git").exists() {

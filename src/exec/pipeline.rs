@@ -1,6 +1,6 @@
 //! The build/lint/test pipeline (`[pipeline]` in `darn.toml`), run on a re-executed agent's
 //! workspace so that the judges' rebuilt prompt carries its results, as the runner's does
-//! (LAYOUT §5.6–§5.7, §8.5). Each step is an argv, run with cwd = the workspace; a step that
+//! (docs/format.md#judge-prompt, #pipeline-outputs, docs/format.md#build-pipeline). Each step is an argv, run with cwd = the workspace; a step that
 //! fails, times out or cannot start is reported as failed with what it printed or why.
 
 use crate::exec::process::{self, ProcessSpec};

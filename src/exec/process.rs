@@ -1,4 +1,4 @@
-//! Running one agent, judge or prepare command the way the runner does (LAYOUT §8.2, §8.3): its
+//! Running one agent, judge or prepare command the way the runner does (docs/format.md#agent-invocation, docs/format.md#judge-invocation): its
 //! own process group, output streamed to files, a timeout enforced with SIGTERM to the whole
 //! group, a grace period, then SIGKILL; and a cancellation flag so Ctrl-C in darn stops it the
 //! same way.

@@ -1,4 +1,4 @@
-//! Command templates from `darn.toml` (CONTRACT "Config"): an argv list whose elements may hold
+//! Command templates from `darn.toml` (docs/contract.md#configuration): an argv list whose elements may hold
 //! `{placeholder}`s, and groups (nested lists) that vanish when one of their placeholders has no
 //! value, so optional flags such as `["--max-turns", "{max_turns}"]` need no special syntax.
 //!
@@ -39,7 +39,7 @@ pub enum Placeholder {
 }
 
 impl Placeholder {
-    /// Every placeholder, in the order CONTRACT lists them.
+    /// Every placeholder, in the order docs/contract.md#command-templates lists them.
     pub const ALL: [Placeholder; 8] = [
         Placeholder::Model,
         Placeholder::Prompt,

@@ -1,4 +1,4 @@
-//! How long to wait before trying again (LAYOUT §7.4): rate-limit waits read from the limit
+//! How long to wait before trying again (docs/format.md#rate-limits): rate-limit waits read from the limit
 //! message, and exponential backoff for transient failures.
 //!
 //! Everything here is a pure function of its inputs; the current time is a parameter, so tests
@@ -49,7 +49,7 @@ pub struct RateLimitWait {
     pub wait: Duration,
     /// `now + wait`.
     pub until: Timestamp,
-    /// A weekly-style limit: stop launching rather than sleep (LAYOUT §7.4, §14).
+    /// A weekly-style limit: stop launching rather than sleep (docs/format.md#rate-limits, docs/format.md#notes-for-writers).
     pub long: bool,
     pub source: WaitSource,
 }

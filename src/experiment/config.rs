@@ -1,4 +1,4 @@
-//! `config/experiment.json`: the experiment's own configuration (LAYOUT §2.1).
+//! `config/experiment.json`: the experiment's own configuration (docs/format.md#experiment-config).
 
 use crate::error::{Error, Result};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// File shapes differ between the January-2026 runner (the published sample) and the current
-/// runner (LAYOUT §0, §12). darn writes every file in the shape of the experiment's own era.
+/// runner (docs/format.md#eras, docs/format.md#repair-principles). darn writes every file in the shape of the experiment's own era.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Era {

@@ -242,7 +242,7 @@ impl Experiment {
     }
 
     /// The base directory the runner recorded in absolute paths (checkpoint `experiment_dir`,
-    /// else where the experiment is now): regenerated files keep the recorded paths (B24).
+    /// else where the experiment is now): regenerated files keep the recorded paths (docs/format.md#bug-absolute-paths-baked-into-files).
     pub fn recorded_base(&self) -> String {
         self.checkpoint
             .as_ref()
@@ -335,7 +335,7 @@ struct Found {
     runs: std::collections::HashMap<RunKey, Vec<(Phase, PathBuf)>>,
 }
 
-/// Lists tier, subtest and run directories in every phase, skipping what LAYOUT §1.3 says to
+/// Lists tier, subtest and run directories in every phase, skipping what docs/format.md#names says to
 /// skip (dot directories such as `.failed/`, workspaces, `repo/`, `config/`, ...).
 fn scan_runs(root: &Path) -> Result<Found> {
     let mut found = Found { subtests: BTreeMap::new(), runs: std::collections::HashMap::new() };

@@ -1,4 +1,4 @@
-//! Names of tiers, subtests, runs and judge slots (LAYOUT §1.3).
+//! Names of tiers, subtests, runs and judge slots (docs/format.md#names).
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! `darn.toml`: how a user overrides execution and run enumeration (CONTRACT "Config").
+//! `darn.toml`: how a user overrides execution and run enumeration (docs/contract.md#configuration).
 //!
 //! Every key is optional; unknown keys are errors so a typo never silently changes behaviour.
 
@@ -84,7 +84,7 @@ pub struct ExecutionSettings {
 }
 
 /// The build/lint/test pipeline run on a re-executed agent's workspace, whose results go into
-/// the judges' prompt (LAYOUT §5.6, §5.7). Without steps, a rebuilt prompt has no pipeline
+/// the judges' prompt (docs/format.md#judge-prompt, docs/format.md#pipeline-outputs). Without steps, a rebuilt prompt has no pipeline
 /// section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

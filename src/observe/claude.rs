@@ -1,5 +1,5 @@
 //! The `claude` CLI's output as darn reads it: a `--output-format json` result object, a
-//! `stream-json` event stream, or plain text (LAYOUT §5.3, §8.3).
+//! `stream-json` event stream, or plain text (docs/format.md#agent-transcript, docs/format.md#judge-invocation).
 
 use crate::py::json as pyjson;
 use serde_json::{Value, json};

@@ -49,7 +49,7 @@ impl Printer {
         let _ = out.flush();
     }
 
-    /// A warning on stderr (hidden with -q or when stderr is not a terminal, as CONTRACT says).
+    /// A warning on stderr (hidden with -q or when stderr is not a terminal, as docs/contract.md#invocation says).
     pub fn warn(&self, text: &str) {
         if !self.quiet && std::io::stderr().is_terminal() {
             eprintln!("{} {text}", self.paint("warning:", Style::Yellow));

@@ -7,7 +7,7 @@ use crate::engine::plan::{Cause, CauseKind, CauseWhat, Hold, Plan, Verdict};
 use crate::rules::{FailureClass, Strategy};
 use serde::Serialize;
 
-/// A cause as CONTRACT's CAUSE.
+/// A cause as the CAUSE of docs/contract.md#cause-object.
 #[derive(Debug, Clone, Serialize)]
 pub struct CauseReport {
     pub kind: CauseKind,
@@ -128,7 +128,7 @@ pub struct Counts {
     pub blocked: usize,
 }
 
-/// The plan as reported (CONTRACT `plan` JSON, plus fields darn adds).
+/// The plan as reported (docs/contract.md#plan-json, plus fields darn adds).
 #[derive(Debug, Serialize)]
 pub struct PlanReport {
     pub experiment: String,

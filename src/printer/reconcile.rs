@@ -19,7 +19,7 @@ pub struct FailedReport {
     pub path: String,
 }
 
-/// What a reconcile did (CONTRACT `reconcile` JSON, plus fields darn adds).
+/// What a reconcile did (docs/contract.md#reconcile-json, plus fields darn adds).
 #[derive(Debug, Serialize)]
 pub struct ReconcileReport {
     pub executed: Vec<String>,

@@ -1,4 +1,4 @@
-//! `darn status`: CONTRACT's statuses per run, with what each run needs as the plan says.
+//! `darn status`: the statuses of docs/contract.md#statuses per run, with what each run needs as the plan says.
 
 use super::words;
 use super::{Printer, Style, count, plural, table};
@@ -105,7 +105,7 @@ pub struct TierCounts {
     pub counts: Counts,
 }
 
-/// The whole `status` result (CONTRACT `status` JSON, plus fields darn adds).
+/// The whole `status` result (docs/contract.md#status-json, plus fields darn adds).
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub experiment: String,

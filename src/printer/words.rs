@@ -133,7 +133,7 @@ pub fn finding_at(f: &Finding, who: &str, shown: Option<crate::experiment::files
     }
 }
 
-/// The detail of a cause (CONTRACT CAUSE `detail`).
+/// The detail of a cause (docs/contract.md#cause-object `detail`).
 pub fn cause_detail(c: &Cause) -> Option<String> {
     match &c.what {
         CauseWhat::Finding(f) => Some(finding_at(f, "agent", None)),

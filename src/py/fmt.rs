@@ -1,7 +1,7 @@
 //! Python's format mini-language, for the numbers the runner's markdown reports print.
 //!
 //! The reports are built from f-strings such as `f"{x:.3f}"`, `f"{rate:.1%}"` and
-//! `f"{tokens:,}"` (LAYOUT §7.2). Python rounds the exact binary value of a float to the
+//! `f"{tokens:,}"` (docs/format.md#markdown-formatting). Python rounds the exact binary value of a float to the
 //! requested digits with ties to even; Rust's `{:.N}` does the same (both expand the exact
 //! value), so [`fixed`] only has to spell the non-finite values the way Python does. The tests
 //! pin every helper to strings printed by CPython 3.13.

@@ -2,7 +2,7 @@
 //!
 //! The runner writes every JSON file with `json.dump(obj, indent=2)`: ASCII-only escaping,
 //! Python's float `repr`, insertion key order, no trailing newline, and the non-standard bare
-//! tokens `Infinity` / `NaN` for non-finite floats (LAYOUT §7.1). [`parse`] accepts those tokens
+//! tokens `Infinity` / `NaN` for non-finite floats (docs/format.md#json-bytes). [`parse`] accepts those tokens
 //! and [`to_string`] reproduces the bytes, so an intact file round-trips byte for byte.
 //!
 //! Values are `serde_json::Value` (with `preserve_order`, so objects keep insertion order).

@@ -1,7 +1,7 @@
 //! CPython (3.12 and later) float arithmetic that the aggregate files depend on, bit for bit.
 //!
 //! The runner computes subtest statistics with the builtin `sum` and the `statistics` module
-//! (LAYOUT §6.3, §7.3). Each has its own rounding behaviour, and a naive Rust port differs in the
+//! (docs/format.md#subtest-statistics, docs/format.md#float-summation). Each has its own rounding behaviour, and a naive Rust port differs in the
 //! last bit, which changes the JSON bytes:
 //!
 //! * builtin `sum` of floats is Neumaier-compensated since 3.12 ([`py_sum`]);

@@ -1,5 +1,5 @@
 //! `run/agent`: the agent execution. Its outputs are the raw transcript and the command log; its
-//! check decides CONTRACT's agent outcome (never ran, failed, incomplete, a valid transcript).
+//! check decides the agent outcome of docs/contract.md#agent-status (never ran, failed, incomplete, a valid transcript).
 
 use super::content::ratelimit;
 use super::cx::RunCx;
@@ -74,7 +74,7 @@ fn failed(class: FailureClass, kind: FailureKind, file: &str, message: Option<&s
     }))
 }
 
-/// CONTRACT's agent outcome, first rule that matches: never ran; interrupted; the runner's
+/// the agent outcome of docs/contract.md#agent-status, first rule that matches: never ran; interrupted; the runner's
 /// invalid-result signature; no output; rate limited; a non-zero exit; an error result; empty or
 /// cut-short output; output that is not a JSON result. `Fresh` for a valid transcript.
 pub(super) fn outcome(run: &RunCx) -> Finding {
@@ -85,7 +85,7 @@ pub(super) fn outcome(run: &RunCx) -> Finding {
     if a.marker {
         return Finding::Incomplete(RunCx::file("agent/.darn-incomplete"), Incomplete::Interrupted);
     }
-    // The runner's invalid-result signature (LAYOUT §10.0): a recorded failure, whatever the
+    // The runner's invalid-result signature (docs/format.md#invalid-agent-result): a recorded failure, whatever the
     // command log says.
     if let Ok(v) = &a.result_json {
         let exit = v.get("exit_code").and_then(Value::as_i64);
@@ -147,7 +147,7 @@ pub(super) fn outcome(run: &RunCx) -> Finding {
         Stdout::Empty => Finding::Incomplete(t.stdout_file, Incomplete::EmptyOutput),
         Stdout::Truncated(_) => Finding::Incomplete(t.stdout_file, Incomplete::Truncated),
         Stdout::Json(_) => Finding::Fresh,
-        // The agent command must print a Claude Code JSON result (CONTRACT); anything else is not
+        // The agent command must print a Claude Code JSON result (docs/contract.md#command-templates); anything else is not
         // an outcome darn can derive results from.
         Stdout::Text => failed(FailureClass::AgentError, FailureKind::NotAResult, stdout_file, None),
     }

@@ -1,4 +1,4 @@
-//! `run/agent/output.txt`: the agent's stdout, copied (LAYOUT §5.3).
+//! `run/agent/output.txt`: the agent's stdout, copied (docs/format.md#agent-transcript).
 
 use super::cx::RunCx;
 use super::finding::{Difference, Finding, Waiting};

@@ -1,5 +1,5 @@
-//! `run/agent/result.json`: what the transcript says, in the runner's shape (LAYOUT §5.4), with
-//! B1–B3 and B33 fixed.
+//! `run/agent/result.json`: what the transcript says, in the runner's shape (docs/format.md#agent-result), with
+//! docs/format.md#bug-regenerated-agent-result-uses-usage-token-names, docs/format.md#bug-regenerated-agent-result-hard-codes-api-calls, docs/format.md#bug-regenerated-agent-result-assumes-one-json-object and docs/format.md#bug-cache-reads-priced-as-fresh-input fixed.
 
 use super::compare;
 use super::content::agent::AgentResult;
@@ -67,7 +67,7 @@ impl RunRule for AgentResultRule {
                 return Finding::Malformed(file, Malformed::MissingKey(key.into()));
             }
         }
-        // rerun.py wrote the usage names instead of the runner's (B1): loaders drop them.
+        // rerun.py wrote the usage names instead of the runner's (docs/format.md#bug-regenerated-agent-result-uses-usage-token-names): loaders drop them.
         for key in ["cache_creation_input_tokens", "cache_read_input_tokens"] {
             if obj["token_stats"].get(key).is_some() {
                 return Finding::Malformed(

@@ -1,4 +1,4 @@
-//! `checkpoint.json` (LAYOUT §2.2): the runner's resume state, kept in step with the runs on
+//! `checkpoint.json` (docs/format.md#checkpoint): the runner's resume state, kept in step with the runs on
 //! disk (`run_states`, `completed_runs`, the experiment's status), everything else carried over.
 
 use super::cx::AggCx;
@@ -72,7 +72,7 @@ impl RunProgress {
 
 /// The checkpoint's `config_hash`: the first 16 hex digits of SHA-256 over
 /// `json.dumps(config, sort_keys=True)`, without the keys the era's runner leaves out. The
-/// current runner also hashed fields that are not in `experiment.json` (B34), so darn keeps an
+/// current runner also hashed fields that are not in `experiment.json` (docs/format.md#bug-config-hash-covers-unsaved-fields), so darn keeps an
 /// existing hash and only computes one for a checkpoint it creates.
 pub fn config_hash(config: &Value, era: Era) -> String {
     let mut dict = config.clone();

@@ -1,5 +1,5 @@
 //! `run/judge/result.json` (and `judge/timing.json` when it is missing): the consensus of the
-//! run's judge slots (LAYOUT §5.9, §6.2).
+//! run's judge slots (docs/format.md#consensus, docs/format.md#consensus-formula).
 
 use super::compare;
 use super::content::consensus::{Consensus, SlotOutcome};
@@ -42,7 +42,7 @@ pub struct ConsensusView {
 }
 
 /// `judge/timing.json` when absent: the sum of slot times (January 2026) or the last slot's
-/// cumulative time (current runner, B19).
+/// cumulative time (current runner, docs/format.md#bug-judge-timing-is-cumulative).
 pub fn derive_judge_duration(era: Era, times: &[f64]) -> Option<f64> {
     if times.is_empty() {
         return None;
@@ -115,7 +115,7 @@ fn check_against(era: Era, c: &Consensus, existing: &Value) -> Finding {
     if era == Era::Head {
         match obj.get("criteria_scores") {
             None => return Finding::Malformed(file, Malformed::MissingKey("criteria_scores".into())),
-            // The runner always wrote null here (B18): accepted, not rewritten.
+            // The runner always wrote null here (docs/format.md#bug-resume-loses-criteria-and-judges): accepted, not rewritten.
             Some(Value::Null) => {}
             Some(have) if *have != c.criteria_scores => {
                 return Finding::Differs(

@@ -59,7 +59,7 @@ pub struct RunInfo<'a> {
     /// `T0/00/run_01`.
     pub id: String,
     pub slots: u16,
-    /// The run directory as the runner recorded it inside files (B24 keeps them).
+    /// The run directory as the runner recorded it inside files (docs/format.md#bug-absolute-paths-baked-into-files keeps them).
     pub recorded_run_path: String,
     /// `baseline_pipeline_summary` of the run's subtest (current era), and as text.
     pub baseline: Option<Value>,

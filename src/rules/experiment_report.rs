@@ -1,5 +1,5 @@
 //! `report.json` (and `report.md`, `summary.md`) at the experiment root, rendered from its
-//! `result.json` (LAYOUT §2.4).
+//! `result.json` (docs/format.md#experiment-aggregates).
 
 use super::content::aggregate::{self, Generated};
 use super::cx::AggCx;

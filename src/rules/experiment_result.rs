@@ -1,5 +1,5 @@
 //! `result.json` (and `tier_comparison.json`) at the experiment root: the ExperimentResult
-//! (LAYOUT §2.4), from the tier results, keeping what no file below records (the experiment's
+//! (docs/format.md#experiment-aggregates), from the tier results, keeping what no file below records (the experiment's
 //! clock, the tier order).
 
 use super::content::aggregate::{self, ExperimentTimes, Generated};

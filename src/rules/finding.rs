@@ -6,7 +6,7 @@ pub use crate::observe::files::IoProblem;
 pub use crate::observe::sources::{JsonType, Malformed, Unusable};
 use serde::{Deserialize, Serialize};
 
-/// Why an execution failed (CONTRACT CLASS).
+/// Why an execution failed (docs/contract.md#failure-classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {

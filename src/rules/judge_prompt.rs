@@ -1,4 +1,4 @@
-//! `run/judge_prompt.md`: what every judge of a run reads (LAYOUT §5.6).
+//! `run/judge_prompt.md`: what every judge of a run reads (docs/format.md#judge-prompt).
 //!
 //! It is built from the live workspace (git state, the build pipeline), so an existing prompt is
 //! the source of truth and is kept: it becomes stale only when the agent's transcript changed

@@ -63,7 +63,7 @@ fn failure(class: FailureClass, kind: FailureKind, file: Option<RunFile>, messag
     }
 }
 
-/// Decides a slot's state from its files (LAYOUT §5.8, §8.3–§8.4).
+/// Decides a slot's state from its files (docs/format.md#judge-slots, docs/format.md#judge-invocation, #judge-response-parsing).
 pub(super) fn view(run: &RunCx, slot: u16) -> SlotView {
     let sources = SlotSources::read(&run.src, slot);
     let f = |name: &str| slot_file(slot, name);

@@ -1,4 +1,4 @@
-//! `run/judge/judge_NN/judgment.json`: the slot's verdict parsed from its response (LAYOUT §8.4).
+//! `run/judge/judge_NN/judgment.json`: the slot's verdict parsed from its response (docs/format.md#judge-response-parsing).
 
 use super::compare;
 use super::cx::RunCx;

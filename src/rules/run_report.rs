@@ -1,5 +1,5 @@
 //! `run/report.json` (and `report.md`): the run's report, rendered from its `run_result.json`
-//! (LAYOUT §5.11).
+//! (docs/format.md#run-report).
 
 use super::compare;
 use super::content::run_report::{NO_WORKSPACE, report_json, report_md, workspace_section};

@@ -1,6 +1,6 @@
-//! `run/run_result.json`: the run summary (LAYOUT §5.10), computed from the agent's transcript
+//! `run/run_result.json`: the run summary (docs/format.md#run-result), computed from the agent's transcript
 //! and timing, the judges' responses and timings, and the experiment's configuration; with
-//! `judges[]`, per-judge validity and criteria kept (fixing B4, B5, B11, B17, B18).
+//! `judges[]`, per-judge validity and criteria kept (fixing docs/format.md#bug-regeneration-needs-two-passes, docs/format.md#bug-regenerated-run-result-is-incomplete, docs/format.md#bug-judge-rerun-patches-run-result-partially, docs/format.md#bug-resumed-runs-lose-judges-in-tier-result, docs/format.md#bug-resume-loses-criteria-and-judges).
 
 use super::compare;
 use super::content::run_result::{RunResultInputs, build};
@@ -44,7 +44,7 @@ pub(super) fn expected(run: &RunCx) -> Result<Value, Waiting> {
     let judge_duration = c.judge_duration.ok_or(Waiting::JudgeDuration)?;
     let info = run.info;
     let previous = run.src.json(RunCx::file("run_result.json")).ok();
-    // Keep the paths the runner recorded (B24), even after a move between layouts.
+    // Keep the paths the runner recorded (docs/format.md#bug-absolute-paths-baked-into-files), even after a move between layouts.
     let run_path = previous
         .as_ref()
         .and_then(|v| v.get("workspace_path"))
@@ -90,7 +90,7 @@ impl RunRule for RunResultRule {
             Ok(v) => v,
             Err(why) => return Finding::output(file, why),
         };
-        // An empty `judges[]` (the runner lost it on resume, B17/B18) is a defect even when the
+        // An empty `judges[]` (the runner lost it on resume, docs/format.md#bug-resumed-runs-lose-judges-in-tier-result, docs/format.md#bug-resume-loses-criteria-and-judges) is a defect even when the
         // rest agrees.
         if have.get("judges").and_then(Value::as_array).is_some_and(Vec::is_empty)
             && want.get("judges").and_then(Value::as_array).is_some_and(|j| !j.is_empty())

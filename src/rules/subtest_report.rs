@@ -1,4 +1,4 @@
-//! `T0/00/report.json` (and `report.md`): a subtest's aggregate of its runs (LAYOUT §4, §6.3).
+//! `T0/00/report.json` (and `report.md`): a subtest's aggregate of its runs (docs/format.md#subtest-files, docs/format.md#subtest-statistics).
 
 use super::content::aggregate::{self, Generated};
 use super::cx::AggCx;

@@ -1,5 +1,5 @@
 //! `T0/report.json` (and `report.md`, `summary.md`): a tier's reports, rendered from its
-//! `result.json` and `best_subtest.json` (LAYOUT §3).
+//! `result.json` and `best_subtest.json` (docs/format.md#tier-files).
 
 use super::content::aggregate::{self, Generated, TierOutput};
 use super::cx::AggCx;

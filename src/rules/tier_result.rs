@@ -1,5 +1,5 @@
 //! `T0/result.json` (and `best_subtest.json`): a tier's TierResult and its best subtest
-//! (LAYOUT §3, §6.4), carrying over what no run records (`total_duration`, `inherited_from`).
+//! (docs/format.md#tier-files, docs/format.md#best-subtest-selection), carrying over what no run records (`total_duration`, `inherited_from`).
 
 use super::content::aggregate::{self, Generated, TierOutput};
 use super::cx::AggCx;

@@ -1,4 +1,4 @@
-//! Every kind of damage the demo generator deals is classified as CONTRACT.md "Statuses" says,
+//! Every kind of damage the demo generator deals is classified as docs/contract.md#statuses says,
 //! in both layouts and eras (phased = current era, flat = January 2026).
 
 use crate::util::{SharedDemo, assert_run, failures, has_problem_at, problems, run, runs, shared_demo, slot_statuses};
@@ -16,7 +16,7 @@ pub enum Slots {
     NotHere,
 }
 
-/// CONTRACT's verdict on a damaged run.
+/// the verdict of docs/contract.md#statuses on a damaged run.
 #[derive(Debug, Clone, Copy)]
 pub struct Verdict {
     pub agent: &'static str,
@@ -28,7 +28,7 @@ pub struct Verdict {
     pub file: Option<&'static str>,
 }
 
-/// The verdict CONTRACT.md implies for each kind (see `make_run` in src/demo.rs for what each
+/// The verdict docs/contract.md#statuses implies for each kind (see `make_run` in src/demo.rs for what each
 /// kind does to the run).
 pub fn verdict(kind: Damage) -> Verdict {
     use Slots::*;
@@ -173,7 +173,7 @@ fn undamaged_demo_runs_are_complete() {
     }
 }
 
-/// CONTRACT "Per slot": `missing` is "no slot directory or nothing in it", and the slot
+/// docs/contract.md#slot-status: `missing` is "no slot directory or nothing in it", and the slot
 /// vocabulary is missing/failed/partial/complete; `agent_failed` is a *run's* judge status. A run
 /// whose agent failed has no judge directory, so its slots are `missing`.
 #[test]

@@ -94,7 +94,7 @@ fn the_fixture_is_adopted_without_writing_anything() {
     );
 }
 
-/// Files whose lost content cannot be recovered from anything else on disk (LAYOUT §9), with
+/// Files whose lost content cannot be recovered from anything else on disk (docs/format.md#regeneration-matrix), with
 /// what darn writes instead; every other regenerable file must come back byte for byte (up to
 /// the time it was written).
 fn unrecoverable(rel: &str) -> bool {

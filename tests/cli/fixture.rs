@@ -92,7 +92,7 @@ fn is_error_result_is_a_failed_agent() {
 }
 
 /// "Statuses describe what is on disk": a failed agent makes the run's judge status
-/// `agent_failed`, but slots whose complete judgments are on disk are `complete` per CONTRACT
+/// `agent_failed`, but slots whose complete judgments are on disk are `complete` per docs/contract.md#statuses
 /// "Per slot" (whose vocabulary has no `agent_failed`).
 #[test]
 fn slots_of_a_failed_agent_keep_their_status() {
@@ -134,7 +134,7 @@ fn rate_limit_result_is_a_rate_limited_agent() {
     }
 }
 
-/// A `set -x` trace whose paths contain the rate-limit patterns (B32).
+/// A `set -x` trace whose paths contain the rate-limit patterns (docs/format.md#bug-rate-limits-detected-in-trace-lines).
 const TRACE: &str = "+ cd /data/runs/429-overloaded-rate_limit/resets /T0/00/run_01/workspace\n\
 + claude --model claude-sonnet-4-5-20250929 --print --output-format json --dangerously-skip-permissions /data/runs/429-overloaded-rate_limit/resets /T0/00/run_01/agent/prompt.md\n";
 
@@ -259,7 +259,7 @@ fn missing_agent_timing_is_regenerable() {
 
 #[test]
 fn runner_invalid_result_signature_is_a_failed_agent() {
-    // LAYOUT §10.0: exit −1 and zero tokens, the runner's exception path.
+    // docs/format.md#invalid-agent-result: exit −1 and zero tokens, the runner's exception path.
     let exp = Exp::fixture();
     exp.remove(&rel("agent/stdout.log"));
     exp.remove(&rel("agent/cmd_0000_stdout.log"));
@@ -290,7 +290,7 @@ fn phased_fixture() -> Exp {
 }
 
 /// The era of a tree is in its files (a v2.0 checkpoint, January-shaped consensus files), not in
-/// its layout: CONTRACT "Statuses" judges by content, and each consensus file is valid and agrees
+/// its layout: docs/contract.md#statuses judges by content, and each consensus file is valid and agrees
 /// with its judgments in the shape of the era that wrote it.
 #[test]
 fn fixture_in_phased_layout_is_complete() {
@@ -316,7 +316,7 @@ fn fixture_in_phased_layout_with_explicit_era_is_complete() {
 }
 
 /// The runner's own `run_result.json`, untouched, is not stale because the run directory moved:
-/// the paths it records are the runner's (LAYOUT B24), and nothing it was derived from changed.
+/// the paths it records are the runner's (docs/format.md#bug-absolute-paths-baked-into-files), and nothing it was derived from changed.
 #[test]
 fn fixture_in_phased_layout_with_explicit_era_has_no_problems() {
     let exp = phased_fixture();

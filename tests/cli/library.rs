@@ -1,4 +1,4 @@
-//! Library-level classification through `darn::engine`, checked against the CONTRACT verdicts,
+//! Library-level classification through `darn::engine`, checked against the verdicts of docs/contract.md#statuses,
 //! against what the binary prints, and for the caches never hiding a change.
 
 use crate::damage::{Slots, verdict};
@@ -19,7 +19,7 @@ fn load(exp: &Exp, writable: bool) -> Engine {
     Engine::load(open(exp), LoadOptions { writable, aggregates: true }, &|_| true).expect("load")
 }
 
-/// Every damaged run of both demos, classified by the library, gets CONTRACT's verdict.
+/// Every damaged run of both demos, classified by the library, gets the verdict of docs/contract.md#statuses.
 #[test]
 fn library_classifies_every_damage_kind() {
     for phased in [true, false] {

@@ -65,7 +65,7 @@ const SLOT_STATUSES: [&str; 5] = ["agent_failed", "missing", "failed", "partial"
 const FAILURE_CLASSES: [&str; 6] =
     ["rate_limit", "infrastructure", "timeout", "agent_error", "judge_unparseable", "judge_error"];
 
-/// Checks a `status --json` document against CONTRACT "JSON outputs".
+/// Checks a `status --json` document against docs/contract.md#json-output.
 fn check_shape(doc: &Value, judges: usize) {
     assert!(doc["experiment"].is_string(), "experiment");
     assert!(matches!(doc["layout"].as_str(), Some("flat" | "phased")), "layout");
@@ -144,7 +144,7 @@ fn json_is_one_document() {
 }
 
 /// A run with a judge slot that never ran needs that judge executed: regeneration cannot produce
-/// a judge's output (CONTRACT "Nodes": `run/judge/judge_NN` is executed). The demo has five such
+/// a judge's output (docs/contract.md#nodes: `run/judge/judge_NN` is executed). The demo has five such
 /// runs: three with a failed slot, one with no judge at all, one with a single missing slot.
 #[test]
 fn needs_count_a_missing_slot_as_judge_execution() {

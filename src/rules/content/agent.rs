@@ -1,5 +1,5 @@
 //! The agent's derived files: `agent/output.txt`, `agent/result.json`, `agent/timing.json`
-//! (LAYOUT §5.3–§5.5), all regenerated from the raw transcript and the command log.
+//! (docs/format.md#agent-transcript, #agent-result, #agent-timing), all regenerated from the raw transcript and the command log.
 
 use crate::observe::claude::{Stdout, TokenStats, parse_stdout};
 use crate::py::json as pyjson;
@@ -37,8 +37,8 @@ fn last_number(re: &regex::Regex, text: &str, group: usize) -> Option<u64> {
     re.captures_iter(text).last().and_then(|c| c.get(group)).and_then(|m| m.as_str().parse().ok())
 }
 
-/// What `agent/result.json` holds, derived from the transcript (LAYOUT §5.4, fixing B1–B3 and
-/// B33: correct token key names, `api_calls` = `num_turns`, the last command's exit code, and
+/// What `agent/result.json` holds, derived from the transcript (docs/format.md#agent-result, fixing docs/format.md#bug-regenerated-agent-result-uses-usage-token-names, docs/format.md#bug-regenerated-agent-result-hard-codes-api-calls, docs/format.md#bug-regenerated-agent-result-assumes-one-json-object and
+/// docs/format.md#bug-cache-reads-priced-as-fresh-input: correct token key names, `api_calls` = `num_turns`, the last command's exit code, and
 /// cache reads priced at a tenth of the input price in the cost fallback).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentResult {
@@ -113,7 +113,7 @@ impl AgentResult {
         Value::Object(m)
     }
 
-    /// The runner's invalid-result signature: exit −1 with zero tokens (LAYOUT §10.0).
+    /// The runner's invalid-result signature: exit −1 with zero tokens (docs/format.md#invalid-agent-result).
     pub fn is_invalid_signature(exit_code: i64, tokens: TokenStats) -> bool {
         exit_code == -1 && tokens.is_zero()
     }

@@ -1,4 +1,4 @@
-//! `judge/result.json`: the consensus of a run's judge slots (LAYOUT §5.9, §6.2).
+//! `judge/result.json`: the consensus of a run's judge slots (docs/format.md#consensus, docs/format.md#consensus-formula).
 
 use crate::experiment::era::Era;
 use crate::py::json as pyjson;
@@ -98,7 +98,7 @@ impl Consensus {
         m.insert("reasoning".into(), json!(self.reasoning));
         if era == Era::Head {
             m.insert("is_valid".into(), json!(self.is_valid));
-            // The runner wrote null here (B18); darn keeps the closest judge's criteria.
+            // The runner wrote null here (docs/format.md#bug-resume-loses-criteria-and-judges); darn keeps the closest judge's criteria.
             m.insert("criteria_scores".into(), self.criteria_scores.clone());
         }
         Value::Object(m)
@@ -136,7 +136,7 @@ impl Consensus {
             }
             match obj.get("criteria_scores") {
                 None => return Err("missing key `criteria_scores`".into()),
-                // The runner always wrote null (B18): accepted, not rewritten.
+                // The runner always wrote null (docs/format.md#bug-resume-loses-criteria-and-judges): accepted, not rewritten.
                 Some(Value::Null) => {}
                 Some(c) if *c != self.criteria_scores => {
                     return Err("`criteria_scores` are not the closest judge's".into());

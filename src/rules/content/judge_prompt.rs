@@ -1,4 +1,4 @@
-//! The run-level `judge_prompt.md` (LAYOUT §5.6): the context every judge of a run receives.
+//! The run-level `judge_prompt.md` (docs/format.md#judge-prompt): the context every judge of a run receives.
 //!
 //! An existing prompt is the source of truth and is never rewritten; darn builds one only for
 //! a run whose agent it has just executed (the workspace is then live).

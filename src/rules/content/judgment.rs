@@ -1,4 +1,4 @@
-//! A judge slot's `judgment.json`, parsed from its response (LAYOUT §8.3, §8.4).
+//! A judge slot's `judgment.json`, parsed from its response (docs/format.md#judge-invocation, docs/format.md#judge-response-parsing).
 
 #[cfg(test)]
 use crate::observe::claude::response_from_stdout;
@@ -7,7 +7,7 @@ use crate::py::json as pyjson;
 use crate::rules::content::ratelimit::truthy;
 use serde_json::{Map, Value, json};
 
-/// The letter grade of a score (LAYOUT §6.1).
+/// The letter grade of a score (docs/format.md#grades).
 pub fn grade(score: f64) -> &'static str {
     if score == 1.0 {
         "S"
@@ -88,7 +88,7 @@ impl Judgment {
     }
 }
 
-/// Parses a judge response into a judgment (LAYOUT §8.4), or says why it cannot.
+/// Parses a judge response into a judgment (docs/format.md#judge-response-parsing), or says why it cannot.
 pub fn parse_response(response: &str) -> Result<Judgment, String> {
     let text = response.trim();
     if text.is_empty() {
@@ -125,7 +125,7 @@ pub fn parse_response(response: &str) -> Result<Judgment, String> {
 
 /// The runner's JSON extraction: the first fenced block if it holds an object, else the span from
 /// the first `{` to its matching `}` by plain brace counting. Where that span does not parse,
-/// darn retries with a matcher that skips braces inside strings (B31).
+/// darn retries with a matcher that skips braces inside strings (docs/format.md#bug-judge-json-extraction-ignores-strings).
 fn extract_json(text: &str) -> Option<Value> {
     if let Some(block) = first_fenced_block(text) {
         let block = block.trim();
@@ -235,7 +235,7 @@ mod tests {
         assert_eq!((j.score, j.passed, j.reasoning.as_str()), (1.0, true, "No reasoning provided"));
         assert!(parse_response("no json here").is_err());
         assert!(parse_response("{\"passed\": true}").is_err(), "score is required");
-        // Braces inside a string defeat plain counting; the string-aware retry recovers (B31).
+        // Braces inside a string defeat plain counting; the string-aware retry recovers (docs/format.md#bug-judge-json-extraction-ignores-strings).
         let j = parse_response("{\"score\": 0.9, \"passed\": true, \"reasoning\": \"uses } and {{\"}").expect("B31");
         assert_eq!(j.reasoning, "uses } and {{");
     }

@@ -1,5 +1,5 @@
-//! Rate-limit detection in agent and judge output (LAYOUT §7.4), without the runner's false
-//! positives on `set -x` trace lines (B32).
+//! Rate-limit detection in agent and judge output (docs/format.md#rate-limits), without the runner's false
+//! positives on `set -x` trace lines (docs/format.md#bug-rate-limits-detected-in-trace-lines).
 
 use serde_json::Value;
 
@@ -77,7 +77,7 @@ pub fn matches_json_patterns(text: &str) -> bool {
 }
 
 /// Looks for a rate limit in stderr, ignoring shell trace lines (`+ cd /path/...`), whose paths
-/// and prompt file names made the runner report limits that never happened (B32).
+/// and prompt file names made the runner report limits that never happened (docs/format.md#bug-rate-limits-detected-in-trace-lines).
 pub fn in_stderr(stderr: &str) -> Option<RateLimit> {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with('+')).collect();
     if lines.iter().all(|l| l.trim().is_empty()) {

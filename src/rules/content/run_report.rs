@@ -1,4 +1,4 @@
-//! A run's `report.json` and `report.md` (LAYOUT §5.11), both built from `run_result.json`.
+//! A run's `report.json` and `report.md` (docs/format.md#run-report), both built from `run_result.json`.
 
 use crate::experiment::era::Era;
 use crate::observe::claude::TokenStats;

@@ -1,5 +1,5 @@
-//! `run_result.json`: the run summary (LAYOUT §5.10), with `judges[]`, per-judge validity and
-//! criteria kept (fixing B4, B5, B11, B17, B18).
+//! `run_result.json`: the run summary (docs/format.md#run-result), with `judges[]`, per-judge validity and
+//! criteria kept (fixing docs/format.md#bug-regeneration-needs-two-passes, docs/format.md#bug-regenerated-run-result-is-incomplete, docs/format.md#bug-judge-rerun-patches-run-result-partially, docs/format.md#bug-resumed-runs-lose-judges-in-tier-result, docs/format.md#bug-resume-loses-criteria-and-judges).
 
 use crate::experiment::era::Era;
 use crate::observe::claude::TokenStats;
@@ -20,7 +20,7 @@ pub struct RunResultInputs<'a> {
     pub consensus: &'a Consensus,
     /// Per slot: the configured model and the slot's outcome.
     pub slots: Vec<(String, SlotOutcome)>,
-    /// The run directory as the runner recorded paths (see B24).
+    /// The run directory as the runner recorded paths (see docs/format.md#bug-absolute-paths-baked-into-files).
     pub run_path: String,
     /// `{all_passed, build_passed, format_passed, test_passed}` from the pipeline baseline.
     pub baseline_summary: Option<Value>,
@@ -121,7 +121,7 @@ fn carried_list(previous: Option<&Value>, key: &str) -> Vec<Value> {
     previous.and_then(|p| p.get(key)).and_then(Value::as_array).cloned().unwrap_or_default()
 }
 
-/// The four process metrics from the progress steps and changes (LAYOUT §6.6).
+/// The four process metrics from the progress steps and changes (docs/format.md#process-metrics).
 pub fn process_metrics(progress: &[Value], changes: &[Value]) -> Value {
     let num = |v: &Value, k: &str| v.get(k).and_then(pyjson::as_f64).unwrap_or(0.0);
     let flag = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);

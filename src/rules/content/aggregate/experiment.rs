@@ -1,4 +1,4 @@
-//! Experiment level: the ExperimentResult (LAYOUT §2.4) and the root files `result.json`,
+//! Experiment level: the ExperimentResult (docs/format.md#experiment-aggregates) and the root files `result.json`,
 //! `report.json`, `report.md`, `summary.md`, `tier_comparison.json`.
 
 use serde_json::{Map, Value, json};
@@ -14,7 +14,7 @@ use crate::py::stats as pystats;
 
 /// The experiment's clock, used where no previous `result.json` provides it.
 ///
-/// The runner records the wall clock of the whole run, which no other file holds (LAYOUT §2.4);
+/// The runner records the wall clock of the whole run, which no other file holds (docs/format.md#experiment-aggregates);
 /// a caller may know it from `checkpoint.json` (`started_at`, `last_updated_at`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExperimentTimes {
@@ -39,7 +39,7 @@ pub struct ExperimentTimes {
 ///
 /// The frontier is the tier with the lowest cost of pass (`mean_cost / pass_rate` of its best
 /// subtest; tiers without subtests, without a best subtest or with a zero pass rate skipped;
-/// the first in tier order wins ties); `frontier_cop` is `Infinity` when there is none (B26).
+/// the first in tier order wins ties); `frontier_cop` is `Infinity` when there is none (docs/format.md#bug-infinite-cost-of-pass-written-as-infinity).
 pub fn experiment_result(
     config: &Value,
     tiers: Vec<(String, Value)>,
@@ -275,7 +275,7 @@ fn report_md(era: Era, result: &Value, generated_at: &str) -> String {
     for id in &configured {
         let Some(tier) = find(id) else { continue };
         let tokens = TokenStats::from_value(tier.get("token_stats"));
-        // B27: this column divides the tier's total cost, not the best subtest's mean cost.
+        // docs/format.md#bug-two-definitions-of-cost-of-pass: this column divides the tier's total cost, not the best subtest's mean cost.
         let cop = match best_subtest_of(tier) {
             Some(best) if num(best, "pass_rate") > 0.0 => {
                 format!("${}", pyfmt::fixed(num(tier, "total_cost") / num(best, "pass_rate"), 2))
@@ -372,7 +372,7 @@ fn report_md(era: Era, result: &Value, generated_at: &str) -> String {
     lines.join("\n")
 }
 
-/// `judge_models`, or the legacy single `judge_model` (LAYOUT §2.1).
+/// `judge_models`, or the legacy single `judge_model` (docs/format.md#experiment-config).
 fn judge_models(config: &Value) -> Vec<String> {
     match (config.get("judge_models"), config.get("judge_model")) {
         (Some(Value::Array(models)), _) => models.iter().map(py_str).collect(),
@@ -396,7 +396,7 @@ fn summary_md(result: &Value) -> String {
         for (id, s) in subtests {
             let runs = runs_of(s);
             let best = best_run(&runs).map_or(0.0, |r| r.score);
-            // B25: the runner links a `tiers/` directory that no layout has.
+            // docs/format.md#bug-report-links-point-at-missing-directories: the runner links a `tiers/` directory that no layout has.
             lines.push(format!(
                 "| {tier_id} | {id} | {} | {} | ${} | [View](./tiers/{tier_id}/{id}/report.md) |",
                 pyfmt::fixed(best, 2),
@@ -490,7 +490,7 @@ mod tests {
         let files = experiment_files(Era::Jan2026, &result, &Generated::same("now"));
         assert!(files.report_md.contains("- **Judge Models**: judge-a\n"));
         assert!(files.report_md.contains("| T2 | 1 | 10.0s | $0.01 | 1 | 2 | 4 | 3 | N/A |"), "{}", files.report_md);
-        // B27: total_cost / pass_rate = 0.6000000000000001 / 0.5.
+        // docs/format.md#bug-two-definitions-of-cost-of-pass: total_cost / pass_rate = 0.6000000000000001 / 0.5.
         assert!(files.report_md.contains("| T1 | 1 | 20.0s | $0.60 | 2 | 4 | 8 | 6 | $1.20 |"));
     }
 

@@ -1,5 +1,5 @@
-//! Subtest level: the SubTestResult (LAYOUT §6.3) and the subtest `report.json` / `report.md`
-//! (LAYOUT §4).
+//! Subtest level: the SubTestResult (docs/format.md#subtest-statistics) and the subtest `report.json` / `report.md`
+//! (docs/format.md#subtest-files).
 
 use serde_json::{Map, Value, json};
 
@@ -13,11 +13,11 @@ use crate::py::json as pyjson;
 use crate::py::stats as pystats;
 
 /// Keys of a HEAD `run_result.json` that the runner's in-memory run model does not carry, so
-/// they are absent from runs embedded in a tier `result.json` (LAYOUT §3, §5.10).
+/// they are absent from runs embedded in a tier `result.json` (docs/format.md#tier-files, docs/format.md#run-result).
 const HEAD_RUN_FILE_ONLY_KEYS: [&str; 5] =
     ["tokens_input", "tokens_output", "process_metrics", "progress_tracking", "changes"];
 
-/// The SubTestResult of one subtest (LAYOUT §6.3) from its runs' `run_result.json` values.
+/// The SubTestResult of one subtest (docs/format.md#subtest-statistics) from its runs' `run_result.json` values.
 ///
 /// Runs are ordered by `run_number` (a stable sort, so callers may pass them in any order).
 /// With no runs every statistic keeps the runner's default (`0.0`, null grades, zero tokens).

@@ -1,4 +1,4 @@
-//! Tier level: best-subtest selection (LAYOUT §6.4), the TierResult (§3, §6.5) and the tier
+//! Tier level: best-subtest selection (docs/format.md#best-subtest-selection), the TierResult (docs/format.md#tier-files, docs/format.md#cost-of-pass) and the tier
 //! files `result.json`, `best_subtest.json`, `report.json`, `report.md`, `summary.md`.
 
 use serde_json::{Map, Value, json};
@@ -27,7 +27,7 @@ pub struct TierOutput {
 
 /// Builds a tier's TierResult from its SubTestResults (from [`super::subtest_result`]).
 ///
-/// Selects the best subtest (LAYOUT §6.4) and marks it (`selected_as_best`,
+/// Selects the best subtest (docs/format.md#best-subtest-selection) and marks it (`selected_as_best`,
 /// `selection_reason`; every other subtest is reset to false / empty). What the files cannot
 /// tell is carried over from `previous`, the tier's old `result.json`:
 ///
@@ -37,7 +37,7 @@ pub struct TierOutput {
 ///   of the runs' `duration_seconds`, a lower bound of the wall clock when subtests ran serially.
 ///
 /// `total_cost` is the Python `sum` of the subtests' costs in subtest order and `cost_of_pass`
-/// the winner's `mean_cost / pass_rate` (bare `Infinity` when undefined, B26). The key order
+/// the winner's `mean_cost / pass_rate` (bare `Infinity` when undefined, docs/format.md#bug-infinite-cost-of-pass-written-as-infinity). The key order
 /// follows the era: Jan-2026 writes `cost_of_pass` before `token_stats`, HEAD after it.
 pub fn tier_result(era: Era, tier: &str, subtests: Vec<Value>, previous: Option<&Value>) -> TierOutput {
     let mut ordered = order_subtests(subtests, previous);
@@ -133,7 +133,7 @@ struct Selection {
     file: Value,
 }
 
-/// The runner's `select_best_subtest` (LAYOUT §6.4); `None` without subtests.
+/// The runner's `select_best_subtest` (docs/format.md#best-subtest-selection); `None` without subtests.
 fn select_best(subtests: &[(String, Value)]) -> Option<Selection> {
     let median = |i: usize| num(&subtests[i].1, "median_score");
     let median_value = |i: usize| number_or(&subtests[i].1, "median_score", 0.0);
