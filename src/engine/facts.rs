@@ -176,13 +176,13 @@ impl Facts {
         self.finding[n.index()] = None;
     }
 
-    fn set(&mut self, n: NodeId, digest: Hash, finding: Finding) {
+    pub(super) fn set(&mut self, n: NodeId, digest: Hash, finding: Finding) {
         self.digest[n.index()] = digest;
         self.finding[n.index()] = (!finding.is_fresh()).then(|| Box::new(finding));
         self.observed[n.index()] = true;
     }
 
-    fn empty(len: usize, runs: usize) -> Facts {
+    pub(super) fn empty(len: usize, runs: usize) -> Facts {
         Facts {
             digest: vec![[0; 16]; len],
             finding: (0..len).map(|_| None).collect(),

@@ -192,9 +192,11 @@ impl Plan {
         &self.verdicts[n.index()]
     }
 
-    /// Whether anything is left to do: an action, or a stale node held back.
+    /// Whether anything is left to do: an action, a stale node held back, or one that cannot be
+    /// built until something darn cannot fix is (a damaged input, a lost workspace). Only a
+    /// plan with none of these is "up to date".
     pub fn pending(&self) -> bool {
-        !self.actions.is_empty() || self.verdicts.iter().any(|v| matches!(v, Verdict::Held(..)))
+        !self.actions.is_empty() || self.verdicts.iter().any(|v| matches!(v, Verdict::Held(..) | Verdict::Blocked(_)))
     }
 }
 
@@ -490,4 +492,178 @@ pub fn plan(
         }
     }
     Plan { verdicts, actions, cost_usd: cost, seconds: secs, held_cost_usd: held_cost }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Experiment;
+    use crate::experiment::files::RunFile;
+    use crate::rules::finding::{Failure, FailureKind};
+    use crate::rules::{Estimate, Registry};
+    use std::collections::HashMap;
+
+    /// A two-run experiment in memory: every node fresh and stamped, no file anywhere.
+    struct World {
+        graph: Graph,
+        facts: Facts,
+        stamps: HashMap<NodeId, Stamp>,
+    }
+
+    fn parts_of(n: NodeId, version: u32) -> Parts {
+        Parts { rule: version, params: vec![("node".into(), n.index().to_string())], ..Parts::default() }
+    }
+
+    impl World {
+        fn new() -> World {
+            let exp = Experiment::in_memory(&["T0"], &["00"], 2, &["judge-a", "judge-b"]);
+            let graph = Graph::new(&exp, Registry::standard());
+            let mut facts = Facts::empty(graph.len(), graph.runs());
+            let mut stamps = HashMap::new();
+            for n in graph.nodes() {
+                let parts = parts_of(n, 1);
+                facts.set(n, parts.digest(), Finding::Fresh);
+                stamps.insert(n, parts.stamp(false, 0));
+            }
+            World { graph, facts, stamps }
+        }
+
+        fn node(&self, id: &str) -> NodeId {
+            self.graph.find(id).unwrap_or_else(|| panic!("{id} is a node"))
+        }
+
+        /// The node now has this finding, and a digest its stamp does not have.
+        fn damage(&mut self, id: &str, finding: Finding) {
+            let n = self.node(id);
+            self.facts.set(n, parts_of(n, 2).digest(), finding);
+        }
+
+        fn plan(&self, opts: &PlanOptions) -> Plan {
+            plan(&self.graph, &self.facts, &self.stamps, &|n| Some(parts_of(n, 2)), opts)
+        }
+    }
+
+    fn everything() -> PlanOptions {
+        PlanOptions { rerun: FailureClass::ALL.into_iter().collect(), ..PlanOptions::default() }
+    }
+
+    fn failed(class: FailureClass, kind: FailureKind) -> Finding {
+        let file = RunFile::of("agent/result.json").expect("a run file");
+        Finding::Failed(Box::new(Failure { class, kind, file, message: None }))
+    }
+
+    fn planned<'a>(w: &'a World, p: &'a Plan) -> Vec<String> {
+        p.actions.iter().map(|a| w.graph.id(a.node)).collect()
+    }
+
+    #[test]
+    fn stamped_fresh_nodes_need_nothing() {
+        let w = World::new();
+        let p = w.plan(&everything());
+        assert!(p.actions.is_empty() && !p.pending());
+        assert!(p.verdicts.iter().all(|v| *v == Verdict::Fresh { adopt: false }));
+    }
+
+    #[test]
+    fn right_outputs_without_stamps_are_adopted_not_rebuilt() {
+        let mut w = World::new();
+        w.stamps.clear();
+        let p = w.plan(&everything());
+        assert!(p.actions.is_empty());
+        assert!(p.verdicts.iter().all(|v| *v == Verdict::Fresh { adopt: true }));
+    }
+
+    #[test]
+    fn a_missing_file_is_rebuilt_and_what_reads_it_follows() {
+        let mut w = World::new();
+        let file = RunFile::of("agent/result.json").expect("a run file");
+        w.damage("T0/00/run_01/agent/result.json", Finding::Missing(file));
+        let p = w.plan(&everything());
+        let ids = planned(&w, &p);
+        assert_eq!(ids.first().map(String::as_str), Some("T0/00/run_01/agent/result.json"));
+        assert_eq!(p.actions[0].causes[0].kind, CauseKind::MissingOutput);
+        assert!(!p.actions[0].cascade_only);
+        // Downstream in order, each only because something upstream is rebuilt.
+        for id in ["T0/00/run_01/run_result.json", "T0/00/report.json", "T0/result.json", "result.json"] {
+            let a = p.actions.iter().find(|a| w.graph.id(a.node) == id).unwrap_or_else(|| panic!("{id}: {ids:?}"));
+            assert!(a.cascade_only && a.causes.iter().all(|c| c.kind == CauseKind::UpstreamStale), "{id}");
+        }
+        assert!(ids.iter().all(|id| !id.starts_with("T0/00/run_02/")), "the other run is untouched: {ids:?}");
+        let pos = |id: &str| ids.iter().position(|x| x == id);
+        assert!(pos("T0/00/run_01/run_result.json") < pos("T0/00/report.json"), "topological order");
+    }
+
+    #[test]
+    fn a_failure_is_re_executed_only_when_its_class_is() {
+        let mut w = World::new();
+        w.damage("T0/00/run_02/agent", failed(FailureClass::Timeout, FailureKind::TimedOut));
+        let agent = w.node("T0/00/run_02/agent");
+        let p = w.plan(&everything());
+        assert!(matches!(p.verdict(agent), Verdict::Stale(c) if c[0].kind == CauseKind::PreviousFailure));
+        assert_eq!(p.actions[0].strategy, Strategy::Execute);
+
+        let mut no_timeouts = everything();
+        no_timeouts.rerun.remove(&FailureClass::Timeout);
+        let p = w.plan(&no_timeouts);
+        assert!(matches!(p.verdict(agent), Verdict::Held(Hold::Policy, _)));
+        assert!(p.pending(), "held work is work left");
+        assert!(p.actions.iter().all(|a| w.graph.run_of(a.node) != Some(1)), "nothing below a held agent is rebuilt");
+    }
+
+    #[test]
+    fn regenerate_only_holds_executions_and_still_regenerates() {
+        let mut w = World::new();
+        w.damage("T0/00/run_01/judge/judge_02", Finding::NeverRan);
+        let file = RunFile::of("run_result.json").expect("a run file");
+        w.damage("T0/00/run_02/run_result.json", Finding::Missing(file));
+        let p = w.plan(&PlanOptions { regenerate_only: true, ..everything() });
+        let slot = w.node("T0/00/run_01/judge/judge_02");
+        assert!(matches!(p.verdict(slot), Verdict::Held(Hold::RegenerateOnly, _)));
+        assert!(planned(&w, &p).contains(&"T0/00/run_02/run_result.json".to_string()));
+        assert!(p.actions.iter().all(|a| a.strategy == Strategy::Regenerate));
+    }
+
+    #[test]
+    fn the_budget_holds_what_would_exceed_it() {
+        let mut w = World::new();
+        for run in ["run_01", "run_02"] {
+            let id = format!("T0/00/{run}/agent");
+            w.damage(&id, failed(FailureClass::RateLimit, FailureKind::RateLimited));
+            let n = w.node(&id);
+            w.facts.estimates.insert(n, Estimate { cost_usd: 1.0, seconds: 30.0 });
+        }
+        let p = w.plan(&PlanOptions { max_cost: Some(1.5), ..everything() });
+        let agents: Vec<_> = p.actions.iter().filter(|a| w.graph.id(a.node).ends_with("/agent")).collect();
+        assert_eq!(agents.len(), 1);
+        assert!((p.cost_usd - 1.0).abs() < 1e-9);
+        assert!(matches!(p.verdict(w.node("T0/00/run_02/agent")), Verdict::Held(Hold::Budget, _)));
+    }
+
+    #[test]
+    fn a_target_brings_only_what_it_needs() {
+        let mut w = World::new();
+        let file = RunFile::of("agent/result.json").expect("a run file");
+        w.damage("T0/00/run_01/agent/result.json", Finding::Missing(file));
+        w.damage("T0/00/run_02/agent/result.json", Finding::Missing(file));
+        let target = w.node("T0/00/run_02/run_result.json");
+        let p = w.plan(&PlanOptions { targets: vec![target], ..everything() });
+        assert_eq!(planned(&w, &p), ["T0/00/run_02/agent/result.json", "T0/00/run_02/run_result.json"]);
+        assert_eq!(*p.verdict(w.node("T0/00/run_01/agent/result.json")), Verdict::Outside);
+    }
+
+    #[test]
+    fn force_on_a_node_rebuilds_it_and_what_follows() {
+        let w = World::new();
+        let agent = w.node("T0/00/run_01/agent");
+        let p = w.plan(&PlanOptions { targets: vec![agent], force: true, ..everything() });
+        assert_eq!(p.actions[0].node, agent);
+        assert_eq!(p.actions[0].causes[0].kind, CauseKind::Forced);
+        // Once it is rebuilt, what it made stale is in scope though the target is upstream of it.
+        let mut w = w;
+        w.damage("T0/00/run_01/judge/judge_01", Finding::NeverRan);
+        let p = w.plan(&PlanOptions { targets: vec![agent], rebuilt: [agent].into_iter().collect(), ..everything() });
+        let ids = planned(&w, &p);
+        assert_eq!(ids.first().map(String::as_str), Some("T0/00/run_01/judge/judge_01"), "{ids:?}");
+        assert!(ids.contains(&"result.json".to_string()), "up to the experiment: {ids:?}");
+    }
 }

@@ -185,6 +185,48 @@ impl Experiment {
         })
     }
 
+    /// An experiment that exists only in memory (no run has a directory), for unit tests of
+    /// what is computed from the run list alone: the graph and the planner.
+    #[cfg(test)]
+    pub fn in_memory(tiers: &[&str], subtests: &[&str], runs_per_subtest: u32, judges: &[&str]) -> Experiment {
+        let config = ExperimentConfig::from_value(serde_json::json!({
+            "experiment_id": "in-memory",
+            "task_repo": "https://example.invalid/repo",
+            "task_commit": "0000000",
+            "task_prompt_file": "prompt.md",
+            "runs_per_subtest": runs_per_subtest,
+            "models": ["claude-sonnet-4-5"],
+            "judge_models": judges,
+            "tiers_to_run": tiers,
+        }))
+        .unwrap_or_else(|e| unreachable!("a valid config: {e}"));
+        let mut runs = Vec::new();
+        for tier in tiers {
+            for subtest in subtests {
+                for run in 1..=runs_per_subtest {
+                    let key = RunKey::new((*tier).to_string(), (*subtest).to_string(), run);
+                    runs.push(RunLoc { key, dir: None, duplicates: Vec::new() });
+                }
+            }
+        }
+        Experiment {
+            root: PathBuf::from("/in-memory"),
+            config,
+            checkpoint: None,
+            checkpoint_problem: None,
+            layout: Layout::Flat,
+            era: Era::Head,
+            settings: Settings::default(),
+            tiers: tiers.iter().map(|t| (*t).to_string()).collect(),
+            subtests: tiers
+                .iter()
+                .map(|t| ((*t).to_string(), subtests.iter().map(|s| (*s).to_string()).collect()))
+                .collect(),
+            runs,
+            moved: std::sync::RwLock::new(std::collections::HashMap::new()),
+        }
+    }
+
     /// The directory a tier's aggregate files live in (`completed/T0` when phased).
     pub fn tier_dir(&self, tier: &str) -> PathBuf {
         self.aggregate_base().join(tier)

@@ -120,6 +120,47 @@ pub struct HeldReport {
     pub estimate: Option<Estimate>,
 }
 
+/// A node darn cannot build until something it cannot fix is fixed (a damaged input, a lost
+/// workspace, a duration nothing recorded).
+#[derive(Debug, Serialize)]
+pub struct BlockedReport {
+    pub node: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CauseReport>,
+    /// Nodes downstream that wait for this one.
+    pub waiting: usize,
+}
+
+/// The blocked nodes that are not blocked because of another (each with how many wait for it).
+pub fn blocked(engine: &Engine, plan: &Plan) -> Vec<BlockedReport> {
+    let stuck = |n: NodeId| matches!(plan.verdict(n), Verdict::Blocked(_) | Verdict::Held(..));
+    let mut roots: Vec<(NodeId, BlockedReport)> = Vec::new();
+    for n in engine.graph.nodes() {
+        let Verdict::Blocked(cause) = plan.verdict(n) else { continue };
+        let preds = engine.graph.preds(n);
+        if preds.iter().any(|&p| stuck(p)) {
+            // Count it for the first blocked root upstream of it.
+            if let Some(root) = roots
+                .iter_mut()
+                .rev()
+                .find(|(r, _)| preds.contains(r) || engine.graph.run_of(*r) == engine.graph.run_of(n))
+            {
+                root.1.waiting += 1;
+            }
+            continue;
+        }
+        roots.push((
+            n,
+            BlockedReport {
+                node: engine.graph.id(n),
+                cause: cause.as_ref().map(|c| self::cause(engine, c)),
+                waiting: 0,
+            },
+        ));
+    }
+    roots.into_iter().map(|(_, r)| r).collect()
+}
+
 #[derive(Debug, Serialize, Default)]
 pub struct Counts {
     pub regenerate: usize,
@@ -137,6 +178,8 @@ pub struct PlanReport {
     pub estimate: Estimate,
     /// Stale nodes that will not be acted on, and why.
     pub held: Vec<HeldReport>,
+    /// What cannot be built until something darn cannot fix is (only the first of a chain).
+    pub blocked: Vec<BlockedReport>,
     /// Outputs that are right but not stamped yet: reconcile adopts them without rebuilding.
     pub adopt: usize,
 }
@@ -184,8 +227,27 @@ pub fn report(engine: &Engine, plan: &Plan) -> PlanReport {
         estimate: Estimate { cost_usd: plan.cost_usd, seconds: plan.seconds },
         actions,
         held,
+        blocked: self::blocked(engine, plan),
         adopt,
     }
+}
+
+/// The blocked section of `plan` and `reconcile`.
+pub fn render_blocked(blocked: &[BlockedReport], p: &Printer) -> String {
+    if blocked.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\n{} (darn cannot build these until the cause is fixed)\n", p.paint("blocked", Style::Bold));
+    let limit = if p.verbose > 0 { usize::MAX } else { 20 };
+    for b in blocked.iter().take(limit) {
+        let why = b.cause.as_ref().map_or_else(|| "waits for something upstream".to_string(), cause_text);
+        let more = if b.waiting > 0 { format!(" ({} downstream wait)", b.waiting) } else { String::new() };
+        out.push_str(&format!("  {}  {why}{more}\n", b.node));
+    }
+    if blocked.len() > limit {
+        out.push_str(&format!("  … {} more (-v shows all)\n", count(blocked.len() - limit)));
+    }
+    out
 }
 
 /// `90` → `1m 30s`, `4000` → `1h 07m`.
@@ -239,8 +301,10 @@ fn strategy_word(p: &Printer, s: Strategy) -> String {
 /// Renders the plan grouped by run, aggregates last, then what is held back.
 pub fn render(r: &PlanReport, p: &Printer) -> String {
     let mut out = String::new();
-    if r.actions.is_empty() {
+    if r.actions.is_empty() && r.held.is_empty() && r.blocked.is_empty() {
         out.push_str(&format!("{}: nothing to do", r.experiment));
+    } else if r.actions.is_empty() {
+        out.push_str(&format!("{}: nothing darn can do now", r.experiment));
     } else {
         out.push_str(&format!(
             "{}: {} — {} regenerate, {} execute",
@@ -356,6 +420,7 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
             out.push_str(&format!("  … {} more (-v shows all)\n", count(r.held.len() - limit)));
         }
     }
+    out.push_str(&render_blocked(&r.blocked, p));
     if !r.actions.is_empty() && r.actions.len() > 30 {
         out.push_str(&format!(
             "\n{}: {} regenerate, {} execute",

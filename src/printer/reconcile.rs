@@ -1,6 +1,6 @@
 //! `darn reconcile`: what was done, what is left and why.
 
-use super::plan::{HeldReport, causes};
+use super::plan::{BlockedReport, HeldReport, causes};
 use super::{Printer, Style, count, plural, words};
 use crate::build::reconcile::Outcome;
 use crate::build::scheduler::Failure;
@@ -33,6 +33,8 @@ pub struct ReconcileReport {
     pub pending_executions: Vec<String>,
     /// Everything left, with why.
     pub left: Vec<HeldReport>,
+    /// What cannot be built until something darn cannot fix is.
+    pub blocked: Vec<BlockedReport>,
     /// Actions the final plan still has (nonzero only when darn could not finish them).
     pub left_actions: usize,
     pub retries: usize,
@@ -97,6 +99,7 @@ pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
         adopted: o.adopted,
         pending_executions: pending,
         left,
+        blocked: o.left.as_ref().map(|p| super::plan::blocked(engine, p)).unwrap_or_default(),
         left_actions,
         retries: o.retries,
         interrupted: o.interrupted,
@@ -172,7 +175,8 @@ pub fn render(r: &ReconcileReport, p: &Printer) -> String {
         }
         out.push_str("  `darn plan` lists them\n");
     }
-    if r.failed.is_empty() && held.is_empty() && r.left_actions == 0 && !r.interrupted {
+    out.push_str(super::plan::render_blocked(&r.blocked, p).trim_start_matches('\n'));
+    if r.failed.is_empty() && held.is_empty() && r.blocked.is_empty() && r.left_actions == 0 && !r.interrupted {
         out.push_str(&p.paint("up to date\n", Style::Green));
     }
     out

@@ -99,7 +99,7 @@ pub fn finding_of(f: &Finding, who: &str) -> String {
         Finding::Waiting(w) => waiting(*w).into(),
         Finding::InputDamaged(file, u) => {
             format!(
-                "inputs damaged: {} is {}; kept as it is rather than rebuilt from it",
+                "cannot be built from {}, which is {} (restore it, or re-execute what wrote it)",
                 file.as_str(),
                 unusable_text(u)
             )

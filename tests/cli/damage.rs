@@ -215,3 +215,37 @@ fn damaged_demo_counts_agree_with_runs() {
         assert_eq!(status["counts"]["judge"]["agent_failed"], want as u64);
     }
 }
+
+/// A file darn needs but cannot rebuild from a damaged input is work left: `plan` and
+/// `reconcile` say what blocks it and exit 1, never "up to date".
+#[test]
+fn blocked_by_a_damaged_input_is_not_up_to_date() {
+    let (exp, _) = crate::util::Exp::demo(darn::DemoSpec {
+        tiers: 1,
+        subtests: 1,
+        runs_per_subtest: 2,
+        damage: false,
+        ..darn::DemoSpec::default()
+    });
+    let done = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(done.status.code(), Some(0), "{}", crate::util::text(&done.stderr));
+    let agent = "completed/T0/00/run_01/agent";
+    exp.write(&format!("{agent}/command_log.json"), "{\"broken");
+    exp.remove(&format!("{agent}/timing.json"));
+
+    let out = exp.darn(&["--json", "plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let blocked = plan["blocked"].as_array().expect("a blocked list");
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(blocked[0]["node"], "T0/00/run_01/agent/timing.json");
+    assert_eq!(blocked[0]["cause"]["kind"], "inputs_damaged");
+
+    for args in [&["reconcile", "--regenerate-only"][..], &["reconcile"]] {
+        let out = exp.darn(args);
+        let stdout = crate::util::text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stdout}");
+        assert!(!stdout.contains("up to date") && stdout.contains("agent/command_log.json"), "{stdout}");
+    }
+    assert!(!exp.path(&format!("{agent}/timing.json")).exists(), "nothing is invented");
+}
