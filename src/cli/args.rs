@@ -89,10 +89,10 @@ pub struct PlanArgs {
     /// Treat the selected nodes as stale
     #[arg(long)]
     pub force: bool,
-    /// Plan regeneration only (never execute an agent or judge)
+    /// Regenerate only: never execute an agent or a judge
     #[arg(long)]
     pub regenerate_only: bool,
-    /// Plan no execution past this estimated cost (USD)
+    /// No execution past this estimated cost (USD)
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
 }
@@ -105,11 +105,8 @@ pub enum Backend {
 
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
-    /// Node ids, globs over node ids, or paths inside the experiment
-    #[arg(value_name = "TARGET")]
-    pub targets: Vec<String>,
     #[command(flatten)]
-    pub select: SelectArgs,
+    pub plan: PlanArgs,
     /// Parallel executions (regeneration always uses every core)
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -119,15 +116,6 @@ pub struct ReconcileArgs {
     /// Show what would be done, like `plan`
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// Never execute an agent or a judge
-    #[arg(long)]
-    pub regenerate_only: bool,
-    /// Treat the selected nodes as stale
-    #[arg(long)]
-    pub force: bool,
-    /// Refuse to start executions whose estimated cost would pass this budget (USD)
-    #[arg(long, value_name = "USD")]
-    pub max_cost: Option<f64>,
     /// Where executions run
     #[arg(long, value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,

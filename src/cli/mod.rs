@@ -108,13 +108,7 @@ impl<'a> From<&'a PlanArgs> for PlanRequest<'a> {
 
 impl<'a> From<&'a ReconcileArgs> for PlanRequest<'a> {
     fn from(a: &'a ReconcileArgs) -> Self {
-        PlanRequest {
-            targets: &a.targets,
-            select: &a.select,
-            force: a.force,
-            regenerate_only: a.regenerate_only,
-            max_cost: a.max_cost,
-        }
+        (&a.plan).into()
     }
 }
 

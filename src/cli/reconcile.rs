@@ -26,7 +26,7 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     let (opts, _) = options(&engine, &args.into(), &ctx.bases())?;
     let settings = &engine.exp.settings.execution;
     let exec = ExecOptions {
-        execute: !args.regenerate_only,
+        execute: !args.plan.regenerate_only,
         jobs: args.jobs.or(settings.jobs).unwrap_or(2),
         keep_going: args.keep_going,
         retry: RetryPolicy {

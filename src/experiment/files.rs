@@ -22,18 +22,7 @@ const BASE: &[&str] = &[
     "run_result.json",
     "report.json",
     "report.md",
-    "agent/prompt.md",
-    "agent/command_log.json",
     "agent/replay.sh",
-    "agent/stdout.log",
-    "agent/stderr.log",
-    "agent/cmd_0000_stdout.log",
-    "agent/cmd_0000_stderr.log",
-    "agent/output.txt",
-    "agent/result.json",
-    "agent/timing.json",
-    "agent/MODEL.md",
-    "agent/.darn-incomplete",
     "judge/result.json",
     "judge/timing.json",
     "darn_attempts.json",
@@ -46,17 +35,32 @@ const BASE: &[&str] = &[
     "pipeline_baseline.json",
 ];
 
-const SLOT_FILES: &[&str] = &[
-    "",
-    "/judgment.json",
-    "/response.txt",
-    "/stdout.log",
-    "/stderr.log",
-    "/timing.json",
-    "/MODEL.md",
-    "/error.log",
-    "/replay.sh",
-    "/.darn-incomplete",
+/// The agent's files darn reads or writes (`agent/*` in a rule's reads).
+pub const AGENT_FILES: [&str; 11] = [
+    "agent/prompt.md",
+    "agent/command_log.json",
+    "agent/stdout.log",
+    "agent/stderr.log",
+    "agent/cmd_0000_stdout.log",
+    "agent/cmd_0000_stderr.log",
+    "agent/output.txt",
+    "agent/result.json",
+    "agent/timing.json",
+    "agent/MODEL.md",
+    "agent/.darn-incomplete",
+];
+
+/// The files of one judge slot (`judge/judge_NN/*` in a rule's reads), by name in the slot.
+pub const SLOT_FILES: [&str; 9] = [
+    "judgment.json",
+    "response.txt",
+    "stdout.log",
+    "stderr.log",
+    "timing.json",
+    "MODEL.md",
+    "error.log",
+    "replay.sh",
+    ".darn-incomplete",
 ];
 
 struct Table {
@@ -66,10 +70,12 @@ struct Table {
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
     let mut names: Vec<&'static str> = BASE.to_vec();
+    names.extend(AGENT_FILES);
     for slot in 1..=MAX_SLOTS {
+        // Leaked once per process: the table lives as long as the program.
+        names.push(Box::leak(format!("judge/judge_{slot:02}").into_boxed_str()));
         for f in SLOT_FILES {
-            // Leaked once per process: the table lives as long as the program.
-            names.push(Box::leak(format!("judge/judge_{slot:02}{f}").into_boxed_str()));
+            names.push(Box::leak(format!("judge/judge_{slot:02}/{f}").into_boxed_str()));
         }
     }
     let index = names.iter().enumerate().map(|(i, n)| (*n, i as u16)).collect();
@@ -84,7 +90,9 @@ static EXTRA: LazyLock<std::sync::RwLock<Table>> =
 /// A digest of the whole vocabulary as it stands, for caches that store file numbers.
 pub fn vocabulary_digest() -> crate::util::hash::Hash {
     let mut d = crate::util::hash::Digest::new();
-    d.raw(&(TABLE.names.len() as u32).to_le_bytes());
+    for n in &TABLE.names {
+        d.piece(n.as_bytes());
+    }
     if let Ok(extra) = EXTRA.read() {
         for n in &extra.names {
             d.piece(n.as_bytes());
@@ -138,9 +146,11 @@ impl RunFile {
         if slot == 0 || slot > MAX_SLOTS {
             return None;
         }
-        // The table lists each slot's files in SLOT_FILES order after the base names.
-        let f = SLOT_FILES.iter().position(|f| f.strip_prefix('/').unwrap_or(f) == name)?;
-        Some(RunFile((BASE.len() + (slot - 1) * SLOT_FILES.len() + f) as u16))
+        // The table lists, after the base and agent names, each slot's directory and then its
+        // files in SLOT_FILES order.
+        let f = if name.is_empty() { 0 } else { 1 + SLOT_FILES.iter().position(|f| *f == name)? };
+        let first = BASE.len() + AGENT_FILES.len();
+        Some(RunFile((first + (slot - 1) * (SLOT_FILES.len() + 1) + f) as u16))
     }
 
     /// The file's number in the vocabulary (stable within one darn version).

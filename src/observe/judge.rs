@@ -8,17 +8,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// The files of a slot directory darn knows, without the directory itself.
-pub const SLOT_FILES: [&str; 9] = [
-    "judgment.json",
-    "response.txt",
-    "stdout.log",
-    "stderr.log",
-    "timing.json",
-    "MODEL.md",
-    "error.log",
-    "replay.sh",
-    ".darn-incomplete",
-];
+pub use crate::experiment::files::SLOT_FILES;
 
 /// A slot's file (`judge/judge_NN/<name>`); slots past the vocabulary have none.
 pub fn slot_file(slot: u16, name: &str) -> Option<RunFile> {

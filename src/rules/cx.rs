@@ -372,6 +372,14 @@ impl<'a> AggCx<'a> {
         }
     }
 
+    /// Each of `runs`' `run_result.json`, as an aggregate's input (named by run).
+    pub fn run_results_in(&self, runs: &[usize], out: &mut dyn FnMut(String, crate::util::hash::Hash)) {
+        let file = RunCx::file("run_result.json");
+        for &ri in runs {
+            out(format!("{}/run_result.json", self.exp.runs[ri].key.id()), self.inputs.run_file_hash(ri, file));
+        }
+    }
+
     /// A path relative to the experiment, `/`-separated.
     pub fn rel(&self, path: &std::path::Path) -> String {
         path.strip_prefix(&self.exp.root)

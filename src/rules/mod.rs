@@ -503,21 +503,6 @@ fn link_fits(up: Scope, down: Scope, link: Link) -> bool {
     }
 }
 
-/// The agent's files darn knows (`agent/*` in a spec).
-pub const AGENT_FILES: [&str; 11] = [
-    "agent/prompt.md",
-    "agent/command_log.json",
-    "agent/stdout.log",
-    "agent/stderr.log",
-    "agent/cmd_0000_stdout.log",
-    "agent/cmd_0000_stderr.log",
-    "agent/output.txt",
-    "agent/result.json",
-    "agent/timing.json",
-    "agent/MODEL.md",
-    "agent/.darn-incomplete",
-];
-
 /// One part of what a node reads, as its digest and stamp name it.
 #[derive(Debug, Clone)]
 pub struct ReadPart {
@@ -544,7 +529,7 @@ fn expand(template: &str, slot: u16, slots: u16) -> Vec<String> {
     expand_slots(template, slot, slots)
         .into_iter()
         .flat_map(|t| match t.strip_suffix("/*") {
-            Some("agent") => AGENT_FILES.iter().map(|f| (*f).to_string()).collect(),
+            Some("agent") => crate::experiment::files::AGENT_FILES.iter().map(|f| (*f).to_string()).collect(),
             Some(dir) => crate::observe::judge::SLOT_FILES.iter().map(|f| format!("{dir}/{f}")).collect(),
             None => vec![t],
         })

@@ -51,10 +51,7 @@ impl AggregateRule for SubtestReport {
     }
 
     fn inputs(&self, cx: &AggCx, at: usize, out: &mut dyn FnMut(String, crate::util::hash::Hash)) {
-        let rr = super::cx::RunCx::file("run_result.json");
-        for &ri in &cx.runs_of_subtest[at] {
-            out(format!("{}/run_result.json", cx.exp.runs[ri].key.id()), cx.inputs.run_file_hash(ri, rr));
-        }
+        cx.run_results_in(&cx.runs_of_subtest[at], out);
     }
 
     fn check(&self, cx: &AggCx, at: usize) -> Finding {

@@ -58,10 +58,7 @@ impl AggregateRule for TierResult {
     }
 
     fn inputs(&self, cx: &AggCx, at: usize, out: &mut dyn FnMut(String, crate::util::hash::Hash)) {
-        let rr = super::cx::RunCx::file("run_result.json");
-        for &ri in &cx.runs_of_tier[at] {
-            out(format!("{}/run_result.json", cx.exp.runs[ri].key.id()), cx.inputs.run_file_hash(ri, rr));
-        }
+        cx.run_results_in(&cx.runs_of_tier[at], out);
         // What the tier's own record falls back to when its result.json is lost.
         let t = &cx.exp.tiers[at];
         out(format!("{t}/report.json"), cx.inputs.file_hash(&cx.rel(&cx.exp.tier_dir(t).join("report.json"))));
