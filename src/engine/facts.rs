@@ -561,18 +561,6 @@ pub fn parts(cx: &Context, acx: Option<&AggCx>, facts: &Facts, n: NodeId) -> Opt
     Some(p)
 }
 
-/// The runs' progress for the checkpoint, from their statuses.
-pub fn progress_of(statuses: &[Option<super::status::RunStatus>], facts: &Facts) -> Vec<RunProgress> {
-    statuses
-        .iter()
-        .enumerate()
-        .map(|(r, st)| {
-            let passed = facts.runs[r].as_ref().and_then(|f| f.extras.passed).unwrap_or(false);
-            st.as_ref().map_or(RunProgress::NotStarted, |s| s.progress(passed))
-        })
-        .collect()
-}
-
 /// A context for aggregate rules over these facts.
 pub fn agg_cx<'a>(
     cx: &'a Context<'a>,

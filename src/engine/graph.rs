@@ -29,6 +29,15 @@ pub struct Node {
     pub at: u32,
 }
 
+/// 16 bytes standing for a node id (the truncated blake3 of the id): what the journal indexes
+/// stamps by, so neither it nor its callers hold a string per node.
+pub type Key = crate::util::hash::Hash;
+
+/// The key of a node id.
+pub fn key_of(id: &str) -> Key {
+    crate::util::hash::hash_bytes(id.as_bytes())
+}
+
 /// One part of what a run node reads, as its digest names it.
 #[derive(Debug)]
 pub struct Read {
@@ -422,11 +431,14 @@ impl Graph {
     }
 
     /// The journal key of a node's id, without building the id.
-    pub fn key(&self, n: NodeId) -> crate::engine::journal::Key {
-        use crate::engine::journal::key_of_pieces;
+    pub fn key(&self, n: NodeId) -> Key {
         match self.run_of(n) {
-            Some(run) => key_of_pieces(&[&self.run_ids[run], "/", &self.run_suffixes[(n.0 % self.per_run) as usize]]),
-            None => crate::engine::journal::key_of(&self.id(n)),
+            Some(run) => crate::util::hash::hash_concat(&[
+                &self.run_ids[run],
+                "/",
+                &self.run_suffixes[(n.0 % self.per_run) as usize],
+            ]),
+            None => key_of(&self.id(n)),
         }
     }
 
@@ -530,7 +542,7 @@ mod tests {
         for n in g.nodes() {
             let id = g.id(n);
             assert_eq!(g.find(&id), Some(n), "{id}");
-            assert_eq!(g.key(n), crate::engine::journal::key_of(&id), "{id}: the key is the id's");
+            assert_eq!(g.key(n), key_of(&id), "{id}: the key is the id's");
             for p in g.preds(n) {
                 assert!(p < n, "{} comes before {}", g.id(p), id);
                 assert!(g.succs(p).contains(&n), "{} -> {id}", g.id(p));

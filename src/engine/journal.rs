@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::graph::NodeId;
+use super::graph::{Key, NodeId, key_of};
 pub use crate::util::hash::{ABSENT, Hash};
 
 /// What a node was built from.
@@ -87,26 +87,6 @@ struct Record {
 }
 
 const MAGIC: &[u8; 8] = b"DARNJ02\n";
-
-/// 16 bytes standing for a node id (the truncated blake3 of the id), so the journal's index and
-/// its callers hold no string per node.
-pub type Key = Hash;
-
-/// The key of a node id.
-pub fn key_of(id: &str) -> Key {
-    key_of_pieces(&[id])
-}
-
-/// The key of the id that is the concatenation of `pieces`, without building it.
-pub fn key_of_pieces(pieces: &[&str]) -> Key {
-    let mut h = blake3::Hasher::new();
-    for p in pieces {
-        h.update(p.as_bytes());
-    }
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    out
-}
 
 /// Where a live stamp is in the journal file, and its digest.
 #[derive(Debug, Clone, Copy)]

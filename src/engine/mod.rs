@@ -184,7 +184,7 @@ impl Engine {
 
     /// Where each run stands, for the checkpoint.
     pub fn progress(&self) -> Vec<RunProgress> {
-        facts::progress_of(&self.statuses, &self.facts)
+        status::progress_of(&self.statuses, &self.facts)
     }
 
     /// Checks the aggregates (`trusted`: nodes darn just built).

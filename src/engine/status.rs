@@ -261,3 +261,15 @@ pub fn classify(graph: &Graph, rules: &StatusRules, facts: &Facts, run: usize) -
     }
     Some(RunStatus { agent, judge, slots, problems, aggregate_pending, exists: rf.files.exists })
 }
+
+/// The runs' progress for the checkpoint, from their statuses.
+pub fn progress_of(statuses: &[Option<RunStatus>], facts: &Facts) -> Vec<RunProgress> {
+    statuses
+        .iter()
+        .enumerate()
+        .map(|(r, st)| {
+            let passed = facts.runs[r].as_ref().and_then(|f| f.extras.passed).unwrap_or(false);
+            st.as_ref().map_or(RunProgress::NotStarted, |s| s.progress(passed))
+        })
+        .collect()
+}

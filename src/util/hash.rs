@@ -48,6 +48,17 @@ impl Digest {
     }
 }
 
+/// The hash of the concatenation of `pieces`, without building it.
+pub fn hash_concat(pieces: &[&str]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    for p in pieces {
+        h.update(p.as_bytes());
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
+}
+
 /// Eight hex digits for people (`absent` for a file that is not there).
 pub fn short_hex(h: &Hash) -> String {
     match *h {
@@ -68,5 +79,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(short_hex(&ABSENT), "absent");
         assert_eq!(short_hex(&[0xab; 16]), "abababab");
+        assert_eq!(hash_concat(&["T0/00", "/", "agent"]), hash_bytes(b"T0/00/agent"));
     }
 }
