@@ -17,7 +17,10 @@ pub fn run(ctx: &Invocation, args: &SelectArgs, printer: &Printer) -> Result<i32
     let opts =
         PlanOptions { selected: engine.selected(&select), rerun: engine.rerun_classes()?, ..PlanOptions::default() };
     let plan = engine.plan(&opts);
-    let report = crate::printer::status::report(&engine, &plan, &select);
+    let report = {
+        let _t = crate::util::trace::span("report");
+        crate::printer::status::report(&engine, &plan, &select)
+    };
     for w in &report.warnings {
         printer.warn(w);
     }
@@ -28,7 +31,10 @@ pub fn run(ctx: &Invocation, args: &SelectArgs, printer: &Printer) -> Result<i32
     } else {
         printer.out(&crate::printer::status::render(&report, printer));
     }
-    let _ = engine.save_caches();
+    {
+        let _t = crate::util::trace::span("save caches");
+        let _ = engine.save_caches();
+    }
     engine.finish();
     Ok(0)
 }

@@ -44,7 +44,7 @@ pub fn verdict_causes(graph: &Graph, plan: &Plan, n: NodeId) -> Vec<Cause> {
                 .filter(|p| !matches!(plan.verdict(*p), Verdict::Fresh { .. } | Verdict::Outside))
                 .map(|p| Cause { kind: CauseKind::UpstreamStale, node: p, what: CauseWhat::Nothing })
                 .collect();
-            if upstream.is_empty() { own.iter().cloned().collect() } else { upstream }
+            if upstream.is_empty() { own.iter().map(|c| (**c).clone()).collect() } else { upstream }
         }
         Verdict::Fresh { .. } | Verdict::Outside => Vec::new(),
     }

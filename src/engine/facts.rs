@@ -199,12 +199,21 @@ impl Facts {
 pub struct Known {
     pub shared: ExpInfo,
     base: String,
-    baselines: HashMap<(String, String), Value>,
+    /// Each subtest's pipeline baseline, and as text.
+    baselines: HashMap<(String, String), (Value, String)>,
 }
 
 impl Known {
     pub fn of(exp: &Experiment) -> Known {
-        Known { shared: ExpInfo::of(exp), base: exp.recorded_base(), baselines: exp.baseline_summaries() }
+        let baselines = exp
+            .baseline_summaries()
+            .into_iter()
+            .map(|(k, v)| {
+                let text = crate::py::json::to_string(&v);
+                (k, (v, text))
+            })
+            .collect();
+        Known { shared: ExpInfo::of(exp), base: exp.recorded_base(), baselines }
     }
 
     /// What the rules know of a run besides its files.
@@ -215,8 +224,7 @@ impl Known {
     /// The same, without a graph.
     pub fn info_for<'a>(&'a self, exp: &'a Experiment, run: usize, slots: u16) -> RunInfo<'a> {
         let loc = &exp.runs[run];
-        let baseline = self.baselines.get(&(loc.key.tier.clone(), loc.key.subtest.clone())).cloned();
-        let baseline_text = baseline.as_ref().map(crate::py::json::to_string).unwrap_or_default();
+        let baseline = self.baselines.get(&(loc.key.tier.clone(), loc.key.subtest.clone()));
         RunInfo {
             exp,
             shared: &self.shared,
@@ -225,8 +233,8 @@ impl Known {
             id: loc.key.id(),
             slots,
             recorded_run_path: exp.recorded_run_path(&self.base, &loc.key),
-            baseline,
-            baseline_text,
+            baseline: baseline.map(|(v, _)| v),
+            baseline_text: baseline.map_or("", |(_, t)| t.as_str()),
             dir: exp.run_dir(loc),
         }
     }
@@ -314,7 +322,29 @@ pub struct RunOut {
     pub facts: RunFacts,
     pub nodes: Vec<(NodeId, Hash, Finding)>,
     pub entry: Option<RunEntry>,
+    /// Node digests computed anew, with what they were computed from, for the stat cache.
+    pub digests: Option<NodeDigests>,
     pub used: Used,
+}
+
+/// A run's node digests, after the digest of what they were computed from.
+pub type NodeDigests = (Hash, Vec<Hash>);
+
+/// What a run's node digests are computed from besides the rules: its files' states and every
+/// node's parameters.
+fn digests_key(cx: &Context, info: &RunInfo, content: &Hash) -> Hash {
+    let mut d = crate::util::hash::Digest::new();
+    d.raw(&cx.graph.rules_digest).raw(content);
+    for n in cx.graph.run_nodes(info.index) {
+        let node = cx.graph.node(n);
+        if let Rule::Run(rule) = cx.graph.registry.get(node.rule) {
+            d.raw(&n.index().to_le_bytes());
+            rule.params(info, node.slot, &mut |k, v| {
+                d.piece(k.as_bytes()).piece(v.as_bytes());
+            });
+        }
+    }
+    d.finish()
 }
 
 /// Looks at one run: its files, then each node's digest and finding. `trusted` nodes were just
@@ -329,11 +359,24 @@ pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(No
         let mut used = Used::default();
         let mut nodes: Vec<(NodeId, Hash, Option<Finding>)> = Vec::with_capacity(cx.graph.per_run());
         let mut to_check = false;
-        let groups: Vec<Hash> = cx.graph.groups().iter().map(|g| group_hash(&files, g)).collect();
-        let mut d = DigestSink { buf: Vec::with_capacity(1024), stage: 0 };
-        for n in cx.graph.run_nodes(run) {
-            cx.run_parts_with(&info, &files, &groups, n, &mut d);
-            let digest = d.take();
+        // The nodes' digests follow from the run's files and parameters: when both are what
+        // they were last time, so are the digests.
+        let content = files.digest();
+        let from = digests_key(cx, &info, &content);
+        let cached = if use_cache { cx.stat.node_digests(&rel, &from, cx.graph.per_run()) } else { None };
+        let computed = cached.is_none();
+        let digests = cached.unwrap_or_else(|| {
+            let groups: Vec<Hash> = cx.graph.groups().iter().map(|g| group_hash(&files, g)).collect();
+            let mut d = DigestSink { buf: Vec::with_capacity(1024), stage: 0 };
+            cx.graph
+                .run_nodes(run)
+                .map(|n| {
+                    cx.run_parts_with(&info, &files, &groups, n, &mut d);
+                    d.take()
+                })
+                .collect()
+        });
+        for (n, &digest) in cx.graph.run_nodes(run).zip(&digests) {
             let finding = if trusted(n) || cx.stamps.digest(n) == Some(digest) {
                 Some(Finding::Fresh)
             } else if let Some(f) = cx.checks.finding(&digest) {
@@ -345,7 +388,6 @@ pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(No
             };
             nodes.push((n, digest, finding));
         }
-        let content = files.digest();
         let cached_extras = cx.checks.extras(&content).cloned();
         let (extras, changed) = if !to_check && let Some(x) = cached_extras {
             used.extras.push((content, None));
@@ -374,8 +416,9 @@ pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(No
         }
         let entry = if changed { None } else { looked.entry };
         let used = if changed { Used::default() } else { used };
+        let digests = (computed && !changed).then_some((from, digests));
         let nodes = nodes.into_iter().map(|(n, d, f)| (n, d, f.unwrap_or(Finding::Fresh))).collect();
-        return RunOut { run, facts: RunFacts { files, extras, rel }, nodes, entry, used };
+        return RunOut { run, facts: RunFacts { files, extras, rel }, nodes, entry, digests, used };
     }
     unreachable!("the loop returns on its second pass")
 }
@@ -477,18 +520,23 @@ pub fn aggregate_facts(
 /// aggregate node. Returns what to store in the caches.
 pub struct Loaded {
     pub facts: Facts,
-    pub entries: Vec<(String, Option<RunEntry>)>,
+    /// For each run looked at: its cache entry and node digests to store, if new.
+    pub entries: Vec<(String, Option<RunEntry>, Option<NodeDigests>)>,
     pub used: Used,
 }
 
 /// Looks at the runs `keep` selects.
 pub fn load_runs(cx: &Context, keep: &(dyn Fn(usize) -> bool + Sync)) -> Loaded {
     let mut facts = Facts::empty(cx.graph.len(), cx.graph.runs());
-    let outs: Vec<RunOut> =
-        (0..cx.graph.runs()).into_par_iter().filter(|&r| keep(r)).map(|r| run_facts(cx, r, true, &|_| false)).collect();
+    let runs: Vec<usize> = (0..cx.graph.runs()).filter(|&r| keep(r)).collect();
     let mut loaded = Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default() };
-    for out in outs {
-        absorb(&mut facts, &mut loaded, out);
+    // In chunks: what one run's look leaves to absorb is kept for a chunk at a time, not for
+    // every run at once.
+    for chunk in runs.chunks(1024) {
+        let outs: Vec<RunOut> = chunk.par_iter().map(|&r| run_facts(cx, r, true, &|_| false)).collect();
+        for out in outs {
+            absorb(&mut facts, &mut loaded, out);
+        }
     }
     loaded.facts = facts;
     loaded
@@ -499,7 +547,7 @@ pub fn absorb(facts: &mut Facts, loaded: &mut Loaded, out: RunOut) {
     for (n, d, f) in out.nodes {
         facts.set(n, d, f);
     }
-    loaded.entries.push((out.facts.rel.clone(), out.entry));
+    loaded.entries.push((out.facts.rel.clone(), out.entry, out.digests));
     loaded.used.findings.extend(out.used.findings);
     loaded.used.extras.extend(out.used.extras);
     facts.runs[out.run] = Some(out.facts);

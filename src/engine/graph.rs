@@ -56,6 +56,8 @@ pub enum ReadWhat {
 #[derive(Debug)]
 pub struct Graph {
     pub registry: Registry,
+    /// The rules' fingerprint (names, versions, vocabulary), computed once.
+    pub rules_digest: crate::util::hash::Hash,
     pub slots: u16,
     runs: u32,
     /// Nodes per run, and for each of them its (rule, slot).
@@ -123,6 +125,7 @@ impl Graph {
                 (reads, outputs)
             })
             .collect();
+        let rules_digest = registry.fingerprint();
         let run_suffixes = run_layout.iter().map(|&(ix, slot)| registry.spec(ix).suffix(slot)).collect();
         let mut groups: Vec<(Box<str>, Vec<RunFile>)> = Vec::new();
         let run_reads = run_layout
@@ -195,6 +198,7 @@ impl Graph {
             runs,
             per_run,
             run_layout,
+            rules_digest,
             run_files,
             run_suffixes,
             run_reads,

@@ -161,6 +161,8 @@ pub struct Journal {
     /// and the facts look stamps up by node, in order, instead of hashing ids.
     by_node: Vec<Option<Entry>>,
     node_keys: Vec<Key>,
+    /// Bound to a graph: `by_node` is the index (`entries` is empty).
+    bound: bool,
     /// Bytes of valid records in the file.
     file_bytes: u64,
     /// Records in the file (live or superseded).
@@ -203,6 +205,7 @@ impl Journal {
             entries: KeyMap::default(),
             by_node: Vec::new(),
             node_keys: Vec::new(),
+            bound: false,
             file_bytes: 0,
             records: 0,
             recovered: None,
@@ -274,17 +277,33 @@ impl Journal {
         j
     }
 
-    /// Tells the journal each node's key (indexed by node), so stamps are found by node.
+    /// Tells the journal each node's key (indexed by node), so stamps are found by node. The
+    /// index by key is dropped: stamps of nodes the graph no longer has are not kept.
     pub fn bind(&mut self, keys: Vec<Key>) {
         use rayon::prelude::*;
         self.by_node = keys.par_iter().map(|k| self.entries.get(k).copied()).collect();
         self.node_keys = keys;
+        self.entries = KeyMap::default();
+        self.bound = true;
+    }
+
+    /// The live stamps' places in the file.
+    fn live(&self) -> Box<dyn Iterator<Item = &Entry> + '_> {
+        match self.bound {
+            true => Box::new(self.by_node.iter().flatten()),
+            false => Box::new(self.entries.values()),
+        }
     }
 
     /// The stamp of a node id, decoded (read from the file).
+    #[cfg(test)]
     pub fn get_id(&self, id: &str) -> Option<Stamp> {
         let key = key_of(id);
-        self.decode(*self.entries.get(&key)?, &key)
+        let entry = match self.bound {
+            true => self.node_keys.iter().position(|k| *k == key).and_then(|i| self.by_node[i]),
+            false => self.entries.get(&key).copied(),
+        };
+        self.decode(entry?, &key)
     }
 
     fn decode(&self, e: Entry, key: &Key) -> Option<Stamp> {
@@ -296,11 +315,11 @@ impl Journal {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.live().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.live().next().is_none()
     }
 
     /// Appends records durably (one fsync): `None` invalidates a stamp. The damaged tail of an
@@ -338,12 +357,15 @@ impl Journal {
                 at: pos + (HEAD + FIXED) as u64,
                 len: (rec.len() - HEAD - FIXED) as u32,
             });
-            match entry {
-                Some(e) => self.entries.insert(key, e),
-                None => self.entries.remove(&key),
-            };
-            if let Some(slot) = self.by_node.get_mut(n.index()) {
-                *slot = entry;
+            if self.bound {
+                if let Some(slot) = self.by_node.get_mut(n.index()) {
+                    *slot = entry;
+                }
+            } else {
+                match entry {
+                    Some(e) => self.entries.insert(key, e),
+                    None => self.entries.remove(&key),
+                };
             }
             self.records += 1;
             pos += rec.len() as u64;
@@ -357,7 +379,7 @@ impl Journal {
     /// Rewrites the journal with live stamps only (temp + fsync + rename) once superseded
     /// records outnumber live ones.
     pub fn compact_if_needed(&mut self) -> std::io::Result<bool> {
-        if self.records < 1024 || self.records < self.entries.len() * 2 {
+        if self.records < 1024 || self.records < self.len() * 2 {
             return Ok(false);
         }
         use std::os::unix::fs::FileExt;
@@ -365,7 +387,7 @@ impl Journal {
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut buf = Vec::from(&MAGIC[..]);
         let mut live: Vec<(u64, usize)> =
-            self.entries.values().map(|e| (e.at - (HEAD + FIXED) as u64, HEAD + FIXED + e.len as usize)).collect();
+            self.live().map(|e| (e.at - (HEAD + FIXED) as u64, HEAD + FIXED + e.len as usize)).collect();
         live.sort_unstable();
         for (start, len) in live {
             let at = buf.len();

@@ -137,9 +137,12 @@ impl Engine {
         };
         let _t = crate::util::trace::span("statuses");
         engine.facts = loaded.facts;
-        for (rel, entry) in loaded.entries {
+        for (rel, entry, digests) in loaded.entries {
             if let Some(e) = entry {
                 engine.stat.store_run(&rel, &e);
+            }
+            if let Some((from, d)) = digests {
+                engine.stat.store_node_digests(&rel, &from, &d);
             }
         }
         engine.checks.record(loaded.used);
@@ -226,6 +229,9 @@ impl Engine {
         for out in outs {
             if let Some(e) = &out.entry {
                 self.stat.store_run(&out.facts.rel, e);
+            }
+            if let Some((from, d)) = &out.digests {
+                self.stat.store_node_digests(&out.facts.rel, from, d);
             }
             self.checks.record(checks::Used { findings: out.used.findings.clone(), extras: out.used.extras.clone() });
             let run = out.run;

@@ -9,7 +9,6 @@ use super::graph::{Graph, NodeId};
 use super::journal::{Hash, Stamp, Stamps};
 use crate::rules::finding::{FailureClass, Finding};
 use crate::rules::{Stage, StaleWhen, Strategy};
-use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -135,7 +134,7 @@ pub enum Verdict {
     Held(Hold, Vec<Cause>),
     /// Cannot be checked or built until something upstream is fixed, and nothing upstream is
     /// planned; the cause says what it waits for.
-    Blocked(Option<Cause>),
+    Blocked(Option<Box<Cause>>),
     /// Outside the targets or the selection.
     Outside,
 }
@@ -389,23 +388,18 @@ pub fn plan(
             }
     };
 
-    // Each node's own verdict depends on nothing but its facts and stamp: decide them in
-    // parallel, then walk the graph in order for the cascades.
-    let owns: Vec<Option<Own>> = graph
-        .nodes()
-        .collect::<Vec<_>>()
-        .par_iter()
-        .map(|&x| in_scope(x).then(|| own(graph, facts, stamps, parts, x)))
-        .collect();
+    // Walk the graph in order: a node's own verdict (from its facts and stamp alone), then the
+    // cascades from what is rebuilt upstream.
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(graph.len());
     let mut rebuild = vec![false; graph.len()];
     let mut actions = Vec::new();
     let (mut cost, mut secs, mut held_cost) = (0.0, 0.0, 0.0);
-    for (x, own) in graph.nodes().zip(owns) {
-        let Some(own) = own else {
+    for x in graph.nodes() {
+        if !in_scope(x) {
             verdicts.push(Verdict::Outside);
             continue;
-        };
+        }
+        let own = own(graph, facts, stamps, parts, x);
         let spec = graph.registry.spec(graph.node(x).rule);
         let strategy = spec.strategy;
         let mut upstream: Vec<Cause> = graph
@@ -433,14 +427,14 @@ pub fn plan(
             // Only a re-executed agent brings a workspace back; until then nothing can be done.
             Own::Unbuildable(c) => {
                 if upstream.is_empty() {
-                    verdicts.push(Verdict::Blocked(c.into_iter().next()));
+                    verdicts.push(Verdict::Blocked(c.into_iter().next().map(Box::new)));
                     continue;
                 }
                 (c, None)
             }
             Own::Blocked(c) => {
                 if upstream.is_empty() && !is_forced {
-                    verdicts.push(Verdict::Blocked(c));
+                    verdicts.push(Verdict::Blocked(c.map(Box::new)));
                     continue;
                 }
                 (Vec::new(), None)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const VERSION: u32 = 8;
+const VERSION: u32 = 9;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FileEntry {
@@ -20,24 +20,41 @@ struct FileEntry {
     hash: Hash,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Stored {
+/// The cache as stored. Per-run entries are borrowed from the file's bytes when loading and
+/// decoded only for the runs looked at; the encoding of a list of pairs is that of a map.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored<'a> {
     version: u32,
-    darn: String,
+    darn: &'a str,
     /// The file vocabulary the entries' file numbers refer to.
     vocabulary: Hash,
-    /// By run directory relative to the experiment, each entry encoded on its own: loading
-    /// copies bytes, and each run's entry is decoded by the thread that looks at the run.
-    runs: HashMap<String, Vec<u8>>,
+    /// By run directory relative to the experiment: each run's [`RunEntry`], encoded.
+    #[serde(borrow)]
+    runs: Vec<(&'a str, &'a [u8])>,
+    /// By run directory: the digests of the run's nodes, after the digest of what they were
+    /// computed from (the run's files and parameters), so an unchanged run needs none computed.
+    #[serde(borrow)]
+    digests: Vec<(&'a str, &'a [u8])>,
     /// Files outside runs (aggregates), by path relative to the experiment.
-    files: HashMap<String, FileEntry>,
+    files: Vec<(&'a str, FileEntry)>,
+}
+
+/// Bytes of one entry: a range of the loaded file, or new.
+#[derive(Debug, Clone, PartialEq)]
+enum Blob {
+    Loaded(u32, u32),
+    New(Vec<u8>),
 }
 
 /// The loaded stat cache.
 #[derive(Debug, Default)]
 pub struct StatCache {
     path: Option<PathBuf>,
-    stored: Stored,
+    /// The file as read: entries point into it.
+    bytes: Vec<u8>,
+    runs: HashMap<Box<str>, Blob>,
+    digests: HashMap<Box<str>, Blob>,
+    files: HashMap<String, FileEntry>,
     dirty: bool,
     /// Stat data newer than this (ns since the epoch) is racy and not stored: two seconds before
     /// the command started.
@@ -57,36 +74,65 @@ impl StatCache {
     /// Loads `.darn/cache` (empty when absent, corrupt or from another version).
     pub fn load(root: &Path) -> Self {
         let path = root.join(".darn").join("cache");
-        let stored = std::fs::read(&path)
-            .ok()
-            .and_then(|b| postcard::from_bytes::<Stored>(&b).ok())
-            .filter(|s| {
-                s.version == VERSION
-                    && s.darn == env!("CARGO_PKG_VERSION")
-                    && s.vocabulary == crate::experiment::files::vocabulary_digest()
-            })
-            .unwrap_or_else(|| Stored {
-                version: VERSION,
-                darn: env!("CARGO_PKG_VERSION").to_string(),
-                vocabulary: crate::experiment::files::vocabulary_digest(),
-                ..Stored::default()
-            });
-        StatCache { path: Some(path), stored, dirty: false, racy_after_ns: now_ns() - 2_000_000_000 }
+        let mut cache =
+            StatCache { path: Some(path.clone()), racy_after_ns: now_ns() - 2_000_000_000, ..Self::default() };
+        let Ok(bytes) = std::fs::read(&path) else { return cache };
+        let Some(stored) = postcard::from_bytes::<Stored>(&bytes).ok().filter(|s| {
+            s.version == VERSION
+                && s.darn == env!("CARGO_PKG_VERSION")
+                && s.vocabulary == crate::experiment::files::vocabulary_digest()
+        }) else {
+            return cache;
+        };
+        let base = bytes.as_ptr() as usize;
+        let blob = |b: &[u8]| Blob::Loaded((b.as_ptr() as usize - base) as u32, b.len() as u32);
+        cache.runs = stored.runs.iter().map(|(k, b)| (Box::from(*k), blob(b))).collect();
+        cache.digests = stored.digests.iter().map(|(k, b)| (Box::from(*k), blob(b))).collect();
+        cache.files = stored.files.into_iter().map(|(k, e)| (k.to_string(), e)).collect();
+        cache.bytes = bytes;
+        cache
+    }
+
+    fn bytes_of<'s>(&'s self, b: &'s Blob) -> &'s [u8] {
+        match b {
+            Blob::Loaded(at, len) => self.bytes.get(*at as usize..(*at + *len) as usize).unwrap_or_default(),
+            Blob::New(v) => v,
+        }
     }
 
     pub fn run(&self, rel: &str) -> Option<RunEntry> {
-        self.stored.runs.get(rel).and_then(|b| postcard::from_bytes(b).ok())
+        self.runs.get(rel).and_then(|b| postcard::from_bytes(self.bytes_of(b)).ok())
     }
 
     pub fn store_run(&mut self, rel: &str, entry: &RunEntry) {
         if let Ok(bytes) = postcard::to_allocvec(entry) {
-            self.stored.runs.insert(rel.to_string(), bytes);
+            self.runs.insert(rel.into(), Blob::New(bytes));
+            self.dirty = true;
+        }
+    }
+
+    /// The node digests stored for a run, when they were computed from `from`.
+    pub fn node_digests(&self, rel: &str, from: &Hash, nodes: usize) -> Option<Vec<Hash>> {
+        let blob = self.bytes_of(self.digests.get(rel)?);
+        if blob.len() != 16 * (nodes + 1) || blob[..16] != from[..] {
+            return None;
+        }
+        Some(blob[16..].chunks_exact(16).map(|c| c.try_into().unwrap_or([0; 16])).collect())
+    }
+
+    /// Remembers a run's node digests, computed from `from`.
+    pub fn store_node_digests(&mut self, rel: &str, from: &Hash, digests: &[Hash]) {
+        let mut blob = Vec::with_capacity(16 * (digests.len() + 1));
+        blob.extend_from_slice(from);
+        digests.iter().for_each(|d| blob.extend_from_slice(d));
+        if self.digests.get(rel).map(|b| self.bytes_of(b)) != Some(&blob[..]) {
+            self.digests.insert(rel.into(), Blob::New(blob));
             self.dirty = true;
         }
     }
 
     pub fn forget_run(&mut self, rel: &str) {
-        if self.stored.runs.remove(rel).is_some() {
+        if self.runs.remove(rel).is_some() | self.digests.remove(rel).is_some() {
             self.dirty = true;
         }
     }
@@ -97,7 +143,7 @@ impl StatCache {
     pub fn file_hash(&self, root: &Path, rel: &str) -> std::io::Result<Option<FileLook>> {
         let path = root.join(rel);
         let Some(sig) = StatSig::try_of(&path)? else { return Ok(None) };
-        if let Some(e) = self.stored.files.get(rel)
+        if let Some(e) = self.files.get(rel)
             && e.sig == sig
         {
             return Ok(Some(FileLook { hash: e.hash, bytes: None, remember: None }));
@@ -114,18 +160,19 @@ impl StatCache {
 
     /// Remembers a file's hash after [`Self::file_hash`] read it.
     pub fn remember_file(&mut self, (rel, sig, hash): (String, StatSig, Hash)) {
-        if self.stored.files.get(&rel).is_some_and(|e| e.sig == sig && e.hash == hash) {
+        if self.files.get(&rel).is_some_and(|e| e.sig == sig && e.hash == hash) {
             return;
         }
-        self.stored.files.insert(rel, FileEntry { sig, hash });
+        self.files.insert(rel, FileEntry { sig, hash });
         self.dirty = true;
     }
 
     /// Drops entries of runs no longer expected.
     pub fn retain_runs(&mut self, keep: &std::collections::HashSet<String>) {
-        let before = self.stored.runs.len();
-        self.stored.runs.retain(|k, _| keep.contains(k));
-        self.dirty |= self.stored.runs.len() != before;
+        let before = self.runs.len() + self.digests.len();
+        self.runs.retain(|k, _| keep.contains(&**k));
+        self.digests.retain(|k, _| keep.contains(&**k));
+        self.dirty |= self.runs.len() + self.digests.len() != before;
     }
 
     pub fn is_dirty(&self) -> bool {
@@ -138,7 +185,15 @@ impl StatCache {
         if !self.dirty {
             return Ok(());
         }
-        let bytes = postcard::to_allocvec(&self.stored).map_err(std::io::Error::other)?;
+        let stored = Stored {
+            version: VERSION,
+            darn: env!("CARGO_PKG_VERSION"),
+            vocabulary: crate::experiment::files::vocabulary_digest(),
+            runs: self.runs.iter().map(|(k, b)| (&**k, self.bytes_of(b))).collect(),
+            digests: self.digests.iter().map(|(k, b)| (&**k, self.bytes_of(b))).collect(),
+            files: self.files.iter().map(|(k, e)| (k.as_str(), e.clone())).collect(),
+        };
+        let bytes = postcard::to_allocvec(&stored).map_err(std::io::Error::other)?;
         crate::util::fs::replace(path, &bytes)?;
         self.dirty = false;
         Ok(())
@@ -152,4 +207,30 @@ pub struct FileLook {
     pub bytes: Option<Vec<u8>>,
     /// What to remember in the cache, when it had to be read and is not racy.
     pub remember: Option<(String, StatSig, Hash)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_a_save_and_digests_need_the_same_origin() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join(".darn")).expect("mkdir");
+        let mut c = StatCache::load(tmp.path());
+        let (from, other) = ([1u8; 16], [2u8; 16]);
+        c.store_node_digests("T0/00/run_01", &from, &[[7; 16], [8; 16]]);
+        c.save().expect("save");
+        let mut c = StatCache::load(tmp.path());
+        assert_eq!(c.node_digests("T0/00/run_01", &from, 2), Some(vec![[7; 16], [8; 16]]));
+        assert_eq!(c.node_digests("T0/00/run_01", &other, 2), None, "computed from something else");
+        assert_eq!(c.node_digests("T0/00/run_01", &from, 3), None, "another number of nodes");
+        // A loaded entry and a new one are saved side by side.
+        c.store_node_digests("T0/00/run_02", &other, &[[9; 16]]);
+        c.save().expect("save");
+        let c = StatCache::load(tmp.path());
+        assert!(
+            c.node_digests("T0/00/run_01", &from, 2).is_some() && c.node_digests("T0/00/run_02", &other, 1).is_some()
+        );
+    }
 }

@@ -62,8 +62,8 @@ pub struct RunInfo<'a> {
     /// The run directory as the runner recorded it inside files (docs/format.md#bug-absolute-paths-baked-into-files keeps them).
     pub recorded_run_path: String,
     /// `baseline_pipeline_summary` of the run's subtest (current era), and as text.
-    pub baseline: Option<Value>,
-    pub baseline_text: String,
+    pub baseline: Option<&'a Value>,
+    pub baseline_text: &'a str,
     /// Where the run's directory is now.
     pub dir: PathBuf,
 }
@@ -456,7 +456,7 @@ pub mod testing {
                 slots: 1,
                 recorded_run_path: "/recorded/T0/00/run_01".into(),
                 baseline: None,
-                baseline_text: String::new(),
+                baseline_text: "",
                 dir: exp.run_dir(loc),
             };
             let declared = registry.declared(1);

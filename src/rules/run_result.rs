@@ -63,7 +63,7 @@ pub(super) fn expected(run: &RunCx) -> Result<Value, Waiting> {
         consensus: &c.consensus,
         slots,
         run_path,
-        baseline_summary: info.baseline.clone(),
+        baseline_summary: info.baseline,
         previous: previous.as_deref(),
     }))
 }
@@ -77,7 +77,7 @@ impl RunRule for RunResultRule {
         out("era", info.shared.era);
         out("run_path", &info.recorded_run_path);
         out("judge_models", &info.shared.judge_models_joined);
-        out("baseline", &info.baseline_text);
+        out("baseline", info.baseline_text);
     }
 
     fn check(&self, run: &RunCx, _slot: u16) -> Finding {

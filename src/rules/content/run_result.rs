@@ -23,7 +23,7 @@ pub struct RunResultInputs<'a> {
     /// The run directory as the runner recorded paths (see docs/format.md#bug-absolute-paths-baked-into-files).
     pub run_path: String,
     /// `{all_passed, build_passed, format_passed, test_passed}` from the pipeline baseline.
-    pub baseline_summary: Option<Value>,
+    pub baseline_summary: Option<&'a Value>,
     /// The previous `run_result.json`, whose process lists are carried over.
     pub previous: Option<&'a Value>,
 }
@@ -79,7 +79,7 @@ pub fn build(inp: &RunResultInputs) -> Value {
             m.insert("judges".into(), Value::Array(judges));
             m.insert("command_log_path".into(), json!(command_log));
             m.insert("criteria_scores".into(), c.criteria_scores.clone());
-            m.insert("baseline_pipeline_summary".into(), inp.baseline_summary.clone().unwrap_or(Value::Null));
+            m.insert("baseline_pipeline_summary".into(), inp.baseline_summary.cloned().unwrap_or(Value::Null));
             m.insert("tokens_input".into(), json!(tokens_input));
             m.insert("tokens_output".into(), json!(inp.tokens.output_tokens));
             m.insert("process_metrics".into(), process_metrics(&progress, &changes));
