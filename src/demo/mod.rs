@@ -64,7 +64,7 @@ impl DemoSpec {
     }
 
     pub fn era(&self) -> Era {
-        if self.phased { Era::Head } else { Era::Jan2026 }
+        if self.phased { Era::HEAD } else { Era::JAN2026 }
     }
 
     pub fn total_runs(&self) -> u32 {
@@ -210,8 +210,8 @@ pub fn generate(dir: &Path, spec: &DemoSpec) -> Result<DemoSummary> {
     let root = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
     let era = spec.era();
     let (agent_model, all_judges): (String, &[&str]) = match era {
-        Era::Head => ("claude-sonnet-4-6".into(), &["claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"]),
-        Era::Jan2026 => (
+        Era::HEAD => ("claude-sonnet-4-6".into(), &["claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"]),
+        _ => (
             "claude-sonnet-4-5-20250929".into(),
             &["claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929", "claude-haiku-4-5"],
         ),
@@ -342,27 +342,27 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
     let seed = format!("{}:{}", ctx.spec.seed, key.id());
     let mut rng = Rng::from_bytes(seed.as_bytes());
     let phase = match (era, damage) {
-        (Era::Jan2026, _) => RunPhase::Flat,
-        (Era::Head, Some(d)) if d.agent_broken() => RunPhase::InProgress,
-        (Era::Head, _) => RunPhase::Completed,
+        (Era::JAN2026, _) => RunPhase::Flat,
+        (Era::HEAD, Some(d)) if d.agent_broken() => RunPhase::InProgress,
+        _ => RunPhase::Completed,
     };
     // The agent always ran in the directory the runner created the run in.
-    let exec_phase = if era == Era::Head { RunPhase::InProgress } else { RunPhase::Flat };
+    let exec_phase = if era == Era::HEAD { RunPhase::InProgress } else { RunPhase::Flat };
     let exec_path = ctx.run_path_str(key, exec_phase);
-    let recorded_path = ctx.run_path_str(key, if era == Era::Head { RunPhase::Completed } else { RunPhase::Flat });
+    let recorded_path = ctx.run_path_str(key, if era == Era::HEAD { RunPhase::Completed } else { RunPhase::Flat });
     let t0 = ctx.start + index as i64 * 41_000_000 + rng.range(0, 999_999) as i64;
     let mut files = Files::new();
 
     // Workspace setup (run level).
     let branch = match era {
-        Era::Head => format!(
+        Era::HEAD => format!(
             "{}_{}_{}_{}",
             &ctx.experiment_id[..ctx.experiment_id.len().min(8)],
             key.tier,
             key.subtest,
             run_dir_name(key.run)
         ),
-        Era::Jan2026 => format!("{}_{}_{}", key.tier, key.subtest, run_dir_name(key.run)),
+        _ => format!("{}_{}_{}", key.tier, key.subtest, run_dir_name(key.run)),
     };
     let workspace = format!("{exec_path}/workspace");
     put(&mut files, "task_prompt.md", TASK_PROMPT);
@@ -376,10 +376,10 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
             &format!("{}/repo", ctx.root_str),
             &workspace,
             TASK_COMMIT,
-            era == Era::Head,
+            era == Era::HEAD,
         ),
     );
-    if era == Era::Jan2026 {
+    if era == Era::JAN2026 {
         put(&mut files, "workspace/README", "Hello-World\n");
     }
 
@@ -495,7 +495,7 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
     put(&mut files, "commands/python_build_output.log", build_log);
     put(&mut files, "commands/python_format_output.log", "All checks passed!\n");
     let pipeline = vec![(
-        if era == Era::Head {
+        if era == Era::HEAD {
             "Build/Lint/Test Pipeline Results (After Agent)"
         } else {
             "Build/Lint/Test Pipeline Results"
@@ -546,8 +546,8 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
         let measured = iso_micros((judge_t * 1e6) as i64);
         // The current runner's slot timings are cumulative (docs/format.md#bug-judge-timing-is-cumulative); January's were per slot.
         let recorded_secs = match era {
-            Era::Head => round6(judge_t - judge_start),
-            Era::Jan2026 => secs,
+            Era::HEAD => round6(judge_t - judge_start),
+            _ => secs,
         };
         slot_times.push(secs);
         put(&mut files, &format!("{base}/MODEL.md"), runner_files::judge_model_md(model, CLI_VERSION, &measured));
@@ -570,8 +570,8 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
             continue;
         }
         match era {
-            Era::Head => put(&mut files, &format!("{base}/stdout.log"), stream),
-            Era::Jan2026 => put(&mut files, &format!("{base}/stdout.log"), response.clone()),
+            Era::HEAD => put(&mut files, &format!("{base}/stdout.log"), stream),
+            _ => put(&mut files, &format!("{base}/stdout.log"), response.clone()),
         }
         put(&mut files, &format!("{base}/response.txt"), response.clone());
         put(&mut files, &format!("{base}/timing.json"), runner_files::judge_timing(recorded_secs, &measured));
@@ -586,8 +586,8 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
         }
     }
     let judge_total = match era {
-        Era::Head => round6(judge_t - judge_start),
-        Era::Jan2026 => round6(crate::py::stats::py_sum(&slot_times) + 0.002),
+        Era::HEAD => round6(judge_t - judge_start),
+        _ => round6(crate::py::stats::py_sum(&slot_times) + 0.002),
     };
     let judged_at = iso_micros((judge_t * 1e6) as i64 + 4_000);
     put(&mut files, "judge/timing.json", runner_files::judge_timing(judge_total, &judged_at));
@@ -595,16 +595,16 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
         // The runner stopped before the consensus.
         return (files, phase);
     }
-    let consensus = Consensus::compute(era, &outcomes);
+    let consensus = Consensus::compute(era.consensus, &outcomes);
     match damage {
         Some(Damage::MissingConsensus) => {}
         Some(Damage::StaleConsensus) => {
             let mut stale = consensus.clone();
             stale.score = ((consensus.score - 0.15).max(0.0) * 100.0).round() / 100.0;
             stale.grade = judgment::grade(stale.score).to_string();
-            put(&mut files, "judge/result.json", pyjson::to_string(&stale.to_value(era)));
+            put(&mut files, "judge/result.json", pyjson::to_string(&stale.to_value(era.consensus)));
         }
-        _ => put(&mut files, "judge/result.json", pyjson::to_string(&consensus.to_value(era))),
+        _ => put(&mut files, "judge/result.json", pyjson::to_string(&consensus.to_value(era.consensus))),
     }
     if matches!(damage, Some(Damage::MissingJudgment | Damage::UnparseableJudge)) {
         // These slots broke during judging: the run was never finalised.
@@ -637,12 +637,12 @@ fn make_run(ctx: &Ctx, key: &RunKey, index: usize, damage: Option<Damage>) -> (F
     }
     if damage != Some(Damage::MissingRunReport) {
         let generated = iso_micros((judge_t * 1e6) as i64 + 9_000);
-        put(&mut files, "report.json", pyjson::to_string(&run_report::report_json(era, &rr, &generated)));
+        put(&mut files, "report.json", pyjson::to_string(&run_report::report_json(era.report, &rr, &generated)));
         let ws = match era {
-            Era::Head => run_report::NO_WORKSPACE.to_string(),
-            Era::Jan2026 => "Files created/modified:\n\n- [hello.py](./workspace/hello.py) ⚠ uncommitted".to_string(),
+            Era::HEAD => run_report::NO_WORKSPACE.to_string(),
+            _ => "Files created/modified:\n\n- [hello.py](./workspace/hello.py) ⚠ uncommitted".to_string(),
         };
-        put(&mut files, "report.md", run_report::report_md(era, &key.id(), &rr, &ws, &generated));
+        put(&mut files, "report.md", run_report::report_md(era.report, &key.id(), &rr, &ws, &generated));
     }
     (files, phase)
 }
@@ -678,13 +678,13 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
     config.insert("runs_per_subtest".into(), json!(ctx.spec.runs_per_subtest));
     config.insert("tiers_to_run".into(), json!(tiers));
     config.insert("judge_models".into(), json!(ctx.judge_models));
-    if era == Era::Jan2026 {
+    if era == Era::JAN2026 {
         config.insert("parallel_subtests".into(), json!(6));
     }
     config.insert("timeout_seconds".into(), json!(ctx.spec_timeout()));
     config.insert("max_turns".into(), Value::Null);
     config.insert("max_subtests".into(), Value::Null);
-    if era == Era::Head {
+    if era == Era::HEAD {
         config.insert("skip_agent_teams".into(), json!(false));
         config.insert("thinking_mode".into(), json!("None"));
     }
@@ -718,7 +718,7 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
                 "fixture_config_path": format!("tests/claude-code/shared/subtests/{}/{s}-demo.yaml", t.to_lowercase()),
                 "resources": {}, "composed_at": iso_micros(ctx.start), "claude_md_hash": Value::Null, "inherited_from": Value::Null,
             });
-            let base = if era == Era::Head { "in_progress/" } else { "" };
+            let base = if era == Era::HEAD { "in_progress/" } else { "" };
             w(&format!("{base}{t}/{s}/config_manifest.json"), pyjson::to_string(&manifest).as_bytes())?;
         }
     }
@@ -729,7 +729,7 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
     for (i, key) in keys.iter().enumerate() {
         let d = damage.get(&i).copied();
         let rr_path = ctx
-            .run_dir(key, if era == Era::Head { RunPhase::Completed } else { RunPhase::Flat })
+            .run_dir(key, if era == Era::HEAD { RunPhase::Completed } else { RunPhase::Flat })
             .join("run_result.json");
         let rr = std::fs::read(&rr_path).ok().and_then(|b| pyjson::parse(&b).ok());
         let (state, done) = match d {
@@ -762,7 +762,7 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
     let config_hash = crate::rules::config_hash(&config, era);
     let last = iso_micros(ctx.start + keys.len() as i64 * 41_000_000 + 60_000_000);
     match era {
-        Era::Jan2026 => {
+        Era::JAN2026 => {
             cp.insert("version".into(), json!("2.0"));
             cp.insert("experiment_id".into(), json!(ctx.experiment_id));
             cp.insert("experiment_dir".into(), json!(ctx.root_str));
@@ -772,7 +772,7 @@ fn write_experiment_files(ctx: &Ctx, keys: &[RunKey], damage: &BTreeMap<usize, D
             cp.insert("last_updated_at".into(), json!(last));
             cp.insert("status".into(), json!("interrupted"));
         }
-        Era::Head => {
+        _ => {
             let tier_states: serde_json::Map<String, Value> =
                 tiers.iter().map(|t| (t.clone(), json!("subtests_running"))).collect();
             let subtest_states: BTreeMap<&String, BTreeMap<String, Value>> = tiers

@@ -6,7 +6,7 @@ use super::process::{ProcessSpec, run};
 use super::template::{Placeholder, Values, expand_command, expand_path, validate_command, validate_path};
 use super::wait::rate_limit_wait;
 use super::{Backend, ExecError, Executed, Job};
-use crate::experiment::era::Era;
+use crate::experiment::era::RunnerShape;
 use crate::experiment::names::{run_dir_name, slot_dir_name};
 use crate::experiment::{Experiment, Layout};
 use crate::observe::agent::INCOMPLETE_MARKER;
@@ -443,9 +443,9 @@ impl Local {
                 )
             })?;
             let prefix: String = exp.config.experiment_id.chars().take(8).collect();
-            let branch = match exp.era {
-                Era::Head => format!("{prefix}_{}_{}_{}", key.tier, key.subtest, run_dir_name(key.run)),
-                Era::Jan2026 => format!("{}_{}_{}", key.tier, key.subtest, run_dir_name(key.run)),
+            let branch = match exp.era.runner {
+                RunnerShape::Head => format!("{prefix}_{}_{}_{}", key.tier, key.subtest, run_dir_name(key.run)),
+                RunnerShape::Jan => format!("{}_{}_{}", key.tier, key.subtest, run_dir_name(key.run)),
             };
             let base_s = path_str(&base);
             let git = |args: &[&str], out: &Path, err: &Path| -> Result<super::process::Outcome, String> {
@@ -464,8 +464,13 @@ impl Local {
                 let tail = std::fs::read_to_string(&err).unwrap_or_default();
                 return Err(format!("git worktree add failed: {}", tail.trim()));
             }
-            let script =
-                runner_files::worktree_script(&branch, &base_s, &ws, &exp.config.task_commit, exp.era == Era::Head);
+            let script = runner_files::worktree_script(
+                &branch,
+                &base_s,
+                &ws,
+                &exp.config.task_commit,
+                exp.era.runner == RunnerShape::Head,
+            );
             let path = run_dir.join("worktree_create.sh");
             write(&path, script)?;
             executable(&path);

@@ -4,6 +4,7 @@
 //! `darn.toml`; run contents are read by [`crate::observe`].
 
 pub mod config;
+pub mod detect;
 pub mod era;
 pub mod files;
 pub mod names;
@@ -169,7 +170,10 @@ impl Experiment {
         }
         runs.sort_by(|a, b| a.key.cmp(&b.key));
 
-        let era = settings.experiment.era.unwrap_or_else(|| detect_era(layout, checkpoint.as_ref(), &runs));
+        let era = settings
+            .experiment
+            .era
+            .unwrap_or_else(|| detect::detect(&root, layout, checkpoint.as_ref(), &config.raw, &tiers, &runs));
         Ok(Experiment {
             root,
             config,
@@ -215,7 +219,7 @@ impl Experiment {
             checkpoint: None,
             checkpoint_problem: None,
             layout: Layout::Flat,
-            era: Era::Head,
+            era: Era::HEAD,
             settings: Settings::default(),
             tiers: tiers.iter().map(|t| (*t).to_string()).collect(),
             subtests: tiers
@@ -303,7 +307,7 @@ impl Experiment {
     /// in the current layout, else the subtest directory); current era only.
     pub fn baseline_summaries(&self) -> std::collections::HashMap<(String, String), Value> {
         let mut out = std::collections::HashMap::new();
-        if self.era != Era::Head {
+        if self.era.run_result < crate::experiment::era::RunResultShape::Feb15 {
             return out;
         }
         let root = load_baseline(&self.root.join("pipeline_baseline.json"));
@@ -432,30 +436,4 @@ fn list_dirs(dir: &Path) -> Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// Picks the era from cheap cues: a v2.0 checkpoint means the January-2026 runner, v3 the
-/// current one; otherwise the first run's consensus decides (`is_valid` appeared with the
-/// current shapes), then `run_result.json` (`process_metrics`).
-fn detect_era(layout: Layout, checkpoint: Option<&Value>, runs: &[RunLoc]) -> Era {
-    // Content first: a January-2026 tree moved under completed/ is still January-shaped.
-    if let Some(version) = checkpoint.and_then(|c| c.get("version")).and_then(Value::as_str) {
-        return if version.starts_with('2') { Era::Jan2026 } else { Era::Head };
-    }
-    for loc in runs.iter().take(64) {
-        let Some((_, dir)) = &loc.dir else { continue };
-        if let Ok(bytes) = std::fs::read(dir.join("judge").join("result.json"))
-            && let Ok(v) = crate::py::json::parse(&bytes)
-        {
-            return if v.get("is_valid").is_some() { Era::Head } else { Era::Jan2026 };
-        }
-        if let Ok(bytes) = std::fs::read(dir.join("run_result.json"))
-            && let Ok(v) = crate::py::json::parse(&bytes)
-        {
-            return if v.get("process_metrics").is_some() { Era::Head } else { Era::Jan2026 };
-        }
-    }
-    // Nothing to go by: the phased layout only ever came with the current shapes.
-    let _ = layout;
-    Era::Head
 }

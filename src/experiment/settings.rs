@@ -163,9 +163,10 @@ fn de_era<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<
     let s: Option<String> = Option::deserialize(d)?;
     match s.as_deref() {
         None => Ok(None),
-        Some("jan2026") => Ok(Some(Era::Jan2026)),
-        Some("head") => Ok(Some(Era::Head)),
-        Some(other) => Err(serde::de::Error::custom(format!("unknown era `{other}` (expected jan2026 or head)"))),
+        Some(name) => Era::named(name).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = crate::experiment::era::NAMED.iter().map(|(n, _)| *n).collect();
+            serde::de::Error::custom(format!("unknown era `{name}` (expected one of {})", known.join(", ")))
+        }),
     }
 }
 

@@ -20,6 +20,9 @@ pub struct LoggedCommand {
     pub timestamp: Option<String>,
     /// The value after `--model` in its argv.
     pub model: Option<String>,
+    /// The entry is the runner's placeholder, logged before launch (exit 0 after 0.0 seconds)
+    /// and never updated: that launch recorded no outcome, so its exit code says nothing.
+    pub placeholder: bool,
 }
 
 impl LoggedCommand {
@@ -31,11 +34,17 @@ impl LoggedCommand {
             let pos = argv.iter().position(|a| a.as_str() == Some("--model"))?;
             argv.get(pos + 1)?.as_str().map(str::to_string)
         });
+        let exit_code = last.get("exit_code").and_then(Value::as_i64);
+        let duration = last.get("duration_seconds").and_then(pyjson::as_f64);
+        // Every finished attempt updates its entry with the real exit code and duration before
+        // it writes anything else (docs/format.md#command-log).
+        let placeholder = exit_code == Some(0) && duration == Some(0.0);
         LoggedCommand {
-            exit_code: last.get("exit_code").and_then(Value::as_i64),
-            duration: last.get("duration_seconds").and_then(pyjson::as_f64),
+            exit_code: exit_code.filter(|_| !placeholder),
+            duration: duration.filter(|_| !placeholder),
             timestamp: last.get("timestamp").and_then(Value::as_str).map(str::to_string),
             model,
+            placeholder,
         }
     }
 }
@@ -139,5 +148,22 @@ impl AgentSources {
     /// The model the agent ran with, as recorded (command log argv, else `MODEL.md`).
     pub fn recorded_model(&self) -> Option<&str> {
         self.logged.model.as_deref().or(self.model_md.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_placeholder_entry_has_no_outcome() {
+        let entry = |exit: i64, secs: f64| json!({"commands": [{"exit_code": exit, "duration_seconds": secs}]});
+        let placeholder = LoggedCommand::of(&entry(0, 0.0));
+        assert!(placeholder.placeholder);
+        assert_eq!((placeholder.exit_code, placeholder.duration), (None, None));
+        let failed = LoggedCommand::of(&entry(-1, 300.2));
+        assert_eq!((failed.exit_code, failed.duration, failed.placeholder), (Some(-1), Some(300.2), false));
+        assert_eq!(LoggedCommand::of(&entry(0, 12.5)).exit_code, Some(0));
     }
 }

@@ -4,7 +4,7 @@
 use super::cx::AggCx;
 use super::finding::{Difference, Finding};
 use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
-use crate::experiment::era::Era;
+use crate::experiment::era::{CheckpointShape, Era, RunnerShape};
 use crate::experiment::files::RunFile;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -77,9 +77,9 @@ impl RunProgress {
 pub fn config_hash(config: &Value, era: Era) -> String {
     let mut dict = config.clone();
     if let Some(obj) = dict.as_object_mut() {
-        let drop: &[&str] = match era {
-            Era::Jan2026 => &["parallel_subtests", "max_subtests"],
-            Era::Head => {
+        let drop: &[&str] = match era.runner {
+            RunnerShape::Jan => &["parallel_subtests", "max_subtests"],
+            RunnerShape::Head => {
                 &["parallel_subtests", "parallel_high", "parallel_med", "parallel_low", "max_subtests", "tiers_to_run"]
             }
         };
@@ -131,7 +131,7 @@ fn regenerate(cx: &AggCx) -> String {
         Some(Value::Object(m)) => m.clone(),
         _ => {
             let mut m = Map::new();
-            let v3 = era == Era::Head;
+            let v3 = era.checkpoint == CheckpointShape::V3;
             m.insert("version".into(), json!(if v3 { "3.1" } else { "2.0" }));
             m.insert("experiment_id".into(), json!(exp.config.experiment_id));
             m.insert("experiment_dir".into(), json!(exp.root.display().to_string()));
@@ -197,7 +197,7 @@ impl AggregateRule for Checkpoint {
     }
 
     fn params<'a>(&self, cx: &'a AggCx, _at: usize, out: ParamSink<'_, 'a>) {
-        out("era", cx.exp.era.name());
+        out("era", cx.exp.era.code());
     }
 
     fn inputs(&self, cx: &AggCx, _at: usize, out: &mut dyn FnMut(String, crate::util::hash::Hash)) {
@@ -260,6 +260,6 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/scylla-dryrun/config/experiment.json");
         let config = crate::py::json::parse(&std::fs::read(path).expect("fixture")).expect("json");
-        assert_eq!(config_hash(&config, Era::Jan2026), "8553442b41f0adc8");
+        assert_eq!(config_hash(&config, Era::JAN2026), "8553442b41f0adc8");
     }
 }

@@ -8,7 +8,7 @@ use super::cx::RunCx;
 use super::finding::{Finding, JsonType, Malformed, Waiting};
 use super::judge_slot::SlotState;
 use super::{Dep, Link, Output, ParamSink, RunInfo, RunRule, Scope, Spec, Stage, StaleWhen, Strategy};
-use crate::experiment::era::Era;
+use crate::experiment::era::{ConsensusShape, Era, JudgeTiming};
 use crate::py::json as pyjson;
 use serde_json::Value;
 
@@ -47,9 +47,9 @@ pub fn derive_judge_duration(era: Era, times: &[f64]) -> Option<f64> {
     if times.is_empty() {
         return None;
     }
-    Some(match era {
-        Era::Jan2026 => crate::py::stats::py_sum(times),
-        Era::Head => times.iter().copied().fold(0.0, f64::max),
+    Some(match era.judge_timing {
+        JudgeTiming::PerSlot => crate::py::stats::py_sum(times),
+        JudgeTiming::Cumulative => times.iter().copied().fold(0.0, f64::max),
     })
 }
 
@@ -66,7 +66,7 @@ pub(super) fn view(run: &RunCx) -> Option<ConsensusView> {
         }
     }
     let era = run.info.exp.era;
-    let consensus = Consensus::compute(era, &outcomes);
+    let consensus = Consensus::compute(era.consensus, &outcomes);
     let recorded = judge_timing(run).as_ref().and_then(|v| v.get("judge_duration_seconds")).and_then(pyjson::as_f64);
     let times: Vec<f64> = run.slot_views().filter_map(|s| s.sources.duration_seconds).collect();
     let derived = derive_judge_duration(era, &times);
@@ -99,9 +99,9 @@ fn check_against(era: Era, c: &Consensus, existing: &Value) -> Finding {
     if obj.get("score").and_then(pyjson::as_f64).is_none() {
         return Finding::Malformed(file, Malformed::WrongType { key: "score".into(), expected: JsonType::Number });
     }
-    let want = c.to_value(era);
+    let want = c.to_value(era.consensus);
     let mut keys = vec!["score", "passed", "grade", "reasoning"];
-    if era == Era::Head {
+    if era.consensus == ConsensusShape::Closest {
         keys.push("is_valid");
     }
     for key in keys {
@@ -112,7 +112,7 @@ fn check_against(era: Era, c: &Consensus, existing: &Value) -> Finding {
             return Finding::Differs(file, Box::new(compare::difference(key, &have, &want[key], None)));
         }
     }
-    if era == Era::Head {
+    if era.consensus == ConsensusShape::Closest {
         match obj.get("criteria_scores") {
             None => return Finding::Malformed(file, Malformed::MissingKey("criteria_scores".into())),
             // The runner always wrote null here (docs/format.md#bug-resume-loses-criteria-and-judges): accepted, not rewritten.
@@ -155,7 +155,7 @@ impl RunRule for ConsensusRule {
         let view = run.consensus().ok_or(Finding::Waiting(Waiting::Judgments))?;
         let mut out = vec![Output::new(
             RunCx::file("judge/result.json"),
-            pyjson::to_string(&view.consensus.to_value(run.info.exp.era)),
+            pyjson::to_string(&view.consensus.to_value(run.info.exp.era.consensus)),
         )];
         if let Some(t) = &view.timing_to_write {
             out.push(Output::new(RunCx::file("judge/timing.json"), t.as_bytes()));

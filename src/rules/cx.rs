@@ -37,7 +37,7 @@ impl ExpInfo {
     pub fn of(exp: &Experiment) -> Self {
         let cfg = &exp.config;
         ExpInfo {
-            era: exp.era.name(),
+            era: exp.era.code(),
             agent_model: cfg.agent_model().to_string(),
             task_commit: cfg.task_commit.clone(),
             max_turns: cfg.max_turns.map_or("null".into(), |t| t.to_string()),

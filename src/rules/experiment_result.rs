@@ -8,7 +8,7 @@ use super::finding::Finding;
 use super::on_disk::{compare, outputs, read_json};
 use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
 use crate::experiment::Experiment;
-use crate::experiment::era::Era;
+use crate::experiment::era::{AggregateShape, TierOrder};
 use serde_json::Value;
 
 pub static EXPERIMENT_RESULT: ExperimentResult = ExperimentResult;
@@ -31,11 +31,33 @@ static SPEC: Spec = Spec {
 /// The order the runner completed the tiers in: the key order of the checkpoint's
 /// `completed_runs` (it records a tier when its first run finishes), else of its `run_states`.
 pub fn completion_order(exp: &Experiment) -> Vec<String> {
-    let Some(cp) = &exp.checkpoint else { return Vec::new() };
-    ["completed_runs", "run_states"]
-        .iter()
-        .find_map(|k| cp.get(*k).and_then(Value::as_object).filter(|m| !m.is_empty()))
-        .map(|m| m.keys().cloned().collect())
+    if exp.era.tier_order == TierOrder::Ascending {
+        let mut tiers = exp.tiers.clone();
+        tiers.sort_by(|a, b| crate::experiment::names::tier_order(a, b));
+        return tiers;
+    }
+    // Tiers were recorded as they finished: the experiment's report and comparison keep that
+    // order when its result is lost, then the checkpoint (one entry per tier, added as the
+    // tier's first run finished).
+    let from_report = read_json(&exp.root.join("report.json")).and_then(|r| {
+        let children = r.get("children")?.as_array()?;
+        Some(children.iter().filter_map(|c| c.get("tier")?.as_str().map(str::to_string)).collect::<Vec<_>>())
+    });
+    let from_comparison = || {
+        read_json(&exp.root.join("tier_comparison.json"))
+            .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()))
+    };
+    let from_checkpoint = || {
+        let cp = exp.checkpoint.as_ref()?;
+        ["completed_runs", "run_states"]
+            .iter()
+            .find_map(|k| cp.get(*k).and_then(Value::as_object).filter(|m| !m.is_empty()))
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+    };
+    from_report
+        .filter(|o| !o.is_empty())
+        .or_else(|| from_comparison().filter(|o| !o.is_empty()))
+        .or_else(from_checkpoint)
         .unwrap_or_default()
 }
 
@@ -57,10 +79,21 @@ pub(super) fn value(cx: &AggCx) -> Value {
         .tiers
         .iter()
         .filter_map(|t| read_json(&exp.tier_dir(t).join("result.json")).map(|v| (t.clone(), v)))
+        .map(|(t, mut v)| {
+            // pydantic's dump of the experiment leaves out the tiers' computed cost of pass.
+            if exp.era.aggregates == AggregateShape::M
+                && let Some(o) = v.as_object_mut()
+            {
+                o.shift_remove("cost_of_pass");
+            }
+            (t, v)
+        })
         .collect();
     // The current runner dumps its in-memory config, which only the previous file records.
-    let config = match (exp.era, previous.as_ref().and_then(|p| p.get("config"))) {
-        (Era::Head, Some(c)) if c.is_object() => c.clone(),
+    // The runner dumps its in-memory config, which after a resume by a newer runner has that
+    // runner's keys: the previous file records it, the experiment's own config is the fallback.
+    let config = match previous.as_ref().and_then(|p| p.get("config")) {
+        Some(c) if c.is_object() => c.clone(),
         _ => exp.config.raw.clone(),
     };
     let order = completion_order(exp);
@@ -78,7 +111,7 @@ impl AggregateRule for ExperimentResult {
     }
 
     fn params<'a>(&self, cx: &'a AggCx, _at: usize, out: ParamSink<'_, 'a>) {
-        out("era", cx.exp.era.name());
+        out("era", cx.exp.era.code());
         out("config", &cx.config_digest);
         out("tier_order", &cx.completion_order);
     }

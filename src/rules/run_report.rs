@@ -45,7 +45,7 @@ impl RunRule for RunReport {
             Ok(v) => v,
             Err(f) => return f,
         };
-        let era = run.info.exp.era;
+        let era = run.info.exp.era.report;
         let json_file = RunCx::file("report.json");
         let have = match run.src.json(json_file) {
             Ok(v) => v,
@@ -105,7 +105,7 @@ impl RunRule for RunReport {
         let previous = std::fs::read_to_string(run.info.dir.join("report.md")).ok();
         let ws = previous.as_deref().and_then(workspace_section).unwrap_or_else(|| NO_WORKSPACE.to_string());
         let now = run.env.map_or_else(crate::util::time::now_iso, |e| e.now.to_string());
-        let era = run.info.exp.era;
+        let era = run.info.exp.era.report;
         Ok(vec![
             Output::new(RunCx::file("report.json"), pyjson::to_string(&report_json(era, &rr, &now))),
             Output::new(RunCx::file("report.md"), report_md(era, &run.info.id, &rr, &ws, &now)),

@@ -54,7 +54,7 @@ impl AggregateRule for TierResult {
     }
 
     fn params<'a>(&self, cx: &'a AggCx, _at: usize, out: ParamSink<'_, 'a>) {
-        out("era", cx.exp.era.name());
+        out("era", cx.exp.era.code());
     }
 
     fn inputs(&self, cx: &AggCx, at: usize, out: &mut dyn FnMut(String, crate::util::hash::Hash)) {

@@ -278,6 +278,44 @@ fn runner_invalid_result_signature_is_a_failed_agent() {
     assert_eq!(failures(&r), ["infrastructure"], "{r:#}");
 }
 
+/// A timed-out run, then a re-launch that never finished: the runner's placeholder entry (exit 0
+/// after 0.0 s) sits over the earlier attempt's `result.json` (exit −1, zero tokens). The
+/// placeholder records no outcome (docs/format.md#command-log): the run is a failed agent, and a
+/// regenerating reconcile leaves every file of that attempt as it is.
+#[test]
+fn a_placeholder_command_log_never_turns_a_failure_into_a_success() {
+    let exp = Exp::fixture();
+    let timed_out = "Command '['bash', '/abs/agent/replay.sh']' timed out after 300 seconds";
+    exp.remove(&rel("agent/stdout.log"));
+    exp.remove(&rel("agent/stderr.log"));
+    exp.write(&rel("agent/output.txt"), "");
+    exp.write(&rel("agent/cmd_0000_stdout.log"), "");
+    exp.write(&rel("agent/cmd_0000_stderr.log"), "");
+    exp.edit_json(&rel("agent/result.json"), |v| {
+        v["exit_code"] = json!(-1);
+        v["stdout"] = json!("");
+        v["stderr"] = json!(timed_out);
+        v["token_stats"] =
+            json!({"input_tokens": 0, "output_tokens": 0, "cache_creation_tokens": 0, "cache_read_tokens": 0});
+        v["cost_usd"] = json!(0.0);
+        v["api_calls"] = json!(0);
+    });
+    exp.edit_json(&rel("agent/command_log.json"), |v| {
+        v["commands"][0]["exit_code"] = json!(0);
+        v["commands"][0]["duration_seconds"] = json!(0.0);
+    });
+    let r = damaged_run(&exp);
+    assert_run(&r, "failed", "agent_failed");
+    assert_eq!(failures(&r), ["timeout"], "{r:#}");
+    let agent_files: Vec<String> =
+        ["result.json", "output.txt", "timing.json", "MODEL.md"].iter().map(|f| rel(&format!("agent/{f}"))).collect();
+    let before: Vec<Vec<u8>> = agent_files.iter().map(|f| exp.read(f)).collect();
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(1), "the agent is left to execute: {}", crate::util::text(&out.stdout));
+    let after: Vec<Vec<u8>> = agent_files.iter().map(|f| exp.read(f)).collect();
+    assert!(before == after, "the failed attempt's files are kept as the runner wrote them");
+}
+
 // Layouts and eras.
 
 /// Moves the fixture's tiers under `completed/` (the phased layout, January-era content).

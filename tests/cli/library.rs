@@ -102,7 +102,7 @@ fn empty_run_directory_is_missing() {
 fn library_classifies_the_fixture_complete() {
     let exp = Exp::fixture();
     let engine = load(&exp, false);
-    assert_eq!(engine.exp.era, Era::Jan2026);
+    assert_eq!(engine.exp.era, Era::JAN2026);
     assert_eq!(engine.statuses.len(), 7);
     for st in engine.statuses.iter().flatten() {
         assert_eq!((st.agent, st.judge), (AgentStatus::Completed, JudgeStatus::Complete));

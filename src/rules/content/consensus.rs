@@ -1,6 +1,6 @@
 //! `judge/result.json`: the consensus of a run's judge slots (docs/format.md#consensus, docs/format.md#consensus-formula).
 
-use crate::experiment::era::Era;
+use crate::experiment::era::ConsensusShape;
 use crate::py::json as pyjson;
 use crate::rules::content::judgment::{Judgment, grade};
 use serde_json::{Map, Value, json};
@@ -25,20 +25,22 @@ pub struct Consensus {
 }
 
 impl Consensus {
-    /// Computes the consensus the way the era's runner did: the mean of the valid slots'
-    /// scores, a strict majority for `passed`, and the reasoning of slot 1 (January 2026) or of
-    /// the slot closest to the mean, failed slots counting as 0.0 and ties going to the lowest
-    /// slot (current runner).
-    pub fn compute(era: Era, slots: &[SlotOutcome]) -> Consensus {
-        let valid: Vec<&Judgment> = slots
+    /// Computes the consensus the way the runner of `shape` did (docs/format.md#consensus-formula).
+    ///
+    /// - Until 2026-02-09: the mean of every slot with a score, a strict majority for `passed`,
+    ///   slot 1's reasoning, no criteria.
+    /// - From then on: the mean of the valid slots; the reasoning and criteria of the slot closest
+    ///   to the mean among all slots (a failed slot counts as 0.0; ties go to the lowest slot).
+    pub fn compute(shape: ConsensusShape, slots: &[SlotOutcome]) -> Consensus {
+        let counted: Vec<&Judgment> = slots
             .iter()
             .filter_map(|s| match s {
-                SlotOutcome::Judged(j) if j.is_valid => Some(j),
+                SlotOutcome::Judged(j) if j.is_valid || shape == ConsensusShape::FirstSlot => Some(j),
                 _ => None,
             })
             .collect();
-        let all_valid = !slots.is_empty() && valid.len() == slots.len();
-        if valid.is_empty() {
+        let all_valid = !slots.is_empty() && slots.iter().all(|s| matches!(s, SlotOutcome::Judged(j) if j.is_valid));
+        if counted.is_empty() {
             return Consensus {
                 score: 0.0,
                 passed: false,
@@ -48,16 +50,16 @@ impl Consensus {
                 criteria_scores: json!({}),
             };
         }
-        let scores: Vec<f64> = valid.iter().map(|j| j.score).collect();
-        let score = crate::py::stats::py_sum(&scores) / valid.len() as f64;
-        let passes = valid.iter().filter(|j| j.passed).count();
-        let passed = passes as f64 > valid.len() as f64 / 2.0;
-        let (reasoning, criteria) = match era {
-            Era::Jan2026 => {
-                let first = valid[0];
-                (first.reasoning.clone(), json!({}))
-            }
-            Era::Head => {
+        let scores: Vec<f64> = counted.iter().map(|j| j.score).collect();
+        let score = crate::py::stats::py_sum(&scores) / counted.len() as f64;
+        let passes = counted.iter().filter(|j| j.passed).count();
+        let passed = passes as f64 > counted.len() as f64 / 2.0;
+        let (reasoning, criteria) = match shape {
+            ConsensusShape::FirstSlot => match slots.first() {
+                Some(SlotOutcome::Judged(j)) => (j.reasoning.clone(), json!({})),
+                _ => (counted[0].reasoning.clone(), json!({})),
+            },
+            ConsensusShape::Closest => {
                 let mut best: Option<(f64, &SlotOutcome)> = None;
                 for slot in slots {
                     let s = match slot {
@@ -89,62 +91,20 @@ impl Consensus {
         }
     }
 
-    /// `judge/result.json` in the era's shape (4 keys in January 2026, 6 now).
-    pub fn to_value(&self, era: Era) -> Value {
+    /// `judge/result.json` in the shape of its family: 4 keys, or 6 with `criteria_scores`
+    /// `null` as the runner's main path writes it (the criteria go to `run_result.json` and
+    /// the report).
+    pub fn to_value(&self, shape: ConsensusShape) -> Value {
         let mut m = Map::new();
         m.insert("score".into(), pyjson::float(self.score));
         m.insert("passed".into(), json!(self.passed));
         m.insert("grade".into(), json!(self.grade));
         m.insert("reasoning".into(), json!(self.reasoning));
-        if era == Era::Head {
+        if shape == ConsensusShape::Closest {
             m.insert("is_valid".into(), json!(self.is_valid));
-            // The runner wrote null here (docs/format.md#bug-resume-loses-criteria-and-judges); darn keeps the closest judge's criteria.
-            m.insert("criteria_scores".into(), self.criteria_scores.clone());
+            m.insert("criteria_scores".into(), Value::Null);
         }
         Value::Object(m)
-    }
-
-    /// Checks an existing `judge/result.json` against this consensus.
-    pub fn check(&self, era: Era, existing: &Value) -> Result<(), String> {
-        let obj = existing.as_object().ok_or("not a JSON object")?;
-        for key in ["score", "passed", "grade"] {
-            if !obj.contains_key(key) {
-                return Err(format!("missing key `{key}`"));
-            }
-        }
-        let score = obj.get("score").and_then(pyjson::as_f64).ok_or("`score` is not a number")?;
-        if score != self.score {
-            return Err(format!(
-                "score {} disagrees with the judgments' mean {}",
-                pyjson::float_repr(score),
-                pyjson::float_repr(self.score)
-            ));
-        }
-        if obj.get("passed").and_then(Value::as_bool) != Some(self.passed) {
-            return Err(format!("`passed` disagrees with the judges' majority ({})", self.passed));
-        }
-        if obj.get("grade").and_then(Value::as_str) != Some(self.grade.as_str()) {
-            return Err(format!("grade {} disagrees with score (expected {})", obj["grade"], self.grade));
-        }
-        if obj.get("reasoning").and_then(Value::as_str) != Some(self.reasoning.as_str()) {
-            return Err("`reasoning` is not the chosen judge's reasoning".into());
-        }
-        if era == Era::Head {
-            let recorded = !matches!(obj.get("is_valid"), Some(Value::Bool(false)));
-            if recorded != self.is_valid {
-                return Err(format!("`is_valid` is {recorded}, the slots say {}", self.is_valid));
-            }
-            match obj.get("criteria_scores") {
-                None => return Err("missing key `criteria_scores`".into()),
-                // The runner always wrote null (docs/format.md#bug-resume-loses-criteria-and-judges): accepted, not rewritten.
-                Some(Value::Null) => {}
-                Some(c) if *c != self.criteria_scores => {
-                    return Err("`criteria_scores` are not the closest judge's".into());
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
     }
 }
 
@@ -173,15 +133,15 @@ mod tests {
                 SlotOutcome::Judged(Judgment::from_value(&pyjson::parse(&bytes).expect("json")).expect("valid"))
             })
             .collect();
-        let c = Consensus::compute(Era::Jan2026, &slots);
+        let c = Consensus::compute(ConsensusShape::FirstSlot, &slots);
         let bytes = std::fs::read(root.join("result.json")).expect("fixture");
-        assert_eq!(pyjson::to_string(&c.to_value(Era::Jan2026)).as_bytes(), bytes.as_slice());
+        assert_eq!(pyjson::to_string(&c.to_value(ConsensusShape::FirstSlot)).as_bytes(), bytes.as_slice());
     }
 
     #[test]
     fn head_picks_closest_and_majority() {
         let slots = [judged(0.2, false, "low"), judged(0.7, true, "mid"), judged(0.9, true, "high")];
-        let c = Consensus::compute(Era::Head, &slots);
+        let c = Consensus::compute(ConsensusShape::Closest, &slots);
         assert!((c.score - 0.6).abs() < 1e-12);
         assert!(c.passed);
         assert_eq!(c.reasoning, "mid");
@@ -190,7 +150,7 @@ mod tests {
         // A 1-1 split is not a majority; a failed slot makes the consensus invalid and counts as 0.0
         // when choosing the closest judge.
         let slots = [judged(0.25, true, "a"), SlotOutcome::Failed("boom".into()), judged(0.75, false, "b")];
-        let c = Consensus::compute(Era::Head, &slots);
+        let c = Consensus::compute(ConsensusShape::Closest, &slots);
         assert!(!c.passed);
         assert!(!c.is_valid);
         assert_eq!(c.reasoning, "a", "0.25 and 0.75 are equally close to 0.5; the lower slot wins");
@@ -198,19 +158,24 @@ mod tests {
 
     #[test]
     fn all_failed() {
-        let c = Consensus::compute(Era::Head, &[SlotOutcome::Failed("x".into())]);
+        let c = Consensus::compute(ConsensusShape::Closest, &[SlotOutcome::Failed("x".into())]);
         assert_eq!(c.reasoning, "All judges failed to produce valid results");
         assert_eq!((c.score, c.passed, c.grade.as_str(), c.is_valid), (0.0, false, "F", false));
     }
 
     #[test]
-    fn check_accepts_runner_null_criteria() {
-        let c = Consensus::compute(Era::Head, &[judged(0.9, true, "r")]);
-        let mut v = c.to_value(Era::Head);
-        assert_eq!(c.check(Era::Head, &v), Ok(()));
-        v["criteria_scores"] = Value::Null;
-        assert_eq!(c.check(Era::Head, &v), Ok(()));
-        v["score"] = json!(0.5);
-        assert!(c.check(Era::Head, &v).is_err());
+    fn january_averages_every_scored_slot_and_takes_slot_one() {
+        let mut invalid = judged(0.3, false, "first");
+        if let SlotOutcome::Judged(j) = &mut invalid {
+            j.is_valid = false;
+        }
+        let slots = [invalid, judged(0.9, true, "second"), judged(0.9, true, "third")];
+        let c = Consensus::compute(ConsensusShape::FirstSlot, &slots);
+        assert!((c.score - 0.7).abs() < 1e-12, "the invalid slot counts: {}", c.score);
+        assert_eq!(c.reasoning, "first");
+        assert_eq!(pyjson::to_string(&c.to_value(ConsensusShape::FirstSlot)).matches(':').count(), 4);
+        let c = Consensus::compute(ConsensusShape::Closest, &slots);
+        assert!((c.score - 0.9).abs() < 1e-12, "valid slots only from 2026-02-09");
+        assert_eq!(c.to_value(ConsensusShape::Closest)["criteria_scores"], Value::Null, "as the runner writes it");
     }
 }

@@ -31,9 +31,9 @@ pub fn pipeline_section(era: crate::experiment::era::Era, steps: &[StepResult]) 
     if steps.is_empty() {
         return None;
     }
-    let title = match era {
-        crate::experiment::era::Era::Jan2026 => "Build/Lint/Test Pipeline Results",
-        crate::experiment::era::Era::Head => "Build/Lint/Test Pipeline Results (After Agent)",
+    let title = match era.runner {
+        crate::experiment::era::RunnerShape::Jan => "Build/Lint/Test Pipeline Results",
+        crate::experiment::era::RunnerShape::Head => "Build/Lint/Test Pipeline Results (After Agent)",
     };
     let overall = if steps.iter().all(|s| s.passed) { "ALL PASSED ✓" } else { "SOME FAILED ✗" };
     let mut body = format!("**Overall Status**: {overall}");
@@ -80,10 +80,10 @@ mod tests {
 
     #[test]
     fn pipeline_section_per_era_and_outcome() {
-        assert_eq!(pipeline_section(Era::Head, &[]), None);
+        assert_eq!(pipeline_section(Era::HEAD, &[]), None);
         let ok =
             [step("Python Build", true, "Python syntax check passed\n\n"), step("Python Test", true, "1 passed\n")];
-        let (title, body) = pipeline_section(Era::Jan2026, &ok).expect("a section");
+        let (title, body) = pipeline_section(Era::JAN2026, &ok).expect("a section");
         assert_eq!(title, "Build/Lint/Test Pipeline Results");
         assert_eq!(
             body,
@@ -91,7 +91,7 @@ mod tests {
              ### Python Test (PASSED)\n```\n1 passed\n```"
         );
         let mixed = [step("Build", true, "ok"), step("Test", false, "boom")];
-        let (title, body) = pipeline_section(Era::Head, &mixed).expect("a section");
+        let (title, body) = pipeline_section(Era::HEAD, &mixed).expect("a section");
         assert_eq!(title, "Build/Lint/Test Pipeline Results (After Agent)");
         assert!(
             body.starts_with("**Overall Status**: SOME FAILED ✗") && body.contains("### Test (FAILED)\n```\nboom\n```")

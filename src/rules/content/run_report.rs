@@ -1,6 +1,6 @@
 //! A run's `report.json` and `report.md` (docs/format.md#run-report), both built from `run_result.json`.
 
-use crate::experiment::era::Era;
+use crate::experiment::era::ReportShape;
 use crate::observe::claude::TokenStats;
 use crate::py::fmt::{fixed, thousands};
 use crate::py::json as pyjson;
@@ -14,7 +14,7 @@ fn num(v: &Value, key: &str) -> f64 {
 }
 
 /// The run's `report.json`.
-pub fn report_json(era: Era, run_result: &Value, generated_at: &str) -> Value {
+pub fn report_json(shape: ReportShape, run_result: &Value, generated_at: &str) -> Value {
     let mut m = Map::new();
     m.insert("run_number".into(), run_result.get("run_number").cloned().unwrap_or(Value::Null));
     m.insert("score".into(), run_result.get("judge_score").cloned().unwrap_or(Value::Null));
@@ -23,17 +23,131 @@ pub fn report_json(era: Era, run_result: &Value, generated_at: &str) -> Value {
     m.insert("cost_usd".into(), run_result.get("cost_usd").cloned().unwrap_or(Value::Null));
     m.insert("duration_seconds".into(), run_result.get("duration_seconds").cloned().unwrap_or(Value::Null));
     m.insert("generated_at".into(), json!(generated_at));
-    if era == Era::Head
-        && let Some(metrics) = run_result.get("process_metrics").and_then(Value::as_object)
+    // The runner passes these as floats: an integer score is written `1.0`.
+    for key in ["score", "cost_usd", "duration_seconds"] {
+        if let Some(f) = m.get(key).filter(|v| v.is_number()).and_then(pyjson::as_f64) {
+            m.insert(key.into(), pyjson::float(f));
+        }
+    }
+    if shape == ReportShape::ProcessMetrics
+        && let Some(metrics) = process_metrics(run_result)
     {
         let mut pm = Map::new();
-        for key in ["r_prog", "strategic_drift", "cfp", "pr_revert_rate"] {
-            let v = metrics.get(key).and_then(pyjson::as_f64).filter(|f| f.is_finite());
+        for key in PROCESS_KEYS {
+            // None and NaN become null; an infinite value stays a float.
+            let v = metrics.get(key).and_then(py_float).filter(|f| !f.is_nan());
             pm.insert(key.into(), v.map_or(Value::Null, pyjson::float));
         }
         m.insert("process_metrics".into(), Value::Object(pm));
     }
     Value::Object(m)
+}
+
+const PROCESS_KEYS: [&str; 4] = ["r_prog", "strategic_drift", "cfp", "pr_revert_rate"];
+
+/// `process_metrics` when it is a non-empty object (the runner shows nothing otherwise).
+fn process_metrics(run_result: &Value) -> Option<&Map<String, Value>> {
+    run_result.get("process_metrics").and_then(Value::as_object).filter(|m| !m.is_empty())
+}
+
+/// Python's `float(v)`: numbers, booleans and numeric strings.
+fn py_float(v: &Value) -> Option<f64> {
+    match v {
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::String(s) => {
+            let t = s.trim().to_ascii_lowercase();
+            match t.trim_start_matches(['+', '-']) {
+                "inf" | "infinity" => Some(if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }),
+                "nan" => Some(f64::NAN),
+                _ => t.parse().ok(),
+            }
+        }
+        other => pyjson::as_f64(other),
+    }
+}
+
+/// `f"{x:.Nf}"`, with Python's `inf` and `nan`.
+fn py_fixed(x: f64, digits: usize) -> String {
+    if x.is_nan() {
+        "nan".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        fixed(x, digits)
+    }
+}
+
+/// Python's `str.title()`: a cased character after an uncased one is upper-cased, every other
+/// cased character lower-cased (`r2d2-ok` → `R2D2-Ok`).
+pub fn py_title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut previous_cased = false;
+    for c in s.chars() {
+        let cased = c.is_lowercase() || c.is_uppercase();
+        if previous_cased {
+            out.extend(c.to_lowercase());
+        } else {
+            out.extend(c.to_uppercase());
+        }
+        previous_cased = cased;
+    }
+    out
+}
+
+/// A criterion's score as the runner prints it: `.2f` for numbers (booleans count), else the
+/// value as Python's `str` shows it.
+fn criterion_score(data: &Map<String, Value>) -> String {
+    match data.get("score") {
+        None => "N/A".into(),
+        Some(Value::Null) => "None".into(),
+        Some(Value::Bool(b)) => fixed(f64::from(u8::from(*b)), 2),
+        Some(v @ Value::Number(_)) => pyjson::as_f64(v).map_or_else(|| v.to_string(), |f| py_fixed(f, 2)),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => crate::rules::content::aggregate::py_str(other),
+    }
+}
+
+/// The criteria section (only when the chosen judge gave criteria).
+fn criteria_section(criteria: &Map<String, Value>, push: &mut dyn FnMut(&str)) {
+    push("### Criteria Scores");
+    push("");
+    push("| Criterion | Score | Explanation |");
+    push("|-----------|-------|-------------|");
+    let explanation = |data: &Map<String, Value>| -> String {
+        match data.get("explanation") {
+            Some(Value::String(s)) => s.clone(),
+            None => "No explanation provided".into(),
+            Some(other) => crate::rules::content::aggregate::py_str(other),
+        }
+    };
+    for (name, data) in criteria {
+        match data {
+            Value::Object(d) => {
+                let text = explanation(d);
+                let mut short: String = text.chars().take(100).collect::<String>().replace('|', "\\|");
+                if text.chars().count() > 100 {
+                    short.push_str("...");
+                }
+                push(&format!("| {name} | {} | {short} |", criterion_score(d)));
+            }
+            other => {
+                let v = pyjson::as_f64(other)
+                    .map_or_else(|| crate::rules::content::aggregate::py_str(other), |f| py_fixed(f, 2));
+                push(&format!("| {name} | {v} | - |"));
+            }
+        }
+    }
+    push("");
+    push("### Detailed Explanations");
+    push("");
+    for (name, data) in criteria {
+        if let Value::Object(d) = data {
+            push(&format!("#### {} ({})", py_title(&name.replace('_', " ")), criterion_score(d)));
+            push("");
+            push(&explanation(d));
+            push("");
+        }
+    }
 }
 
 /// The token line of the summary table.
@@ -68,7 +182,7 @@ pub fn workspace_section(previous_md: &str) -> Option<String> {
 }
 
 /// The run's `report.md`; `workspace` is the workspace section's body (see [`workspace_section`]).
-pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, generated_at: &str) -> String {
+pub fn report_md(shape: ReportShape, run_id: &str, run_result: &Value, workspace: &str, generated_at: &str) -> String {
     let tokens = TokenStats::from_value(run_result.get("token_stats").unwrap_or(&Value::Null));
     let score = num(run_result, "judge_score");
     let passed = run_result.get("judge_passed").and_then(Value::as_bool).unwrap_or(false);
@@ -134,7 +248,7 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
             let n = judge.get("judge_number").and_then(Value::as_u64).unwrap_or(i as u64 + 1);
             let model = judge.get("model").and_then(Value::as_str).unwrap_or("unknown");
             let jscore = judge.get("score").and_then(pyjson::as_f64).map_or_else(|| "N/A".to_string(), |s| fixed(s, 3));
-            let jgrade = judge.get("grade").and_then(Value::as_str).unwrap_or("N/A");
+            let jgrade = judge.get("grade").and_then(Value::as_str).filter(|g| !g.is_empty()).unwrap_or("N/A");
             let jpassed = judge.get("passed").and_then(Value::as_bool).unwrap_or(false);
             push(&format!("#### Judge {n}: {model}"));
             push("");
@@ -144,7 +258,11 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
             push(&format!("| Passed | {} |", check(jpassed)));
             push(&format!("| Grade | {jgrade} |"));
             push("");
-            let reasoning = judge.get("reasoning").and_then(Value::as_str).unwrap_or("");
+            let reasoning = judge
+                .get("reasoning")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .unwrap_or("No reasoning provided");
             push(&format!("**Reasoning:** {reasoning}"));
             push("");
             push(&format!("- [View judgment](./judge/judge_{n:02}/judgment.json)"));
@@ -155,30 +273,14 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
         let reasoning = run_result.get("judge_reasoning").and_then(Value::as_str).unwrap_or("");
         push(&format!("**Reasoning:** {reasoning}"));
         push("");
-        push("- [View judgment](./judge/judge_01/judgment.json)");
+        push("- [View full judgment](./judge/judge_01/judgment.json)");
         push("");
     }
-
-    if let Some(criteria) = run_result.get("criteria_scores").and_then(Value::as_object).filter(|c| !c.is_empty()) {
-        push("### Criteria Scores");
-        push("");
-        push("| Criterion | Score |");
-        push("|-----------|-------|");
-        for (name, c) in criteria {
-            let s = c.get("score").and_then(pyjson::as_f64).map_or_else(|| "N/A".to_string(), |s| fixed(s, 2));
-            push(&format!("| {name} | {s} |"));
-        }
-        push("");
-        push("### Detailed Explanations");
-        push("");
-        for (name, c) in criteria {
-            let text = c.get("explanation").and_then(Value::as_str).unwrap_or("No explanation provided");
-            push(&format!("**{name}**: {text}"));
-            push("");
-        }
-    }
-
+    // The runner always leaves one more blank line after the judges.
     push("");
+    if let Some(criteria) = run_result.get("criteria_scores").and_then(Value::as_object).filter(|c| !c.is_empty()) {
+        criteria_section(criteria, &mut push);
+    }
     push("---");
     push("");
     push("## Workspace State");
@@ -187,19 +289,19 @@ pub fn report_md(era: Era, run_id: &str, run_result: &Value, workspace: &str, ge
     push("");
     push("---");
     push("");
-    if era == Era::Head
-        && let Some(metrics) = run_result.get("process_metrics").and_then(Value::as_object)
+    if shape == ReportShape::ProcessMetrics
+        && let Some(metrics) = process_metrics(run_result)
     {
         let show = |k: &str| {
-            metrics.get(k).and_then(pyjson::as_f64).filter(|f| f.is_finite()).map_or("N/A".to_string(), |f| fixed(f, 4))
+            metrics.get(k).and_then(py_float).filter(|f| !f.is_nan()).map_or("N/A".to_string(), |f| py_fixed(f, 4))
         };
         push("## Process Metrics");
         push("");
         push("| Metric | Value |");
         push("|--------|-------|");
-        push(&format!("| R_Prog | {} |", show("r_prog")));
+        push(&format!("| R_Prog (Fine-Grained Progress) | {} |", show("r_prog")));
         push(&format!("| Strategic Drift | {} |", show("strategic_drift")));
-        push(&format!("| CFP | {} |", show("cfp")));
+        push(&format!("| CFP (Change Fail %) | {} |", show("cfp")));
         push(&format!("| PR Revert Rate | {} |", show("pr_revert_rate")));
         push("");
         push("---");
@@ -234,13 +336,19 @@ mod tests {
             let rr = pyjson::parse(&std::fs::read(dir.join("run_result.json")).expect("fixture")).expect("json");
             let old_json = pyjson::parse(&std::fs::read(dir.join("report.json")).expect("fixture")).expect("json");
             let generated = old_json["generated_at"].as_str().expect("generated_at");
-            let json_text = pyjson::to_string(&report_json(Era::Jan2026, &rr, generated));
+            let json_text = pyjson::to_string(&report_json(crate::experiment::era::ReportShape::Plain, &rr, generated));
             assert_eq!(json_text.as_bytes(), std::fs::read(dir.join("report.json")).expect("fixture").as_slice());
 
             let old_md = std::fs::read_to_string(dir.join("report.md")).expect("fixture");
             let md_generated = old_md.lines().find_map(|l| l.strip_prefix("**Generated**: ")).expect("generated line");
             let ws = workspace_section(&old_md).expect("workspace section");
-            let md = report_md(Era::Jan2026, &format!("{tier}/{subtest}/run_01"), &rr, &ws, md_generated);
+            let md = report_md(
+                crate::experiment::era::ReportShape::Plain,
+                &format!("{tier}/{subtest}/run_01"),
+                &rr,
+                &ws,
+                md_generated,
+            );
             assert_eq!(md, old_md, "{tier}");
         }
     }

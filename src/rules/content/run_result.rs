@@ -1,7 +1,7 @@
 //! `run_result.json`: the run summary (docs/format.md#run-result), with `judges[]`, per-judge validity and
 //! criteria kept (fixing docs/format.md#bug-regeneration-needs-two-passes, docs/format.md#bug-regenerated-run-result-is-incomplete, docs/format.md#bug-judge-rerun-patches-run-result-partially, docs/format.md#bug-resumed-runs-lose-judges-in-tier-result, docs/format.md#bug-resume-loses-criteria-and-judges).
 
-use crate::experiment::era::Era;
+use crate::experiment::era::{Era, RunResultShape};
 use crate::observe::claude::TokenStats;
 use crate::py::json as pyjson;
 use crate::rules::content::consensus::{Consensus, SlotOutcome};
@@ -28,69 +28,129 @@ pub struct RunResultInputs<'a> {
     pub previous: Option<&'a Value>,
 }
 
-/// Builds `run_result.json` in the era's key order.
+/// Builds `run_result.json` in the shape of its family (docs/format.md#run-result).
 pub fn build(inp: &RunResultInputs) -> Value {
+    let shape = inp.era.run_result;
     let c = inp.consensus;
     let judges: Vec<Value> =
-        inp.slots.iter().enumerate().map(|(i, (model, outcome))| judge_entry(inp.era, i + 1, model, outcome)).collect();
+        inp.slots.iter().enumerate().map(|(i, (model, outcome))| judge_entry(shape, i + 1, model, outcome)).collect();
     let tokens_input = inp.tokens.input_tokens + inp.tokens.cache_read_tokens;
     let duration = inp.agent_duration + inp.judge_duration;
     let workspace = format!("{}/workspace", inp.run_path);
     let logs = format!("{}/agent", inp.run_path);
     let command_log = format!("{}/agent/command_log.json", inp.run_path);
-    let mut m = Map::new();
-    match inp.era {
-        Era::Jan2026 => {
-            m.insert("run_number".into(), json!(inp.run_number));
-            m.insert("exit_code".into(), json!(inp.exit_code));
-            m.insert("token_stats".into(), inp.tokens.to_value());
-            m.insert("tokens_input".into(), json!(tokens_input));
-            m.insert("tokens_output".into(), json!(inp.tokens.output_tokens));
-            m.insert("cost_usd".into(), pyjson::float(inp.cost_usd));
-            m.insert("duration_seconds".into(), pyjson::float(duration));
-            m.insert("agent_duration_seconds".into(), pyjson::float(inp.agent_duration));
-            m.insert("judge_duration_seconds".into(), pyjson::float(inp.judge_duration));
-            m.insert("judge_score".into(), pyjson::float(c.score));
-            m.insert("judge_passed".into(), json!(c.passed));
-            m.insert("judge_grade".into(), json!(c.grade));
-            m.insert("judge_reasoning".into(), json!(c.reasoning));
-            m.insert("judges".into(), Value::Array(judges));
-            m.insert("workspace_path".into(), json!(workspace));
-            m.insert("logs_path".into(), json!(logs));
-            m.insert("command_log_path".into(), json!(command_log));
-            m.insert("criteria_scores".into(), json!({}));
+    // The closest judge's criteria from 2026-02-09 on; an empty object before.
+    let criteria = if shape >= RunResultShape::Feb09 { c.criteria_scores.clone() } else { json!({}) };
+    // The process lists are the runner's own (from the workspace diff); the judges' verdict in
+    // them follows the final consensus, as the runner refreshes it before writing.
+    let progress: Vec<Value> = carried_list(inp.previous, "progress_tracking")
+        .into_iter()
+        .map(|mut step| {
+            if let Some(o) = step.as_object_mut() {
+                o.insert("goal_alignment".into(), pyjson::float(c.score));
+            }
+            step
+        })
+        .collect();
+    let changes: Vec<Value> = carried_list(inp.previous, "changes")
+        .into_iter()
+        .map(|mut change| {
+            if let Some(o) = change.as_object_mut() {
+                o.insert("succeeded".into(), json!(c.passed));
+            }
+            change
+        })
+        .collect();
+    let field = |key: &str| -> Value {
+        match key {
+            "run_number" => json!(inp.run_number),
+            "exit_code" => json!(inp.exit_code),
+            "token_stats" => inp.tokens.to_value(),
+            "tokens_input" => json!(tokens_input),
+            "tokens_output" => json!(inp.tokens.output_tokens),
+            "cost_usd" => pyjson::float(inp.cost_usd),
+            "duration_seconds" => pyjson::float(duration),
+            "agent_duration_seconds" => pyjson::float(inp.agent_duration),
+            "judge_duration_seconds" => pyjson::float(inp.judge_duration),
+            "judge_score" => pyjson::float(c.score),
+            "judge_passed" => json!(c.passed),
+            "judge_grade" => json!(c.grade),
+            "judge_reasoning" => json!(c.reasoning),
+            "judges" => Value::Array(judges.clone()),
+            "workspace_path" => json!(workspace),
+            "logs_path" => json!(logs),
+            "command_log_path" => json!(command_log),
+            "criteria_scores" => criteria.clone(),
+            "baseline_pipeline_summary" => inp.baseline_summary.cloned().unwrap_or(Value::Null),
+            "process_metrics" => process_metrics(&progress, &changes),
+            "progress_tracking" => Value::Array(progress.clone()),
+            "changes" => Value::Array(changes.clone()),
+            _ => Value::Null,
         }
-        Era::Head => {
-            let progress = carried_list(inp.previous, "progress_tracking");
-            let changes = carried_list(inp.previous, "changes");
-            m.insert("run_number".into(), json!(inp.run_number));
-            m.insert("cost_usd".into(), pyjson::float(inp.cost_usd));
-            m.insert("duration_seconds".into(), pyjson::float(duration));
-            m.insert("exit_code".into(), json!(inp.exit_code));
-            m.insert("token_stats".into(), inp.tokens.to_value());
-            m.insert("agent_duration_seconds".into(), pyjson::float(inp.agent_duration));
-            m.insert("judge_duration_seconds".into(), pyjson::float(inp.judge_duration));
-            m.insert("judge_score".into(), pyjson::float(c.score));
-            m.insert("judge_passed".into(), json!(c.passed));
-            m.insert("judge_grade".into(), json!(c.grade));
-            m.insert("judge_reasoning".into(), json!(c.reasoning));
-            m.insert("workspace_path".into(), json!(workspace));
-            m.insert("logs_path".into(), json!(logs));
-            m.insert("judges".into(), Value::Array(judges));
-            m.insert("command_log_path".into(), json!(command_log));
-            m.insert("criteria_scores".into(), c.criteria_scores.clone());
-            m.insert("baseline_pipeline_summary".into(), inp.baseline_summary.cloned().unwrap_or(Value::Null));
-            m.insert("tokens_input".into(), json!(tokens_input));
-            m.insert("tokens_output".into(), json!(inp.tokens.output_tokens));
-            m.insert("process_metrics".into(), process_metrics(&progress, &changes));
-            m.insert("progress_tracking".into(), Value::Array(progress));
-            m.insert("changes".into(), Value::Array(changes));
-        }
-    }
-    Value::Object(m)
+    };
+    Value::Object(keys(shape).iter().map(|k| ((*k).to_string(), field(k))).collect())
 }
 
-fn judge_entry(era: Era, number: usize, model: &str, outcome: &SlotOutcome) -> Value {
+/// The keys of `run_result.json`, in order, per shape.
+pub fn keys(shape: RunResultShape) -> &'static [&'static str] {
+    const TO_DICT: [&str; 22] = [
+        "run_number",
+        "exit_code",
+        "token_stats",
+        "tokens_input",
+        "tokens_output",
+        "cost_usd",
+        "duration_seconds",
+        "agent_duration_seconds",
+        "judge_duration_seconds",
+        "judge_score",
+        "judge_passed",
+        "judge_grade",
+        "judge_reasoning",
+        "judges",
+        "workspace_path",
+        "logs_path",
+        "command_log_path",
+        "criteria_scores",
+        "baseline_pipeline_summary",
+        "process_metrics",
+        "progress_tracking",
+        "changes",
+    ];
+    // pydantic's field order (2026-05-03 on), then what the runner adds to the dump.
+    const MODEL_DUMP: [&str; 22] = [
+        "run_number",
+        "cost_usd",
+        "duration_seconds",
+        "exit_code",
+        "token_stats",
+        "agent_duration_seconds",
+        "judge_duration_seconds",
+        "judge_score",
+        "judge_passed",
+        "judge_grade",
+        "judge_reasoning",
+        "workspace_path",
+        "logs_path",
+        "judges",
+        "command_log_path",
+        "criteria_scores",
+        "baseline_pipeline_summary",
+        "tokens_input",
+        "tokens_output",
+        "process_metrics",
+        "progress_tracking",
+        "changes",
+    ];
+    match shape {
+        RunResultShape::Jan | RunResultShape::Feb09 => &TO_DICT[..18],
+        RunResultShape::Feb15 => &TO_DICT[..19],
+        RunResultShape::Feb27 => &TO_DICT,
+        RunResultShape::Head => &MODEL_DUMP,
+    }
+}
+
+fn judge_entry(shape: RunResultShape, number: usize, model: &str, outcome: &SlotOutcome) -> Value {
     let mut m = Map::new();
     m.insert("model".into(), json!(model));
     let (is_valid, criteria) = match outcome {
@@ -110,7 +170,7 @@ fn judge_entry(era: Era, number: usize, model: &str, outcome: &SlotOutcome) -> V
         }
     };
     m.insert("judge_number".into(), json!(number));
-    if era == Era::Head {
+    if shape >= RunResultShape::Feb09 {
         m.insert("is_valid".into(), json!(is_valid));
         m.insert("criteria_scores".into(), criteria);
     }

@@ -175,7 +175,7 @@ fn non_empty_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// Python's `str(value)` of a JSON value, as an f-string prints it.
-fn py_str(v: &Value) -> String {
+pub fn py_str(v: &Value) -> String {
     match v {
         Value::String(s) if pyjson::as_f64(v).is_none() => s.clone(),
         other => py_repr(other),
@@ -457,15 +457,15 @@ mod tests {
                     .iter()
                     .map(|(_, run)| load(&run.join("run_result.json")))
                     .collect();
-                let result = subtest_result(Era::Jan2026, tier, &id, &runs);
-                let files = subtest_files(Era::Jan2026, &result, &stamps(&dir));
+                let result = subtest_result(Era::JAN2026, tier, &id, &runs);
+                let files = subtest_files(Era::JAN2026, &result, &stamps(&dir));
                 assert_same(&files.report_json, &dir.join("report.json"));
                 assert_same(&files.report_md, &dir.join("report.md"));
                 subtests.push(result);
             }
             let previous = load(&tier_dir.join("result.json"));
-            let out = tier_result(Era::Jan2026, tier, subtests, Some(&previous));
-            let files = tier_files(Era::Jan2026, &out, &stamps(&tier_dir));
+            let out = tier_result(Era::JAN2026, tier, subtests, Some(&previous));
+            let files = tier_files(Era::JAN2026, &out, &stamps(&tier_dir));
             assert_same(&files.result_json, &tier_dir.join("result.json"));
             assert_same(files.best_subtest_json.as_deref().expect("one subtest"), &tier_dir.join("best_subtest.json"));
             assert_same(&files.report_json, &tier_dir.join("report.json"));
@@ -475,7 +475,7 @@ mod tests {
         }
         let previous = load(&root.join("result.json"));
         let result = experiment_result(&config, tiers, Some(&previous), &[], &ExperimentTimes::default());
-        let files = experiment_files(Era::Jan2026, &result, &stamps(&root));
+        let files = experiment_files(Era::JAN2026, &result, &stamps(&root));
         assert_same(&files.result_json, &root.join("result.json"));
         assert_same(&files.report_json, &root.join("report.json"));
         assert_same(&files.report_md, &root.join("report.md"));
@@ -493,17 +493,17 @@ mod tests {
                 result: load(&dir.join("result.json")),
                 best_subtest: Some(load(&dir.join("best_subtest.json"))),
             };
-            let files = tier_files(Era::Jan2026, &out, &stamps(&dir));
+            let files = tier_files(Era::JAN2026, &out, &stamps(&dir));
             assert_same(&files.report_md, &dir.join("report.md"));
             assert_same(&files.summary_md, &dir.join("summary.md"));
             for (id, subtest) in subtests_of(&out.result) {
                 let sub_dir = dir.join(id);
-                let files = subtest_files(Era::Jan2026, subtest, &stamps(&sub_dir));
+                let files = subtest_files(Era::JAN2026, subtest, &stamps(&sub_dir));
                 assert_same(&files.report_json, &sub_dir.join("report.json"));
             }
         }
         let result = load(&root.join("result.json"));
-        let files = experiment_files(Era::Jan2026, &result, &stamps(&root));
+        let files = experiment_files(Era::JAN2026, &result, &stamps(&root));
         assert_same(&files.report_md, &root.join("report.md"));
         assert_same(&files.tier_comparison_json, &root.join("tier_comparison.json"));
     }
@@ -514,8 +514,8 @@ mod tests {
         let root = fixture();
         let tier_dir = root.join("T5");
         let runs = vec![load(&tier_dir.join("01/run_01/run_result.json"))];
-        let subtest = subtest_result(Era::Jan2026, "T5", "01", &runs);
-        let out = tier_result(Era::Jan2026, "T5", vec![subtest], None);
+        let subtest = subtest_result(Era::JAN2026, "T5", "01", &runs);
+        let out = tier_result(Era::JAN2026, "T5", vec![subtest], None);
         let mut expected = load(&tier_dir.join("result.json"));
         // Sum of run durations instead of the tier's wall clock; no inheritance record.
         expected["total_duration"] = runs[0]["duration_seconds"].clone();

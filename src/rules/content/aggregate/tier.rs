@@ -7,7 +7,7 @@ use super::{
     FOOTER, Generated, RunView, TokenStats, best_run, criteria_table, field_or, non_empty_str, num, number_or, py_str,
     run_duration_sum, runs_of, subtests_of,
 };
-use crate::experiment::era::Era;
+use crate::experiment::era::{AggregateShape, Era};
 use crate::py::fmt as pyfmt;
 use crate::py::json as pyjson;
 use crate::py::stats as pystats;
@@ -90,12 +90,12 @@ pub fn tier_result(era: Era, tier: &str, subtests: Vec<Value>, previous: Option<
     result.insert("tiebreaker_needed".into(), Value::Bool(tiebreaker_needed));
     result.insert("total_cost".into(), pyjson::float(pystats::py_sum(&costs)));
     result.insert("total_duration".into(), total_duration);
-    match era {
-        Era::Jan2026 => {
+    match era.aggregates {
+        AggregateShape::J | AggregateShape::F => {
             result.insert("cost_of_pass".into(), pyjson::float(cost_of_pass));
             result.insert("token_stats".into(), tokens.to_value());
         }
-        Era::Head => {
+        AggregateShape::M => {
             result.insert("token_stats".into(), tokens.to_value());
             result.insert("cost_of_pass".into(), pyjson::float(cost_of_pass));
         }
@@ -357,9 +357,9 @@ fn tier_report_md(era: Era, result: &Value, generated_at: &str) -> String {
 /// Column separator of the tier and experiment criteria tables: the Jan-2026 runner wrote six
 /// dashes, the HEAD runner's shared table helper eight.
 pub(super) fn criteria_separator(era: Era) -> &'static str {
-    match era {
-        Era::Jan2026 => "------|",
-        Era::Head => "--------|",
+    match era.aggregates {
+        AggregateShape::J => "------|",
+        AggregateShape::F | AggregateShape::M => "--------|",
     }
 }
 
@@ -412,7 +412,7 @@ mod tests {
     }
 
     fn subtest(id: &str, runs: &[Value]) -> Value {
-        subtest_result(Era::Jan2026, "T3", id, runs)
+        subtest_result(Era::JAN2026, "T3", id, runs)
     }
 
     #[test]
@@ -422,7 +422,7 @@ mod tests {
             subtest("02", &[run(1, 0.9, 500, 0.2, 10.0), run(2, 0.95, 500, 0.4, 10.0)]),
             subtest("03", &[run(1, 0.5, 50, 0.1, 10.0)]),
         ];
-        let out = tier_result(Era::Jan2026, "T3", subtests, None);
+        let out = tier_result(Era::JAN2026, "T3", subtests, None);
         let r = &out.result;
         assert_eq!(r["best_subtest"], json!("02"));
         assert_eq!(r["best_subtest_score"].as_f64(), Some(0.925));
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(best["votes"][1]["reasoning"], json!("Pass rate: 100.0%, Mean score: 0.750, Consistency: 0.906"));
         let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
         assert_eq!(keys[8..], ["cost_of_pass", "token_stats"]);
-        let head = tier_result(Era::Head, "T3", vec![subtest("01", &[])], None);
+        let head = tier_result(Era::HEAD, "T3", vec![subtest("01", &[])], None);
         let keys: Vec<&String> = head.result.as_object().unwrap().keys().collect();
         assert_eq!(keys[8..], ["token_stats", "cost_of_pass"]);
     }
@@ -454,7 +454,7 @@ mod tests {
         // Medians 0.9 and 0.88: margin < 0.05, so the cheaper (second-ranked) subtest wins.
         let subtests =
             vec![subtest("01", &[run(1, 0.9, 5000, 0.1, 1.0)]), subtest("02", &[run(1, 0.88, 1200, 0.1, 1.0)])];
-        let out = tier_result(Era::Jan2026, "T1", subtests, None);
+        let out = tier_result(Era::JAN2026, "T1", subtests, None);
         assert_eq!(out.result["best_subtest"], json!("02"));
         assert_eq!(out.result["best_subtest_score"].as_f64(), Some(0.88));
         assert_eq!(out.result["tiebreaker_needed"], json!(true));
@@ -469,7 +469,7 @@ mod tests {
         // Equal token totals keep the first-ranked subtest.
         let subtests =
             vec![subtest("01", &[run(1, 0.88, 1200, 0.1, 1.0)]), subtest("02", &[run(1, 0.9, 1200, 0.1, 1.0)])];
-        let out = tier_result(Era::Jan2026, "T1", subtests, None);
+        let out = tier_result(Era::JAN2026, "T1", subtests, None);
         assert_eq!(out.result["best_subtest"], json!("02"));
         assert_eq!(out.result["tiebreaker_needed"], json!(true));
     }
@@ -478,11 +478,11 @@ mod tests {
     fn equal_medians_keep_subtest_order() {
         let subtests = vec![subtest("02", &[run(1, 0.8, 10, 0.1, 1.0)]), subtest("01", &[run(1, 0.8, 10, 0.1, 1.0)])];
         // No previous file: sorted by id, so "01" ranks first and wins the token tie.
-        let out = tier_result(Era::Jan2026, "T1", subtests.clone(), None);
+        let out = tier_result(Era::JAN2026, "T1", subtests.clone(), None);
         assert_eq!(out.result["best_subtest"], json!("01"));
         // A previous file listing "02" first keeps that order, and "02" wins.
         let previous = json!({"subtest_results": {"02": {}, "01": {}}, "total_duration": 12.5});
-        let out = tier_result(Era::Jan2026, "T1", subtests, Some(&previous));
+        let out = tier_result(Era::JAN2026, "T1", subtests, Some(&previous));
         let order: Vec<&String> = out.result["subtest_results"].as_object().unwrap().keys().collect();
         assert_eq!(order, ["02", "01"]);
         assert_eq!(out.result["best_subtest"], json!("02"));
@@ -491,18 +491,18 @@ mod tests {
 
     #[test]
     fn no_subtests_and_no_passes() {
-        let out = tier_result(Era::Jan2026, "T4", vec![], None);
+        let out = tier_result(Era::JAN2026, "T4", vec![], None);
         assert!(out.best_subtest.is_none());
         let text = pyjson::to_string(&out.result);
         assert!(text.contains("\"best_subtest\": null,"));
         assert!(text.contains("\"cost_of_pass\": Infinity,"));
-        let files = tier_files(Era::Jan2026, &out, &Generated::same("now"));
+        let files = tier_files(Era::JAN2026, &out, &Generated::same("now"));
         assert!(files.best_subtest_json.is_none());
         assert!(files.report_md.contains("| Best Subtest | N/A |"));
         assert!(files.report_json.contains("\"report\": null"));
 
         let failing = vec![subtest("01", &[run(1, 0.1, 10, 0.5, 1.0)])];
-        let out = tier_result(Era::Jan2026, "T4", failing, None);
+        let out = tier_result(Era::JAN2026, "T4", failing, None);
         assert_eq!(out.result["best_subtest"], json!("01"));
         assert!(pyjson::to_string(&out.result).contains("\"cost_of_pass\": Infinity,"));
     }
@@ -513,13 +513,13 @@ mod tests {
         a["criteria_scores"] = json!({"quality": {"score": 0.9}});
         let mut b = run(1, 0.7, 10, 0.1, 1.0);
         b["criteria_scores"] = json!({"quality": {"score": 0.6}});
-        let out = tier_result(Era::Jan2026, "T2", vec![subtest("01", &[a]), subtest("02", &[b])], None);
-        let md = tier_files(Era::Jan2026, &out, &Generated::same("now")).report_md;
+        let out = tier_result(Era::JAN2026, "T2", vec![subtest("01", &[a]), subtest("02", &[b])], None);
+        let md = tier_files(Era::JAN2026, &out, &Generated::same("now")).report_md;
         let expected = "## Per-Criteria Scores (Best Run per Subtest)\n\n\
             | Criterion | 01 | 02 |\n|-----------|------|------|\n\
             | quality | ***0.90*** | 0.60 |\n| **Total** | **0.90** | **0.70** |\n";
         assert!(md.contains(expected), "{md}");
-        let md = tier_files(Era::Head, &out, &Generated::same("now")).report_md;
+        let md = tier_files(Era::HEAD, &out, &Generated::same("now")).report_md;
         assert!(md.contains("|-----------|--------|--------|\n"), "{md}");
     }
 }

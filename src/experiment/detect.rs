@@ -1,0 +1,235 @@
+//! Which runner wrote an experiment, family by family, from the files it has
+//! (docs/format.md#era-detection).
+//!
+//! Each family's shape is read from intact files of that family where there are any (the keys
+//! and key order of `run_result.json`, the keys of `judge/result.json`, a Process Metrics
+//! section, the aggregates' separators); a family with no file to go by takes the shape of the
+//! runner the other families point to. A tree resumed by a newer runner can mix shapes: the
+//! newest shape seen wins, since that runner is the one that will read the tree next.
+
+use super::era::{
+    AggregateShape, CheckpointShape, ConsensusShape, Era, JudgeTiming, ReportShape, RunResultShape, RunnerShape,
+    TierOrder,
+};
+use super::{Layout, RunLoc};
+use serde_json::Value;
+use std::path::Path;
+
+/// How many files of one family are read at most.
+const SAMPLE: usize = 8;
+
+/// The shape of one `run_result.json`.
+pub fn run_result_shape(v: &Value) -> Option<RunResultShape> {
+    let obj = v.as_object()?;
+    let second = obj.keys().nth(1).map(String::as_str);
+    let first_judge = obj.get("judges").and_then(Value::as_array).and_then(|j| j.first());
+    Some(if second == Some("cost_usd") {
+        RunResultShape::Head
+    } else if obj.contains_key("process_metrics") {
+        RunResultShape::Feb27
+    } else if obj.contains_key("baseline_pipeline_summary") {
+        RunResultShape::Feb15
+    } else if first_judge.is_some_and(|j| j.get("is_valid").is_some()) {
+        RunResultShape::Feb09
+    } else {
+        RunResultShape::Jan
+    })
+}
+
+/// The shape of one `judge/result.json`.
+pub fn consensus_shape(v: &Value) -> Option<ConsensusShape> {
+    let obj = v.as_object()?;
+    obj.contains_key("score").then_some(if obj.contains_key("is_valid") {
+        ConsensusShape::Closest
+    } else {
+        ConsensusShape::FirstSlot
+    })
+}
+
+/// The shape of one tier `result.json`: where `cost_of_pass` stands.
+pub fn tier_result_shape(v: &Value) -> Option<AggregateShape> {
+    let keys: Vec<&str> = v.as_object()?.keys().map(String::as_str).collect();
+    let cop = keys.iter().position(|k| *k == "cost_of_pass")?;
+    let tokens = keys.iter().position(|k| *k == "token_stats")?;
+    // Before pydantic, J and F wrote the same JSON: only the markdown tells them apart.
+    (cop > tokens).then_some(AggregateShape::M)
+}
+
+/// The shape of a tier or experiment `report.md`, from its criteria table separators.
+pub fn aggregate_md_shape(md: &str) -> Option<AggregateShape> {
+    let line = md.lines().find(|l| l.starts_with("|-----------|") && l.len() > "|-----------|".len())?;
+    let cells: Vec<&str> = line.trim_matches('|').split('|').skip(1).collect();
+    match cells.first()?.len() {
+        6 => Some(AggregateShape::J),
+        8 => Some(AggregateShape::F),
+        _ => None,
+    }
+}
+
+/// The shape of a run's report, from `report.md` or `report.json`.
+pub fn report_shape(md: Option<&str>, json: Option<&Value>) -> Option<ReportShape> {
+    let pm = md.map(|t| t.contains("\n## Process Metrics\n")).unwrap_or(false)
+        || json.is_some_and(|v| v.get("process_metrics").is_some());
+    if pm {
+        Some(ReportShape::ProcessMetrics)
+    } else if md.is_some() || json.is_some() {
+        Some(ReportShape::Plain)
+    } else {
+        None
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    std::fs::read(path).ok().and_then(|b| crate::py::json::parse(&b).ok())
+}
+
+/// The newest of the shapes `each` finds in up to [`SAMPLE`] runs that have the file.
+fn sample<T: Ord>(runs: &[RunLoc], file: &str, each: impl Fn(&Path) -> Option<T>) -> Option<T> {
+    runs.iter()
+        .filter_map(|l| l.dir.as_ref().map(|(_, d)| d.join(file)))
+        .filter(|p| p.is_file())
+        .take(SAMPLE)
+        .filter_map(|p| each(&p))
+        .max()
+}
+
+/// The runner a `run_result.json` shape comes from, for families with nothing else to go by.
+fn anchor(rr: RunResultShape) -> Era {
+    match rr {
+        RunResultShape::Jan => Era::JAN2026,
+        RunResultShape::Feb09 => Era::FEB09,
+        RunResultShape::Feb15 => Era::FEB15,
+        RunResultShape::Feb27 => Era::MAR2026,
+        RunResultShape::Head => Era::HEAD,
+    }
+}
+
+/// Detects every family's shape.
+pub fn detect(
+    root: &Path,
+    layout: Layout,
+    checkpoint: Option<&Value>,
+    config: &Value,
+    tiers: &[String],
+    runs: &[RunLoc],
+) -> Era {
+    let version = checkpoint.and_then(|c| c.get("version")).and_then(Value::as_str);
+    let checkpoint_shape = version.map(|v| if v.starts_with('2') { CheckpointShape::V2 } else { CheckpointShape::V3 });
+    let rr = sample(runs, "run_result.json", |p| read_json(p).as_ref().and_then(run_result_shape));
+    let consensus = sample(runs, "judge/result.json", |p| {
+        read_json(p).as_ref().and_then(consensus_shape).map(|c| c == ConsensusShape::Closest)
+    })
+    .map(|closest| if closest { ConsensusShape::Closest } else { ConsensusShape::FirstSlot });
+    let report = sample(runs, "report.md", |p| {
+        let md = std::fs::read_to_string(p).ok();
+        let json = p.parent().and_then(|d| read_json(&d.join("report.json")));
+        report_shape(md.as_deref(), json.as_ref()).map(|r| r == ReportShape::ProcessMetrics)
+    })
+    .map(|pm| if pm { ReportShape::ProcessMetrics } else { ReportShape::Plain });
+    let aggregates = aggregate_cue(root, layout, tiers);
+
+    let mut era = match (rr, checkpoint_shape) {
+        (Some(rr), _) => anchor(rr),
+        (None, Some(CheckpointShape::V2)) => Era::JAN2026,
+        // Nothing to go by: the phased layout and v3 checkpoints came with the current shapes.
+        (None, _) => Era::HEAD,
+    };
+    if let Some(c) = consensus {
+        era.consensus = c;
+    }
+    if let Some(r) = report {
+        era.report = r;
+    }
+    if let Some(a) = aggregates {
+        era.aggregates = a;
+    }
+    if let Some(c) = checkpoint_shape {
+        era.checkpoint = c;
+        // The state machine (v3) brought cumulative judge timings and the current preparation.
+        (era.judge_timing, era.runner) = match c {
+            CheckpointShape::V2 => (JudgeTiming::PerSlot, RunnerShape::Jan),
+            CheckpointShape::V3 => (JudgeTiming::Cumulative, RunnerShape::Head),
+        };
+    }
+    if layout == Layout::Phased {
+        era.runner = RunnerShape::Head;
+    }
+    // Parallel tiers ended with `parallel_subtests` leaving the configuration (2026-03-19).
+    if let Some(obj) = config.as_object() {
+        era.tier_order =
+            if obj.contains_key("parallel_subtests") { TierOrder::Completion } else { TierOrder::Ascending };
+    }
+    era
+}
+
+/// The aggregates' shape from surviving tier and experiment files.
+fn aggregate_cue(root: &Path, layout: Layout, tiers: &[String]) -> Option<AggregateShape> {
+    let base = match layout {
+        Layout::Phased => root.join("completed"),
+        Layout::Flat => root.to_path_buf(),
+    };
+    let mut md = Vec::new();
+    for t in tiers {
+        if let Some(v) = read_json(&base.join(t).join("result.json"))
+            && let Some(shape) = tier_result_shape(&v)
+        {
+            return Some(shape);
+        }
+        if let Ok(text) = std::fs::read_to_string(base.join(t).join("report.md")) {
+            md.push(text);
+        }
+    }
+    if let Some(v) = read_json(&root.join("result.json"))
+        && let Some(first) = v.get("tier_results").and_then(Value::as_object).and_then(|t| t.values().next())
+        && first.get("token_stats").is_some()
+        && first.get("cost_of_pass").is_none()
+    {
+        return Some(AggregateShape::M);
+    }
+    if let Ok(text) = std::fs::read_to_string(root.join("report.md")) {
+        md.push(text);
+    }
+    md.iter().filter_map(|t| aggregate_md_shape(t)).max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn run_result_cues() {
+        let jan = json!({"run_number": 1, "exit_code": 0, "judges": [{"model": "m", "judge_number": 1}]});
+        assert_eq!(run_result_shape(&jan), Some(RunResultShape::Jan));
+        let feb = json!({"run_number": 1, "exit_code": 0, "judges": [{"model": "m", "is_valid": true}]});
+        assert_eq!(run_result_shape(&feb), Some(RunResultShape::Feb09));
+        let mut feb15 = feb.clone();
+        feb15["baseline_pipeline_summary"] = Value::Null;
+        assert_eq!(run_result_shape(&feb15), Some(RunResultShape::Feb15));
+        feb15["process_metrics"] = json!({});
+        assert_eq!(run_result_shape(&feb15), Some(RunResultShape::Feb27));
+        let head = json!({"run_number": 1, "cost_usd": 0.1, "process_metrics": {}});
+        assert_eq!(run_result_shape(&head), Some(RunResultShape::Head));
+    }
+
+    #[test]
+    fn aggregate_cues() {
+        let m = json!({"tier_id": "T0", "token_stats": {}, "cost_of_pass": 1.0});
+        assert_eq!(tier_result_shape(&m), Some(AggregateShape::M));
+        let jf = json!({"tier_id": "T0", "cost_of_pass": 1.0, "token_stats": {}});
+        assert_eq!(tier_result_shape(&jf), None, "J and F are the same JSON");
+        let j = "## Per-Criteria Scores\n\n| Criterion | 00 |\n|-----------|------|\n";
+        let f = "## Per-Criteria Scores\n\n| Criterion | 00 |\n|-----------|--------|\n";
+        assert_eq!(aggregate_md_shape(j), Some(AggregateShape::J));
+        assert_eq!(aggregate_md_shape(f), Some(AggregateShape::F));
+        assert_eq!(aggregate_md_shape("| Metric | Value |\n|--------|-------|\n"), None);
+    }
+
+    #[test]
+    fn report_cues() {
+        assert_eq!(report_shape(Some("# Run\n\n## Process Metrics\n"), None), Some(ReportShape::ProcessMetrics));
+        assert_eq!(report_shape(Some("# Run\n"), None), Some(ReportShape::Plain));
+        assert_eq!(report_shape(None, Some(&json!({"process_metrics": {}}))), Some(ReportShape::ProcessMetrics));
+        assert_eq!(report_shape(None, None), None);
+    }
+}
