@@ -230,8 +230,16 @@ impl Local {
         let model = cfg.agent_model().to_string();
         let timeout = exp.settings.agent.timeout.unwrap_or(Duration::from_secs(cfg.timeout_seconds.max(1)));
 
-        // The task prompt: the one the previous attempt used, else the experiment's.
-        let task = archived.and_then(|a| std::fs::read(a.join("agent/prompt.md")).ok()).or_else(|| {
+        // The task prompt: the one the previous attempt used, else the experiment's. Runners of
+        // 2026-01-15..02-09 overwrote a long prompt path's prompt.md with the path itself
+        // (docs/format.md#agent-prompt): such a file is not a prompt.
+        let is_own_path = |b: &[u8]| {
+            let t = String::from_utf8_lossy(b);
+            let t = t.trim();
+            !t.contains('\n') && t.starts_with('/') && t.ends_with("prompt.md")
+        };
+        let previous = archived.and_then(|a| std::fs::read(a.join("agent/prompt.md")).ok()).filter(|b| !is_own_path(b));
+        let task = previous.or_else(|| {
             let base = std::fs::read_to_string(exp.root.join("prompt.md")).ok()?;
             let prefix = match cfg.thinking_mode.as_str() {
                 "Low" => "think\n\n",

@@ -6,8 +6,11 @@ use crate::py::json as pyjson;
 use crate::util::shell;
 use serde_json::{Map, Value, json};
 
-/// The environment variables the runner records, in its order; secrets are redacted.
+/// The environment variables the runner records, in its order (its `RELEVANT_ENV_VARS`);
+/// secrets are redacted.
 pub const RECORDED_ENV: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
     "PATH",
     "HOME",
     "USER",
@@ -16,16 +19,15 @@ pub const RECORDED_ENV: &[&str] = &[
     "LC_ALL",
     "PYTHONPATH",
     "VIRTUAL_ENV",
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
 ];
 
-/// The recorded subset of an environment, secrets replaced by `[REDACTED]`.
+/// The recorded subset of an environment, secrets replaced by `[REDACTED]`; like the runner,
+/// a variable that is unset or empty is left out.
 pub fn recorded_env(get: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
     RECORDED_ENV
         .iter()
         .filter_map(|name| {
-            let value = get(name)?;
+            let value = get(name).filter(|v| !v.is_empty())?;
             let secret = ["KEY", "TOKEN", "SECRET"].iter().any(|s| name.contains(s));
             Some(((*name).to_string(), if secret { "[REDACTED]".to_string() } else { value }))
         })
