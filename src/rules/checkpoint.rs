@@ -184,10 +184,8 @@ fn regenerate(cx: &AggCx) -> String {
             cp.insert("subtest_states".into(), Value::Object(subtests));
         }
     }
-    cp.insert("last_updated_at".into(), json!(now));
-    if cp.contains_key("last_heartbeat") {
-        cp.insert("last_heartbeat".into(), json!(now));
-    }
+    // The runner's own times stay: they are what it measured, and darn's repair is no activity
+    // of the experiment's (its result's times fall back on them).
     crate::py::json::to_string(&Value::Object(cp))
 }
 

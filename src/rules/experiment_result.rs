@@ -62,8 +62,18 @@ pub fn completion_order(exp: &Experiment) -> Vec<String> {
 }
 
 /// When the experiment ran, from the checkpoint, for an experiment result made from scratch.
+/// Only a checkpoint the runner wrote counts (it always records its pid; one darn created has
+/// none): darn's own times are never taken for the experiment's.
 fn times(exp: &Experiment) -> ExperimentTimes {
-    let get = |k: &str| exp.checkpoint.as_ref().and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string);
+    let runner_written = exp.checkpoint.as_ref().is_some_and(|c| c.get("pid").is_some_and(Value::is_i64));
+    let get = |k: &str| {
+        exp.checkpoint
+            .as_ref()
+            .filter(|_| runner_written)
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     ExperimentTimes {
         started_at: get("started_at"),
         completed_at: get("last_updated_at"),
