@@ -413,9 +413,15 @@ fn regenerate(
     };
     let mut batch: Vec<PendingFile> = Vec::new();
     let mut ok: Vec<(NodeId, bool)> = Vec::new();
+    let root = &engine.exp.root;
     for (n, r) in results {
         match r {
             Ok(b) => {
+                if let Some(e) = b.write.iter().find_map(|f| crate::util::fs::confined(root, &f.path).err()) {
+                    st.round.failed.push(Failed { node: n, failure: Failure::Write(e), class: None });
+                    st.finish(engine, n, Done::Broken, watch);
+                    continue;
+                }
                 batch.extend(b.write);
                 ok.push((n, b.changed));
             }

@@ -179,6 +179,11 @@ impl Local {
         let key = &loc.key;
         let id = format!("{key}/agent");
         let started = now_iso();
+        for dir in [exp.run_dir(loc), exp.new_run_dir(key)] {
+            if let Err(e) = crate::util::fs::confined(&exp.root, &dir.join("agent").join("result.json")) {
+                return fail(FailureClass::Infrastructure, format!("{key}: {e}"));
+            }
+        }
         // Everything of the previous attempt moves to .failed/ first: nothing is ever deleted.
         let mut archived: Option<PathBuf> = None;
         let mut old_dirs: Vec<PathBuf> = vec![exp.run_dir(loc)];
@@ -519,6 +524,10 @@ impl Local {
         let id = format!("{key}/judge/{}", slot_dir_name(slot));
         let started = now_iso();
         let run_dir = exp.run_dir(&exp.runs[ri]);
+        let slot_file = run_dir.join("judge").join(slot_dir_name(slot)).join("judgment.json");
+        if let Err(e) = crate::util::fs::confined(&exp.root, &slot_file) {
+            return fail(FailureClass::Infrastructure, format!("{key}: {e}"));
+        }
         let prompt = run_dir.join("judge_prompt.md");
         if !prompt.is_file() {
             return fail(

@@ -98,6 +98,9 @@ pub struct Experiment {
     moved: std::sync::RwLock<std::collections::HashMap<RunKey, PathBuf>>,
 }
 
+/// The most runs darn expects of one experiment (10× the largest campaigns it is built for).
+pub const MAX_EXPECTED_RUNS: u64 = 1_000_000;
+
 /// Finds the experiment directory: `start` itself or its nearest ancestor holding
 /// `config/experiment.json` (like git finds `.git`).
 pub fn find_root(start: &Path) -> Result<PathBuf> {
@@ -152,7 +155,22 @@ impl Experiment {
             subtests.insert(tier.clone(), list);
         }
 
-        let mut runs = Vec::new();
+        // A size from the configuration is weighed against the tree before anything is
+        // allocated for it: a typo must not exhaust memory.
+        let expected: u64 = subtests.values().map(|s| s.len() as u64).sum::<u64>() * u64::from(config.runs_per_subtest);
+        if expected > MAX_EXPECTED_RUNS {
+            let highest = found.runs.keys().map(|k| k.run).max().unwrap_or(0);
+            return Err(Error::bad_file(
+                root.join("config").join("experiment.json"),
+                format!(
+                    "`runs_per_subtest` is {} ({} expected runs, more than the {} darn handles); the tree's highest run is run_{highest:02}",
+                    crate::py::fmt::thousands(i64::from(config.runs_per_subtest)),
+                    crate::py::fmt::thousands(expected as i64),
+                    crate::py::fmt::thousands(MAX_EXPECTED_RUNS as i64),
+                ),
+            ));
+        }
+        let mut runs = Vec::with_capacity(expected as usize);
         for tier in &tiers {
             for subtest in subtests.get(tier).map(Vec::as_slice).unwrap_or_default() {
                 for run in 1..=config.runs_per_subtest {

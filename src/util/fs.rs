@@ -7,6 +7,35 @@ use std::path::Path;
 /// The prefix of every temp file darn writes; a leftover one (a kill mid-write) is recognised by it.
 pub const TEMP_PREFIX: &str = ".darn-tmp-";
 
+/// Checks that writing `path` stays inside `root`: `path` is lexically under it and no
+/// directory between them is a symbolic link (a write would land wherever the link points).
+/// The error says what is in the way.
+pub fn confined(root: &Path, path: &Path) -> Result<(), String> {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return Err(format!("{} is outside the experiment {}", path.display(), root.display()));
+    };
+    let mut at = root.to_path_buf();
+    let dirs: Vec<_> = rel.components().collect();
+    for c in dirs.iter().take(dirs.len().saturating_sub(1)) {
+        match c {
+            std::path::Component::Normal(name) => at.push(name),
+            _ => return Err(format!("{} is not a plain path inside the experiment", path.display())),
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&at).map_or_else(|_| "?".into(), |t| t.display().to_string());
+                return Err(format!(
+                    "{} is a symbolic link (to {target}); darn writes only inside the experiment",
+                    at.display()
+                ));
+            }
+            // What does not exist yet is created by darn, inside.
+            Ok(_) | Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Replaces `path` with `bytes` atomically (not synced: for caches, whose loss only costs time).
 pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -33,6 +62,24 @@ pub fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// itself elsewhere).
 pub fn sync_tree(path: &Path) -> std::io::Result<()> {
     if sync_filesystem_supported() { sync_filesystem(path) } else { sync_dir(path) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn writes_stay_inside() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("exp");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(root.join("T0/00")).expect("mkdir");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, root.join("T0/00/run_01")).expect("symlink");
+        assert!(super::confined(&root, &root.join("T0/00/run_02/run_result.json")).is_ok());
+        let e = super::confined(&root, &root.join("T0/00/run_01/agent/result.json")).expect_err("escape");
+        assert!(e.contains("run_01 is a symbolic link"), "{e}");
+        assert!(super::confined(&root, &tmp.path().join("elsewhere.json")).is_err());
+    }
 }
 
 #[cfg(unix)]

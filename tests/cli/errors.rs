@@ -130,3 +130,11 @@ fn a_misspelt_placeholder_stops_reconcile_before_anything_runs() {
     // Regenerating needs no command: the template is not looked at.
     assert_ne!(exp.darn(&["reconcile", "--regenerate-only"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_huge_run_count_is_an_error_not_an_allocation() {
+    let exp = Exp::fixture();
+    exp.edit_json("config/experiment.json", |v| v["runs_per_subtest"] = serde_json::json!(1_000_000_000u64));
+    let file = exp.path("config/experiment.json").display().to_string();
+    assert_usage_error(&exp.darn(&["status"]), &[&file, "runs_per_subtest", "1,000,000,000"]);
+}

@@ -184,3 +184,21 @@ fn status_is_deterministic() {
     let demo = shared_demo(false);
     assert_eq!(demo.exp.status(&[]), demo.status);
 }
+
+/// A run directory that is a symbolic link to a directory outside the experiment: nothing is
+/// written through it, the failure names the link, and the rest of the experiment is repaired.
+#[cfg(unix)]
+#[test]
+fn nothing_is_written_through_a_symlink_out_of_the_experiment() {
+    let exp = Exp::fixture();
+    let outside = tempfile::tempdir().expect("tempdir");
+    let target = outside.path().join("run_01");
+    std::fs::rename(exp.path(RUN), &target).expect("move the run out");
+    std::os::unix::fs::symlink(&target, exp.path(RUN)).expect("symlink");
+    std::fs::remove_file(target.join("run_result.json")).expect("remove");
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("is a symbolic link"), "{}", text(&out.stdout));
+    assert!(!target.join("run_result.json").exists(), "nothing written outside");
+}
