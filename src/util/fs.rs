@@ -64,23 +64,6 @@ pub fn sync_tree(path: &Path) -> std::io::Result<()> {
     if sync_filesystem_supported() { sync_filesystem(path) } else { sync_dir(path) }
 }
 
-#[cfg(test)]
-mod tests {
-    #[cfg(unix)]
-    #[test]
-    fn writes_stay_inside() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let root = tmp.path().join("exp");
-        let outside = tmp.path().join("outside");
-        std::fs::create_dir_all(root.join("T0/00")).expect("mkdir");
-        std::fs::create_dir_all(&outside).expect("mkdir");
-        std::os::unix::fs::symlink(&outside, root.join("T0/00/run_01")).expect("symlink");
-        assert!(super::confined(&root, &root.join("T0/00/run_02/run_result.json")).is_ok());
-        let e = super::confined(&root, &root.join("T0/00/run_01/agent/result.json")).expect_err("escape");
-        assert!(e.contains("run_01 is a symbolic link"), "{e}");
-        assert!(super::confined(&root, &tmp.path().join("elsewhere.json")).is_err());
-    }
-}
 
 #[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
@@ -132,5 +115,23 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     {
         let _ = dir;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn writes_stay_inside() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("exp");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(root.join("T0/00")).expect("mkdir");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, root.join("T0/00/run_01")).expect("symlink");
+        assert!(super::confined(&root, &root.join("T0/00/run_02/run_result.json")).is_ok());
+        let e = super::confined(&root, &root.join("T0/00/run_01/agent/result.json")).expect_err("escape");
+        assert!(e.contains("run_01 is a symbolic link"), "{e}");
+        assert!(super::confined(&root, &tmp.path().join("elsewhere.json")).is_err());
     }
 }
