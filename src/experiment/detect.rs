@@ -9,7 +9,7 @@
 
 use super::era::{
     AggregateShape, CheckpointShape, ConsensusShape, Era, JudgeTiming, ReportShape, RunResultShape, RunnerShape,
-    TierOrder,
+    Summation, TierOrder,
 };
 use super::{Layout, RunLoc};
 use serde_json::Value;
@@ -55,6 +55,38 @@ pub fn tier_result_shape(v: &Value) -> Option<AggregateShape> {
     (cop > tokens).then_some(AggregateShape::M)
 }
 
+/// How a tier's or the experiment's `result.json` totals were added, when its numbers tell (the two ways differ in
+/// the last digit only now and then).
+pub fn summation_cue(tier: &Value) -> Option<Summation> {
+    use crate::py::json::as_f64;
+    use crate::py::stats::sum;
+    let decide = |parts: &[f64], recorded: Option<f64>| -> Option<Summation> {
+        let (naive, compensated) = (sum(Summation::Naive, parts), sum(Summation::Compensated, parts));
+        match recorded? {
+            _ if naive == compensated => None,
+            r if r == naive => Some(Summation::Naive),
+            r if r == compensated => Some(Summation::Compensated),
+            _ => None,
+        }
+    };
+    // An experiment result: its total over the tiers, then each tier's.
+    if let Some(tiers) = tier.get("tier_results").and_then(Value::as_object) {
+        let totals: Vec<f64> = tiers.values().filter_map(|t| t.get("total_cost").and_then(as_f64)).collect();
+        return decide(&totals, tier.get("total_cost").and_then(as_f64))
+            .or_else(|| tiers.values().find_map(summation_cue));
+    }
+    let subtests = tier.get("subtest_results")?.as_object()?;
+    let totals: Vec<f64> = subtests.values().filter_map(|s| s.get("total_cost").and_then(as_f64)).collect();
+    if let Some(found) = decide(&totals, tier.get("total_cost").and_then(as_f64)) {
+        return Some(found);
+    }
+    subtests.values().find_map(|s| {
+        let costs: Vec<f64> =
+            s.get("runs")?.as_array()?.iter().filter_map(|r| r.get("cost_usd").and_then(as_f64)).collect();
+        decide(&costs, s.get("total_cost").and_then(as_f64))
+    })
+}
+
 /// The shape of a tier or experiment `report.md`, from its criteria table separators.
 pub fn aggregate_md_shape(md: &str) -> Option<AggregateShape> {
     let line = md.lines().find(|l| l.starts_with("|-----------|") && l.len() > "|-----------|".len())?;
@@ -79,8 +111,13 @@ pub fn report_shape(md: Option<&str>, json: Option<&Value>) -> Option<ReportShap
     }
 }
 
+/// Files larger than this tell nothing a smaller sibling would not: detection skips them
+/// (an experiment `result.json` embeds every run).
+const LARGEST: u64 = 8 << 20;
+
 fn read_json(path: &Path) -> Option<Value> {
-    std::fs::read(path).ok().and_then(|b| crate::py::json::parse(&b).ok())
+    let size = std::fs::metadata(path).ok()?.len();
+    (size <= LARGEST).then(|| std::fs::read(path).ok().and_then(|b| crate::py::json::parse(&b).ok())).flatten()
 }
 
 /// The newest of the shapes `each` finds in up to [`SAMPLE`] runs that have the file.
@@ -127,6 +164,14 @@ pub fn detect(
     })
     .map(|pm| if pm { ReportShape::ProcessMetrics } else { ReportShape::Plain });
     let aggregates = aggregate_cue(root, layout, tiers);
+    let summation = tiers.iter().find_map(|t| {
+        let base = match layout {
+            Layout::Phased => root.join("completed"),
+            Layout::Flat => root.to_path_buf(),
+        };
+        read_json(&base.join(t).join("result.json")).as_ref().and_then(summation_cue)
+    });
+    let summation = summation.or_else(|| read_json(&root.join("result.json")).as_ref().and_then(summation_cue));
 
     let mut era = match (rr, checkpoint_shape) {
         (Some(rr), _) => anchor(rr),
@@ -153,6 +198,9 @@ pub fn detect(
     }
     if layout == Layout::Phased {
         era.runner = RunnerShape::Head;
+    }
+    if let Some(how) = summation {
+        era.summation = how;
     }
     // Parallel tiers ended with `parallel_subtests` leaving the configuration (2026-03-19).
     if let Some(obj) = config.as_object() {
@@ -223,6 +271,17 @@ mod tests {
         assert_eq!(aggregate_md_shape(j), Some(AggregateShape::J));
         assert_eq!(aggregate_md_shape(f), Some(AggregateShape::F));
         assert_eq!(aggregate_md_shape("| Metric | Value |\n|--------|-------|\n"), None);
+    }
+
+    #[test]
+    fn summation_cues() {
+        // 0.1 + 0.2 + 0.3: 0.6000000000000001 added left to right, 0.6 compensated.
+        let runs = json!([{"cost_usd": 0.1}, {"cost_usd": 0.2}, {"cost_usd": 0.3}]);
+        let tier = |total: f64| json!({"subtest_results": {"00": {"runs": runs, "total_cost": total}}});
+        assert_eq!(summation_cue(&tier(0.6000000000000001)), Some(Summation::Naive));
+        assert_eq!(summation_cue(&tier(0.6)), Some(Summation::Compensated));
+        let plain = json!({"subtest_results": {"00": {"runs": [{"cost_usd": 0.5}], "total_cost": 0.5}}});
+        assert_eq!(summation_cue(&plain), None, "nothing to tell by");
     }
 
     #[test]

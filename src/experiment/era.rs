@@ -6,6 +6,7 @@
 //! holds one shape per file family, detected from the files the experiment has (see
 //! `experiment::detect_era`), and darn writes each file in the shape of its own family.
 
+pub use crate::py::stats::Summation;
 use serde::Serialize;
 
 /// `run_result.json`: its keys and their order.
@@ -105,6 +106,8 @@ pub struct Era {
     pub tier_order: TierOrder,
     pub judge_timing: JudgeTiming,
     pub runner: RunnerShape,
+    /// How the runner's Python added floats (its totals in the aggregates show it).
+    pub summation: Summation,
 }
 
 /// The runners darn knows by name, in time order, for `[experiment] era` and for labels.
@@ -128,6 +131,7 @@ impl Era {
         tier_order: TierOrder::Completion,
         judge_timing: JudgeTiming::PerSlot,
         runner: RunnerShape::Jan,
+        summation: Summation::Compensated,
     };
     /// 2026-02-09 .. 02-15: validity and the closest judge.
     pub const FEB09: Era =
@@ -153,7 +157,8 @@ impl Era {
 
     /// The runner's name when every family matches a known runner, else `mixed`.
     pub fn name(self) -> &'static str {
-        NAMED.iter().find(|(_, e)| *e == self).map_or("mixed", |(n, _)| n)
+        let shapes = Era { summation: Summation::Compensated, ..self };
+        NAMED.iter().find(|(_, e)| *e == shapes).map_or("mixed", |(n, _)| n)
     }
 
     /// A known runner by name.
@@ -173,7 +178,7 @@ impl Era {
 
     fn spell(self) -> String {
         format!(
-            "{:?}.{:?}.{:?}.{:?}.{:?}.{:?}.{:?}.{:?}",
+            "{:?}.{:?}.{:?}.{:?}.{:?}.{:?}.{:?}.{:?}.{:?}",
             self.run_result,
             self.consensus,
             self.report,
@@ -181,7 +186,8 @@ impl Era {
             self.checkpoint,
             self.tier_order,
             self.judge_timing,
-            self.runner
+            self.runner,
+            self.summation
         )
     }
 }

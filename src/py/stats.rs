@@ -24,6 +24,23 @@ use num_traits::{ToPrimitive, Zero};
 /// compensation. The compensation is added once at the end, and only when it is non-zero (to
 /// keep the sign of a negative zero total) and finite (so an overflowed total stays infinite
 /// instead of becoming NaN). An empty slice gives `0.0` (Python would give the integer `0`).
+/// How `sum()` adds floats: CPython 3.12 and later compensate (Neumaier), 3.11 and before add
+/// left to right. Runners ran on either; the experiment's own totals tell which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Summation {
+    Compensated,
+    Naive,
+}
+
+/// `sum(xs)` as the experiment's Python computed it.
+pub fn sum(how: Summation, xs: &[f64]) -> f64 {
+    match how {
+        Summation::Compensated => py_sum(xs),
+        Summation::Naive => xs.iter().fold(0.0, |total, x| total + x),
+    }
+}
+
 pub fn py_sum(xs: &[f64]) -> f64 {
     let Some((&first, rest)) = xs.split_first() else {
         return 0.0;

@@ -107,7 +107,7 @@ pub(super) fn value(cx: &AggCx) -> Value {
         _ => exp.config.raw.clone(),
     };
     let order = completion_order(exp);
-    aggregate::experiment_result(&config, tiers, previous.as_ref(), &order, &times(exp))
+    aggregate::experiment_result(exp.era.summation, &config, tiers, previous.as_ref(), &order, &times(exp))
 }
 
 fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {

@@ -64,7 +64,6 @@ pub fn sync_tree(path: &Path) -> std::io::Result<()> {
     if sync_filesystem_supported() { sync_filesystem(path) } else { sync_dir(path) }
 }
 
-
 #[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -20,7 +20,8 @@ pub struct Consensus {
     pub grade: String,
     pub reasoning: String,
     pub is_valid: bool,
-    /// The criteria of the slot whose score is closest to the consensus, or `{}`.
+    /// The criteria of the slot whose score is closest to the consensus (`null` when it gave
+    /// none), or `{}`.
     pub criteria_scores: Value,
 }
 
@@ -72,10 +73,8 @@ impl Consensus {
                     }
                 }
                 match best.map(|(_, s)| s) {
-                    Some(SlotOutcome::Judged(j)) => {
-                        let criteria = if j.criteria_scores.is_null() { json!({}) } else { j.criteria_scores.clone() };
-                        (j.reasoning.clone(), criteria)
-                    }
+                    // As the judge gave them: a judge without criteria leaves `null`.
+                    Some(SlotOutcome::Judged(j)) => (j.reasoning.clone(), j.criteria_scores.clone()),
                     Some(SlotOutcome::Failed(e)) => (format!("Judge failed: {e}"), json!({})),
                     None => (String::new(), json!({})),
                 }

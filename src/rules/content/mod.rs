@@ -7,6 +7,8 @@ pub mod aggregate;
 pub mod consensus;
 pub mod judge_prompt;
 pub mod judgment;
+#[cfg(test)]
+mod parity;
 pub mod ratelimit;
 pub mod run_report;
 pub mod run_result;

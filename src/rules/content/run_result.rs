@@ -39,8 +39,14 @@ pub fn build(inp: &RunResultInputs) -> Value {
     let workspace = format!("{}/workspace", inp.run_path);
     let logs = format!("{}/agent", inp.run_path);
     let command_log = format!("{}/agent/command_log.json", inp.run_path);
-    // The closest judge's criteria from 2026-02-09 on; an empty object before.
-    let criteria = if shape >= RunResultShape::Feb09 { c.criteria_scores.clone() } else { json!({}) };
+    // The closest judge's criteria from 2026-02-09 on (a judge without any left `null` until
+    // 02-19, `{}` after); an empty object before.
+    let criteria = match shape {
+        RunResultShape::Jan => json!({}),
+        RunResultShape::Feb09 => c.criteria_scores.clone(),
+        _ if c.criteria_scores.is_null() => json!({}),
+        _ => c.criteria_scores.clone(),
+    };
     // The process lists are the runner's own (from the workspace diff); the judges' verdict in
     // them follows the final consensus, as the runner refreshes it before writing.
     let progress: Vec<Value> = carried_list(inp.previous, "progress_tracking")

@@ -41,6 +41,7 @@ pub struct ExperimentTimes {
 /// subtest; tiers without subtests, without a best subtest or with a zero pass rate skipped;
 /// the first in tier order wins ties); `frontier_cop` is `Infinity` when there is none (docs/format.md#bug-infinite-cost-of-pass-written-as-infinity).
 pub fn experiment_result(
+    summation: pystats::Summation,
     config: &Value,
     tiers: Vec<(String, Value)>,
     previous: Option<&Value>,
@@ -96,7 +97,7 @@ pub fn experiment_result(
         "best_overall_subtest": frontier_subtest,
         "frontier_cop": pyjson::float(frontier_cop),
         "frontier_cop_tier": frontier_tier,
-        "total_cost": pyjson::float(pystats::py_sum(&costs)),
+        "total_cost": pyjson::float(pystats::sum(summation, &costs)),
         "total_duration_seconds": total_duration,
         "token_stats": tokens.to_value(),
         "started_at": started_at,
@@ -479,7 +480,7 @@ mod tests {
             completed_at: Some("2026-01-20T06:22:17.393699+00:00".into()),
             total_duration_seconds: None,
         };
-        let result = experiment_result(&config(), tiers, None, &[], &times);
+        let result = experiment_result(crate::py::stats::Summation::Compensated, &config(), tiers, None, &[], &times);
         let order: Vec<&String> = result["tier_results"].as_object().unwrap().keys().collect();
         assert_eq!(order, ["T0", "T1", "T2"]);
         assert_eq!(result["best_overall_tier"], json!("T0"));
@@ -497,7 +498,14 @@ mod tests {
     #[test]
     fn no_frontier_is_infinity_null_and_na() {
         let tiers = vec![tier("T0", &[(0.1, false, 0.2)])];
-        let result = experiment_result(&config(), tiers, None, &[], &ExperimentTimes::default());
+        let result = experiment_result(
+            crate::py::stats::Summation::Compensated,
+            &config(),
+            tiers,
+            None,
+            &[],
+            &ExperimentTimes::default(),
+        );
         let files = experiment_files(Era::HEAD, &result, &Generated::same("now"));
         assert!(files.result_json.contains("\"frontier_cop\": Infinity,"));
         assert!(files.result_json.contains("\"started_at\": null,"));
@@ -518,7 +526,8 @@ mod tests {
         let tiers =
             vec![tier("T0", &[(0.9, true, 0.1)]), tier("T1", &[(0.9, true, 0.1)]), tier("T2", &[(0.9, true, 0.1)])];
         let times = ExperimentTimes { completed_at: Some("b".into()), ..Default::default() };
-        let result = experiment_result(&config(), tiers, Some(&previous), &[], &times);
+        let result =
+            experiment_result(crate::py::stats::Summation::Compensated, &config(), tiers, Some(&previous), &[], &times);
         let order: Vec<&String> = result["tier_results"].as_object().unwrap().keys().collect();
         assert_eq!(order, ["T2", "T0", "T1"]);
         // Equal cost of pass: the first in tier order wins.
@@ -530,7 +539,14 @@ mod tests {
 
     #[test]
     fn empty_experiment_does_not_panic() {
-        let result = experiment_result(&json!({}), vec![], None, &[], &ExperimentTimes::default());
+        let result = experiment_result(
+            crate::py::stats::Summation::Compensated,
+            &json!({}),
+            vec![],
+            None,
+            &[],
+            &ExperimentTimes::default(),
+        );
         let files = experiment_files(Era::JAN2026, &result, &Generated::same("now"));
         assert!(files.report_md.starts_with("# E2E Experiment Report: \n"));
         assert_eq!(files.tier_comparison_json, "{}");

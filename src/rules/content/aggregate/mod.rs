@@ -474,7 +474,14 @@ mod tests {
             tiers.push((tier.to_string(), out.result));
         }
         let previous = load(&root.join("result.json"));
-        let result = experiment_result(&config, tiers, Some(&previous), &[], &ExperimentTimes::default());
+        let result = experiment_result(
+            crate::py::stats::Summation::Compensated,
+            &config,
+            tiers,
+            Some(&previous),
+            &[],
+            &ExperimentTimes::default(),
+        );
         let files = experiment_files(Era::JAN2026, &result, &stamps(&root));
         assert_same(&files.result_json, &root.join("result.json"));
         assert_same(&files.report_json, &root.join("report.json"));
@@ -525,7 +532,14 @@ mod tests {
         let config = load(&root.join("config/experiment.json"));
         let tiers: Vec<(String, Value)> =
             TIERS.iter().rev().map(|t| (t.to_string(), load(&root.join(t).join("result.json")))).collect();
-        let result = experiment_result(&config, tiers, None, &[], &ExperimentTimes::default());
+        let result = experiment_result(
+            crate::py::stats::Summation::Compensated,
+            &config,
+            tiers,
+            None,
+            &[],
+            &ExperimentTimes::default(),
+        );
         let order: Vec<&String> = result["tier_results"].as_object().expect("map").keys().collect();
         assert_eq!(order, TIERS);
         assert_eq!(result["best_overall_tier"], json!("T5"));

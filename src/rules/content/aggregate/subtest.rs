@@ -47,7 +47,7 @@ pub fn subtest_result(era: Era, tier: &str, subtest: &str, runs: &[Value]) -> Va
         // Python's max(0.0, x) keeps 0.0 unless x is greater (NaN and -0.0 give 0.0).
         stats.consistency = if inverse > 0.0 { inverse } else { 0.0 };
         stats.mean_cost = pystats::mean(&costs).unwrap_or(0.0);
-        stats.total_cost = pystats::py_sum(&costs);
+        stats.total_cost = pystats::sum(era.summation, &costs);
         stats.tokens = views.iter().fold(TokenStats::default(), |acc, r| acc.add(r.tokens));
     }
     let grades = GradeSummary::of(&views);

@@ -41,10 +41,24 @@ pub struct TierOutput {
 /// follows the era: Jan-2026 writes `cost_of_pass` before `token_stats`, HEAD after it.
 pub fn tier_result(era: Era, tier: &str, subtests: Vec<Value>, previous: Option<&Value>) -> TierOutput {
     let mut ordered = order_subtests(subtests, previous);
-    for (_, subtest) in ordered.iter_mut() {
+    let recorded = |id: &str, key: &str| -> Option<Value> {
+        previous.and_then(|p| p.get("subtest_results")).and_then(|r| r.get(id)).and_then(|s| s.get(key)).cloned()
+    };
+    for (id, subtest) in ordered.iter_mut() {
         if let Value::Object(map) = subtest {
+            // A subtest stopped by a rate limit has no runs: the limit and the reason the
+            // runner recorded for it are in no other file.
+            let stopped = map.get("runs").and_then(Value::as_array).is_some_and(Vec::is_empty)
+                && recorded(id, "rate_limit_info").is_some_and(|v| !v.is_null());
             map.insert("selected_as_best".into(), Value::Bool(false));
-            map.insert("selection_reason".into(), Value::String(String::new()));
+            let reason = match stopped {
+                true => recorded(id, "selection_reason").unwrap_or_else(|| Value::String(String::new())),
+                false => Value::String(String::new()),
+            };
+            map.insert("selection_reason".into(), reason);
+            if stopped && let Some(info) = recorded(id, "rate_limit_info") {
+                map.insert("rate_limit_info".into(), info);
+            }
         }
     }
 
@@ -64,7 +78,7 @@ pub fn tier_result(era: Era, tier: &str, subtests: Vec<Value>, previous: Option<
         _ => {
             let durations: Vec<f64> =
                 ordered.iter().flat_map(|(_, s)| runs_of(s).into_iter().map(|r| r.duration)).collect();
-            pyjson::float(pystats::py_sum(&durations))
+            pyjson::float(pystats::sum(era.summation, &durations))
         }
     };
     let inherited_from = previous.and_then(|p| p.get("inherited_from")).cloned().unwrap_or(Value::Null);
@@ -88,7 +102,7 @@ pub fn tier_result(era: Era, tier: &str, subtests: Vec<Value>, previous: Option<
     result.insert("best_subtest_score".into(), best_score);
     result.insert("inherited_from".into(), inherited_from);
     result.insert("tiebreaker_needed".into(), Value::Bool(tiebreaker_needed));
-    result.insert("total_cost".into(), pyjson::float(pystats::py_sum(&costs)));
+    result.insert("total_cost".into(), pyjson::float(pystats::sum(era.summation, &costs)));
     result.insert("total_duration".into(), total_duration);
     match era.aggregates {
         AggregateShape::J | AggregateShape::F => {
