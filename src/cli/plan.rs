@@ -9,6 +9,8 @@ pub fn run(ctx: &Invocation, req: &PlanRequest, printer: &Printer) -> Result<i32
     let mut engine = ctx.load(false)?;
     let (opts, _) = options(&engine, req, &ctx.bases())?;
     let plan = engine.plan(&opts);
+    let (agents, judges) = engine.executions(&plan);
+    crate::exec::local::check_config(&engine.exp, agents, judges, false)?;
     let report = crate::printer::plan::report(&engine, &plan);
     if printer.json {
         printer.json_out(&report);

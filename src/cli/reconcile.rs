@@ -34,18 +34,18 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
             backoff: settings.backoff.unwrap_or(std::time::Duration::from_secs(10)),
         },
     };
+    if exec.execute {
+        // What will run must be able to: checked before anything does.
+        let first = engine.plan(&opts);
+        let (agents, judges) = engine.executions(&first);
+        crate::exec::local::check_config(&engine.exp, agents, judges, true)?;
+    }
     #[cfg(unix)]
-    let backend: Option<Arc<dyn Backend + Send + Sync>> = {
-        let local = crate::exec::local::Local {
-            exp: Arc::clone(&engine.exp),
-            outcome: engine.outcome_fn(),
-            grace: crate::exec::process::DEFAULT_GRACE,
-        };
-        if exec.execute {
-            local.check_templates()?;
-        }
-        Some(Arc::new(local))
-    };
+    let backend: Option<Arc<dyn Backend + Send + Sync>> = Some(Arc::new(crate::exec::local::Local {
+        exp: Arc::clone(&engine.exp),
+        outcome: engine.outcome_fn(),
+        grace: crate::exec::process::DEFAULT_GRACE,
+    }));
     #[cfg(not(unix))]
     let backend: Option<Arc<dyn Backend + Send + Sync>> = None;
     let bar = crate::printer::progress::Bar::new(printer);

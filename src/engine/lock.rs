@@ -1,8 +1,9 @@
-//! The experiment lock: an advisory lock on the `.darn` directory itself, held while darn writes.
+//! The experiment lock: an advisory lock on the experiment directory itself, held while darn
+//! writes.
 //!
 //! The kernel releases it when its holder exits, however it exits, so there is never a stale
-//! lock to remove; and since it is on the directory, deleting a file inside cannot let a second
-//! writer in. The holder is named from the kernel's own table of locks (`/proc/locks`), so the
+//! lock to remove; and since it is on the experiment's own directory, deleting a file (or all of
+//! `.darn/`) cannot let a second writer in. The holder is named from the kernel's own table of locks (`/proc/locks`), so the
 //! pid in a message is the process that really holds it.
 
 use crate::error::{Error, Result};
@@ -22,8 +23,9 @@ fn darn_dir(root: &Path) -> PathBuf {
 impl Lock {
     /// Takes the lock, or says which process holds it.
     pub fn acquire(root: &Path) -> Result<Lock> {
-        let dir = darn_dir(root);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let darn = darn_dir(root);
+        std::fs::create_dir_all(&darn).map_err(|e| Error::io(&darn, e))?;
+        let dir = root.to_path_buf();
         let handle = File::open(&dir).map_err(|e| Error::io(&dir, e))?;
         match handle.try_lock() {
             Ok(()) => Ok(Lock { _dir: handle }),
@@ -35,7 +37,7 @@ impl Lock {
     /// Whether another live process holds the lock (read-only commands then leave darn's caches
     /// alone).
     pub fn is_held(root: &Path) -> bool {
-        let Ok(handle) = File::open(darn_dir(root)) else { return false };
+        let Ok(handle) = File::open(root) else { return false };
         match handle.try_lock_shared() {
             Ok(()) => {
                 let _ = handle.unlock();
@@ -90,6 +92,9 @@ mod tests {
             }
             other => panic!("expected Locked, got {other:?}"),
         }
+        // Deleting darn's directory does not let a second writer in.
+        std::fs::remove_dir_all(dir.path().join(".darn")).expect("remove .darn");
+        assert!(matches!(Lock::acquire(dir.path()), Err(Error::Locked { .. })));
         drop(held);
         assert!(!Lock::is_held(dir.path()));
         assert!(Lock::acquire(dir.path()).is_ok());

@@ -178,7 +178,17 @@ impl Engine {
             if let Some(rf) = rf
                 && let Some((file, problem)) = rf.files.unreadable().next()
             {
-                let path = self.exp.run_dir(&self.exp.runs[r]).join(file.as_str());
+                let mut path = self.exp.run_dir(&self.exp.runs[r]).join(file.as_str());
+                // A file where a directory belongs: name that file, not what would be inside it.
+                if problem == crate::util::problem::IoProblem::NotADirectory {
+                    while let Some(parent) = path.parent().map(Path::to_path_buf) {
+                        if parent.is_file() {
+                            path = parent;
+                        } else {
+                            break;
+                        }
+                    }
+                }
                 return Err(Error::Unreadable { path, problem });
             }
         }
@@ -323,6 +333,22 @@ impl Engine {
 
     /// Saves darn's caches when it may (a lost cache only costs time: errors are reported, not
     /// fatal).
+    /// Whether a plan executes agents, judges (for checking what will run before it runs).
+    pub fn executions(&self, plan: &plan::Plan) -> (bool, bool) {
+        let mut kinds = (false, false);
+        for a in &plan.actions {
+            let node = self.graph.node(a.node);
+            if let crate::rules::Rule::Run(rule) = self.graph.registry.get(node.rule) {
+                match rule.execution(node.slot) {
+                    Some(crate::rules::Execution::Agent) => kinds.0 = true,
+                    Some(crate::rules::Execution::Judge(_)) => kinds.1 = true,
+                    None => {}
+                }
+            }
+        }
+        kinds
+    }
+
     /// Ends the engine's life at the end of a command: the process exits next, and freeing its
     /// memory an allocation at a time (a million of them at 10,000 runs) would only delay that.
     pub fn finish(self) {

@@ -83,28 +83,55 @@ fn cost_of(stdout: &str) -> f64 {
     }
 }
 
-impl Local {
-    /// Checks every command template of `darn.toml` before anything runs, so a typo in a
-    /// placeholder is a config error (exit 2) instead of a failure of the first execution.
-    pub fn check_templates(&self) -> crate::error::Result<()> {
-        let s = &self.exp.settings;
-        let commands = [
-            ("[agent] command", s.agent.command.as_deref()),
-            ("[agent] prepare", s.agent.prepare.as_deref()),
-            ("[judge] command", s.judge.command.as_deref()),
-        ];
-        let steps = s.pipeline.steps.iter().map(|step| ("[pipeline] step command", Some(step.command.as_slice())));
-        for (key, template) in commands.into_iter().chain(steps) {
-            if let Some(t) = template {
-                validate_command(t, key).map_err(|e| e.into_error(self.config_file()))?;
+/// Checks, before anything runs, that what will run can: every command template of `darn.toml`
+/// parses (a misspelt placeholder, an empty command), and the program of each command about to
+/// be used exists. A config error (exit 2) instead of a failure of the first execution.
+/// `programs`: also look the programs up on this machine's PATH (not for `plan`, which may run
+/// where the executions will not).
+pub fn check_config(exp: &Experiment, agents: bool, judges: bool, programs: bool) -> crate::error::Result<()> {
+    let s = &exp.settings;
+    let config = s.source.as_deref();
+    let commands = [
+        ("[agent] command", s.agent.command.as_deref(), agents),
+        ("[agent] prepare", s.agent.prepare.as_deref(), agents),
+        ("[judge] command", s.judge.command.as_deref(), judges),
+    ];
+    // A pipeline step whose tool is missing is a failed step, recorded in the judges' prompt as
+    // the runner does: its template must parse, its program need not exist.
+    let steps = s.pipeline.steps.iter().map(|step| ("[pipeline] step command", Some(step.command.as_slice()), false));
+    for (key, template, used) in commands.into_iter().chain(steps) {
+        if let Some(t) = template {
+            validate_command(t, key).map_err(|e| e.into_error(config))?;
+        }
+        // The program itself, when it is written out (not a placeholder, not relative to the
+        // workspace the command runs in).
+        let program = match template.and_then(|t| t.first()) {
+            Some(crate::experiment::settings::ArgTemplate::Arg(p)) => Some(p.as_str()),
+            Some(crate::experiment::settings::ArgTemplate::Group(_)) => None,
+            None if key != "[agent] prepare" => Some("claude"),
+            None => None,
+        };
+        if let Some(p) =
+            program.filter(|p| programs && used && !p.contains('{') && (p.starts_with('/') || !p.contains('/')))
+        {
+            let path = std::env::var_os("PATH");
+            if let Err(e) = super::process::find_program(p, path.as_deref(), None) {
+                let hint = if template.is_none() { " (install Claude Code, or set it in darn.toml)" } else { "" };
+                let msg = format!("{key}: {e}{hint}");
+                return Err(match config {
+                    Some(file) => crate::error::Error::bad_file(file, msg),
+                    None => crate::error::Error::Usage(msg),
+                });
             }
         }
-        if let Some(stdin) = &s.judge.stdin {
-            validate_path(stdin, "[judge] stdin").map_err(|e| e.into_error(self.config_file()))?;
-        }
-        Ok(())
     }
+    if let Some(stdin) = &s.judge.stdin {
+        validate_path(stdin, "[judge] stdin").map_err(|e| e.into_error(config))?;
+    }
+    Ok(())
+}
 
+impl Local {
     fn max_wait(&self) -> Duration {
         self.exp.settings.execution.max_rate_limit_wait.unwrap_or(MAX_RATE_LIMIT_WAIT)
     }
@@ -669,7 +696,7 @@ impl Local {
                     return self.judge_failed(
                         slot_dir,
                         &marker,
-                        FailureClass::JudgeError,
+                        FailureClass::Infrastructure,
                         format!("could not run the judge: {e}"),
                         total,
                     );
@@ -711,6 +738,8 @@ impl Local {
                     ..self.judge_failed(slot_dir, &marker, FailureClass::JudgeError, e, total)
                 };
             }
+            // A judge that exits without any answer crashed, like an agent that does: a transient
+            // failure, tried again.
             if !out.exit.success() && stream.text.trim().is_empty() {
                 let tail = stderr.lines().last().unwrap_or("").to_string();
                 return Executed {
@@ -718,7 +747,7 @@ impl Local {
                     ..self.judge_failed(
                         slot_dir,
                         &marker,
-                        FailureClass::JudgeError,
+                        FailureClass::Infrastructure,
                         format!("the judge exited with {}: {tail}", out.exit.returncode()),
                         total,
                     )

@@ -241,24 +241,21 @@ fn an_interrupted_reconcile_resumes() {
 }
 
 #[test]
-fn a_missing_agent_binary_fails_with_a_clear_message_and_keeps_the_old_run() {
+fn a_missing_agent_binary_is_a_config_error_before_anything_runs() {
     let (exp, summary) = small(7);
     let toml = String::from_utf8(exp.read("darn.toml")).expect("utf-8");
     let darn_path = format!("\"{DARN}\", \"stand-in\", \"agent\"");
     exp.write("darn.toml", toml.replacen(&darn_path, "\"/nonexistent/claude\"", 1));
     let run = summary.runs_with(Damage::AgentError)[0].to_string();
     let old = exp.read(&format!("in_progress/{run}/agent/stdout.log"));
-    let (code, out) = json_out(&exp, &["reconcile", "--keep-going", &format!("{run}/agent")]);
-    assert_eq!(code, 1);
-    let error = out["failed"][0]["error"].as_str().expect("error").to_string();
-    assert!(error.contains(&run), "{error}");
-    assert!(error.contains("/nonexistent/claude") || error.contains("could not run"), "{error}");
-    let archived = exp.read(&format!(
-        "in_progress/{}/.failed/run_{}_attempt_01/agent/stdout.log",
-        parent(&run),
-        &run[run.len() - 2..]
-    ));
-    assert_eq!(archived, old);
+    let out = exp.darn(&["reconcile", "--keep-going", &format!("{run}/agent")]);
+    let file = exp.path("darn.toml").display().to_string();
+    crate::util::assert_usage_error(&out, &[&file, "[agent] command", "/nonexistent/claude"]);
+    // Nothing was moved or executed: the run is as it was.
+    assert_eq!(exp.read(&format!("in_progress/{run}/agent/stdout.log")), old);
+    assert!(!exp.path(&format!("in_progress/{}/.failed", parent(&run))).exists());
+    // `plan` does not look programs up (it may run where the executions will not).
+    assert_eq!(exp.darn(&["plan", &format!("{run}/agent")]).status.code(), Some(1));
 }
 
 #[test]
