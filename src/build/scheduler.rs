@@ -155,7 +155,7 @@ fn reads_output_of(engine: &Engine, n: NodeId, p: NodeId) -> bool {
 /// Looks at a run again without the stat cache: darn just changed its files.
 fn relook(engine: &Engine, run: usize) -> RunFiles {
     let dir = engine.exp.run_dir(&engine.exp.runs[run]);
-    look(&Dir::new(&dir), engine.graph.declared(), None, i128::MAX, false).files
+    look(&Dir::new(&dir), engine.graph.declared(), None, i128::MAX, false, false).files
 }
 
 /// Carries out a plan's actions.

@@ -248,6 +248,8 @@ pub struct Context<'a> {
     pub stat: &'a StatCache,
     pub checks: &'a ChecksCache,
     pub known: &'a Known,
+    /// The command holds the lock: it may clean what an earlier darn left (temp files).
+    pub writable: bool,
 }
 
 impl<'a> Context<'a> {
@@ -259,7 +261,7 @@ impl<'a> Context<'a> {
         checks: &'a ChecksCache,
         known: &'a Known,
     ) -> Self {
-        Context { exp, graph, stamps, stat, checks, known }
+        Context { exp, graph, stamps, stat, checks, known, writable: false }
     }
 
     /// What the rules know of a run besides its files.
@@ -354,7 +356,8 @@ pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(No
     let rel = cx.exp.run_rel(&cx.exp.runs[run]);
     for attempt in 0..2 {
         let cached = if use_cache && attempt == 0 { cx.stat.run(&rel) } else { None };
-        let looked = look(&Dir::new(&info.dir), cx.graph.declared(), cached.as_ref(), cx.stat.racy_after_ns, true);
+        let looked =
+            look(&Dir::new(&info.dir), cx.graph.declared(), cached.as_ref(), cx.stat.racy_after_ns, true, cx.writable);
         let files = looked.files;
         let mut used = Used::default();
         let mut nodes: Vec<(NodeId, Hash, Option<Finding>)> = Vec::with_capacity(cx.graph.per_run());

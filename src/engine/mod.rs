@@ -63,6 +63,8 @@ pub struct Engine {
     known: facts::Known,
     /// The caches may be saved: darn owns `.darn/` and no other darn holds the lock.
     save_caches: bool,
+    /// Loaded to write (under the lock).
+    writable: bool,
 }
 
 impl Engine {
@@ -79,6 +81,18 @@ impl Engine {
         keep: &(dyn Fn(usize) -> bool + Sync),
     ) -> Result<Engine> {
         let _t = crate::util::trace::span("load");
+        if opts.writable {
+            // What an earlier darn left mid-write outside runs (runs are swept as they are
+            // looked at, where their directories changed).
+            let mut dirs = vec![exp.root.clone(), exp.root.join(".darn"), exp.aggregate_base()];
+            for (tier, subtests) in &exp.subtests {
+                dirs.push(exp.tier_dir(tier));
+                dirs.extend(subtests.iter().map(|s| exp.subtest_dir(tier, s)));
+            }
+            for dir in dirs {
+                crate::util::fs::sweep_temps(&dir);
+            }
+        }
         let managed = exp.root.join(".darn").is_dir();
         let save_caches = opts.writable || (managed && !lock::Lock::is_held(&exp.root));
         let graph = {
@@ -129,6 +143,7 @@ impl Engine {
             checks,
             status_rules,
             save_caches,
+            writable: opts.writable,
         };
         let loaded = {
             let _t = crate::util::trace::span("scan");
@@ -156,14 +171,14 @@ impl Engine {
             engine.assess_aggregates(&HashSet::new());
         }
         let cx =
-            engine_context(&engine.exp, &engine.graph, &engine.journal, &engine.stat, &engine.checks, &engine.known);
+            engine_context(&engine.exp, &engine.graph, &engine.journal, &engine.stat, &engine.checks, &engine.known, engine.writable);
         let _t = crate::util::trace::span("estimates");
         facts::estimate(&cx, &mut engine.facts);
         Ok(engine)
     }
 
     fn context(&self) -> Context<'_> {
-        engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known)
+        engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known, self.writable)
     }
 
     /// What the rules know of a run besides its files.
@@ -224,7 +239,7 @@ impl Engine {
     pub fn refresh(&mut self, runs: &[usize], built: &HashSet<NodeId>) -> Result<()> {
         self.refresh_runs(runs, built)?;
         self.assess_aggregates(built);
-        let cx = engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known);
+        let cx = engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known, self.writable);
         facts::estimate(&cx, &mut self.facts);
         Ok(())
     }
@@ -264,7 +279,7 @@ impl Engine {
             let mut info = known.info_for(&exp, run, slots);
             info.dir = dir.to_path_buf();
             let looked =
-                crate::observe::files::look(&crate::observe::dir::Dir::new(dir), &declared, None, i128::MAX, true);
+                crate::observe::files::look(&crate::observe::dir::Dir::new(dir), &declared, None, i128::MAX, true, false);
             let src = crate::observe::sources::RunSources::new(dir, &looked.files, looked.loaded);
             let _ = loc;
             crate::rules::RunCx::new(&info, src).outcome().clone()
@@ -399,6 +414,7 @@ fn engine_context<'a>(
     stat: &'a StatCache,
     checks: &'a ChecksCache,
     known: &'a facts::Known,
+    writable: bool,
 ) -> Context<'a> {
-    Context::new(exp, graph, journal, stat, checks, known)
+    Context { writable, ..Context::new(exp, graph, journal, stat, checks, known) }
 }

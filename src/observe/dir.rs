@@ -139,6 +139,11 @@ impl<'a> Dir<'a> {
         Dir { path }
     }
 
+    /// The path of `rel` under the directory (`.` is the directory itself).
+    pub fn path_of(&self, rel: &str) -> std::path::PathBuf {
+        if rel == "." { self.path.to_path_buf() } else { self.path.join(rel) }
+    }
+
     /// The stat data of `rel` (relative to the directory; `.` for the directory itself):
     /// `Ok(None)` when it does not exist, `Err` when it cannot be looked at.
     pub fn stat(&self, rel: &str) -> std::io::Result<Option<StatSig>> {

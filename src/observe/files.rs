@@ -210,10 +210,20 @@ fn stream_rest(mut file: std::fs::File, mut h: blake3::Hasher) -> std::io::Resul
     Ok(out)
 }
 
+
 /// Looks at a run's declared files, reusing `cached` where the stat data is unchanged.
 /// `racy_after_ns`: stat data newer than this is not stored (a later write in the same
 /// timestamp tick could go unnoticed, the "racy" case git documents).
-pub fn look(dir: &Dir, declared: &Declared, cached: Option<&RunEntry>, racy_after_ns: i128, keep: bool) -> Looked {
+/// `sweep`: remove darn's leftover temp files (a kill mid-write) from any directory that changed
+/// since the cached look; only a command that holds the lock may.
+pub fn look(
+    dir: &Dir,
+    declared: &Declared,
+    cached: Option<&RunEntry>,
+    racy_after_ns: i128,
+    keep: bool,
+    sweep: bool,
+) -> Looked {
     let mut states: Vec<(RunFile, FileState)> = Vec::with_capacity(declared.files.len() + declared.dirs.len());
     let mut loaded = Loaded::new();
     let mut store = true;
@@ -224,7 +234,15 @@ pub fn look(dir: &Dir, declared: &Declared, cached: Option<&RunEntry>, racy_afte
     let mut dir_sigs: Vec<(RunFile, Option<StatSig>)> = Vec::with_capacity(declared.dirs.len());
     let mut dir_same: Vec<bool> = Vec::with_capacity(declared.dirs.len());
     for &d in &declared.dirs {
-        let sig = match dir.stat(d.as_str()) {
+        let stat = || dir.stat(d.as_str());
+        let first = stat();
+        let unchanged =
+            |sig: &Option<StatSig>| cached.and_then(|c| c.dirs.iter().find(|(g, _)| *g == d)).is_some_and(|(_, s)| s == sig);
+        let swept = match &first {
+            Ok(Some(sig)) if sweep && !unchanged(&Some(*sig)) => crate::util::fs::sweep_temps(&dir.path_of(d.as_str())),
+            _ => false,
+        };
+        let sig = match if swept { stat() } else { first } {
             Ok(s) => s,
             Err(e) => {
                 states.push((d, FileState::Unreadable(IoProblem::of(&e))));
@@ -327,23 +345,23 @@ mod tests {
         std::fs::write(run.join("agent/result.json"), "{}").expect("write");
         let d = Dir::new(&run);
         // Nothing counts as racy: the files were written just now.
-        let first = look(&d, &declared(), None, i128::MAX, true);
+        let first = look(&d, &declared(), None, i128::MAX, true, false);
         assert!(first.files.exists);
         assert_eq!(first.files.hash(f("agent/result.json")), hash_bytes(b"{}"));
         assert_eq!(first.files.state(f("agent/output.txt")), FileState::Absent);
         assert!(first.loaded.contains_key(&f("agent/result.json")));
         let entry = first.entry.expect("stored");
 
-        let again = look(&d, &declared(), Some(&entry), i128::MAX, true);
+        let again = look(&d, &declared(), Some(&entry), i128::MAX, true, false);
         assert!(again.loaded.is_empty(), "a hit reads nothing");
         assert!(again.entry.is_none(), "nothing to store");
         assert_eq!(again.files, first.files);
 
         std::fs::write(run.join("agent/output.txt"), "out").expect("write");
-        let added = look(&d, &declared(), Some(&entry), i128::MAX, true);
+        let added = look(&d, &declared(), Some(&entry), i128::MAX, true, false);
         assert_eq!(added.files.hash(f("agent/output.txt")), hash_bytes(b"out"), "a new file shows");
         std::fs::write(run.join("agent/result.json"), "{\"a\": 1}").expect("write");
-        let edited = look(&d, &declared(), added.entry.as_ref(), i128::MAX, true);
+        let edited = look(&d, &declared(), added.entry.as_ref(), i128::MAX, true, false);
         assert_eq!(edited.files.hash(f("agent/result.json")), hash_bytes(b"{\"a\": 1}"), "an edit in place shows");
     }
 
@@ -356,11 +374,11 @@ mod tests {
         std::fs::write(run.join("agent/cmd_0000_stdout.log"), "copy").expect("write");
         let declared = Declared::new(["agent/cmd_0000_stdout.log", "agent/stdout.log"].map(f), ["agent"].map(f));
         let d = Dir::new(&run);
-        let both = look(&d, &declared, None, i128::MAX, true);
+        let both = look(&d, &declared, None, i128::MAX, true, false);
         assert_eq!(both.files.state(f("agent/cmd_0000_stdout.log")), FileState::Absent, "not looked at");
         let entry = both.entry.expect("stored");
         std::fs::remove_file(run.join("agent/stdout.log")).expect("remove");
-        let alone = look(&d, &declared, Some(&entry), i128::MAX, true);
+        let alone = look(&d, &declared, Some(&entry), i128::MAX, true, false);
         assert_eq!(alone.files.hash(f("agent/cmd_0000_stdout.log")), hash_bytes(b"copy"), "now it counts");
         assert_eq!(alone.files.state(f("agent/stdout.log")), FileState::Absent);
     }
@@ -371,10 +389,10 @@ mod tests {
         let run = tmp.path().join("run_01");
         std::fs::create_dir_all(run.join("agent")).expect("mkdir");
         std::fs::write(run.join("agent/result.json"), "{}").expect("write");
-        let racy = look(&Dir::new(&run), &declared(), None, 0, true);
+        let racy = look(&Dir::new(&run), &declared(), None, 0, true, false);
         assert!(racy.entry.is_none());
         let gone = tmp.path().join("run_02");
-        let none = look(&Dir::new(&gone), &declared(), None, i128::MAX, true);
+        let none = look(&Dir::new(&gone), &declared(), None, i128::MAX, true, false);
         assert!(!none.files.exists);
         assert_eq!(none.files.state(f("agent/result.json")), FileState::Absent);
     }
@@ -387,13 +405,13 @@ mod tests {
         let run = tmp.path().join("run_01");
         std::fs::create_dir_all(run.join("agent")).expect("mkdir");
         std::fs::create_dir_all(run.join("agent/result.json")).expect("a directory in a file's place");
-        let looked = look(&Dir::new(&run), &declared(), None, i128::MAX, true);
+        let looked = look(&Dir::new(&run), &declared(), None, i128::MAX, true, false);
         assert_eq!(looked.files.state(f("agent/result.json")), FileState::Unreadable(IoProblem::IsADirectory));
         assert!(looked.entry.is_none());
         std::fs::set_permissions(run.join("agent"), std::fs::Permissions::from_mode(0o000)).expect("chmod");
         // Root reads anything: the check only means something for other users.
         let as_root = unsafe { libc::geteuid() } == 0;
-        let looked = look(&Dir::new(&run), &declared(), None, i128::MAX, true);
+        let looked = look(&Dir::new(&run), &declared(), None, i128::MAX, true, false);
         if !as_root {
             assert!(looked.files.unreadable().next().is_some());
         }

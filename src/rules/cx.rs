@@ -460,7 +460,7 @@ pub mod testing {
                 dir: exp.run_dir(loc),
             };
             let declared = registry.declared(1);
-            let looked = look(&Dir::new(&info.dir), &declared, None, i128::MAX, true);
+            let looked = look(&Dir::new(&info.dir), &declared, None, i128::MAX, true, false);
             let src = RunSources::new(&info.dir, &looked.files, looked.loaded);
             let run = RunCx::new(&info, src);
             let ix = registry.by_name(key).expect("a rule of that key");

@@ -36,6 +36,18 @@ pub fn confined(root: &Path, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes darn's temp files left in `dir` (a kill mid-write); whether there were any.
+pub fn sweep_temps(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let mut removed = false;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            removed |= std::fs::remove_file(e.path()).is_ok();
+        }
+    }
+    removed
+}
+
 /// Replaces `path` with `bytes` atomically (not synced: for caches, whose loss only costs time).
 pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -202,3 +202,23 @@ fn nothing_is_written_through_a_symlink_out_of_the_experiment() {
     assert!(text(&out.stdout).contains("is a symbolic link"), "{}", text(&out.stdout));
     assert!(!target.join("run_result.json").exists(), "nothing written outside");
 }
+
+/// Temp files a killed darn left behind are removed by the next reconcile, wherever they are.
+#[test]
+fn leftover_temps_are_removed_by_the_next_reconcile() {
+    let exp = Exp::fixture();
+    assert_eq!(exp.darn(&["reconcile", "--regenerate-only"]).status.code(), Some(0));
+    let temps =
+        [".darn-tmp-1-a", "T0/.darn-tmp-2-b", &format!("{RUN}/.darn-tmp-3-c"), &format!("{RUN}/judge/judge_02/.darn-tmp-4")];
+    for t in &temps {
+        exp.write(t, "half a file");
+    }
+    // A read-only command leaves them: it does not hold the lock.
+    assert_eq!(exp.darn(&["status"]).status.code(), Some(0));
+    assert!(temps.iter().all(|t| exp.path(t).exists()));
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    for t in &temps {
+        assert!(!exp.path(t).exists(), "{t} is gone");
+    }
+}
