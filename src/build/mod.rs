@@ -1,3 +1,4 @@
+pub mod keep;
 pub mod reconcile;
 pub mod regenerate;
 pub mod retry;

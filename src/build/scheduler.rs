@@ -414,10 +414,18 @@ fn regenerate(
     let mut batch: Vec<PendingFile> = Vec::new();
     let mut ok: Vec<(NodeId, bool)> = Vec::new();
     let root = &engine.exp.root;
+    let replaced = super::keep::folder(root, now);
     for (n, r) in results {
         match r {
             Ok(b) => {
-                if let Some(e) = b.write.iter().find_map(|f| crate::util::fs::confined(root, &f.path).err()) {
+                // Nothing outside the experiment; nothing measured replaced without a copy kept.
+                let kept = |f: &PendingFile| {
+                    super::keep::keep_if_measured(root, &replaced, &f.path, &f.bytes)
+                        .map_err(|e| format!("could not keep a copy of {} before replacing it: {e}", f.path.display()))
+                };
+                let refused =
+                    b.write.iter().find_map(|f| crate::util::fs::confined(root, &f.path).and_then(|()| kept(f)).err());
+                if let Some(e) = refused {
                     st.round.failed.push(Failed { node: n, failure: Failure::Write(e), class: None });
                     st.finish(engine, n, Done::Broken, watch);
                     continue;

@@ -170,8 +170,15 @@ impl Engine {
             let _t = crate::util::trace::span("aggregates");
             engine.assess_aggregates(&HashSet::new());
         }
-        let cx =
-            engine_context(&engine.exp, &engine.graph, &engine.journal, &engine.stat, &engine.checks, &engine.known, engine.writable);
+        let cx = engine_context(
+            &engine.exp,
+            &engine.graph,
+            &engine.journal,
+            &engine.stat,
+            &engine.checks,
+            &engine.known,
+            engine.writable,
+        );
         let _t = crate::util::trace::span("estimates");
         facts::estimate(&cx, &mut engine.facts);
         Ok(engine)
@@ -239,7 +246,8 @@ impl Engine {
     pub fn refresh(&mut self, runs: &[usize], built: &HashSet<NodeId>) -> Result<()> {
         self.refresh_runs(runs, built)?;
         self.assess_aggregates(built);
-        let cx = engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known, self.writable);
+        let cx =
+            engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known, self.writable);
         facts::estimate(&cx, &mut self.facts);
         Ok(())
     }
@@ -278,8 +286,14 @@ impl Engine {
             let loc = &exp.runs[run];
             let mut info = known.info_for(&exp, run, slots);
             info.dir = dir.to_path_buf();
-            let looked =
-                crate::observe::files::look(&crate::observe::dir::Dir::new(dir), &declared, None, i128::MAX, true, false);
+            let looked = crate::observe::files::look(
+                &crate::observe::dir::Dir::new(dir),
+                &declared,
+                None,
+                i128::MAX,
+                true,
+                false,
+            );
             let src = crate::observe::sources::RunSources::new(dir, &looked.files, looked.loaded);
             let _ = loc;
             crate::rules::RunCx::new(&info, src).outcome().clone()

@@ -210,7 +210,6 @@ fn stream_rest(mut file: std::fs::File, mut h: blake3::Hasher) -> std::io::Resul
     Ok(out)
 }
 
-
 /// Looks at a run's declared files, reusing `cached` where the stat data is unchanged.
 /// `racy_after_ns`: stat data newer than this is not stored (a later write in the same
 /// timestamp tick could go unnoticed, the "racy" case git documents).
@@ -236,8 +235,9 @@ pub fn look(
     for &d in &declared.dirs {
         let stat = || dir.stat(d.as_str());
         let first = stat();
-        let unchanged =
-            |sig: &Option<StatSig>| cached.and_then(|c| c.dirs.iter().find(|(g, _)| *g == d)).is_some_and(|(_, s)| s == sig);
+        let unchanged = |sig: &Option<StatSig>| {
+            cached.and_then(|c| c.dirs.iter().find(|(g, _)| *g == d)).is_some_and(|(_, s)| s == sig)
+        };
         let swept = match &first {
             Ok(Some(sig)) if sweep && !unchanged(&Some(*sig)) => crate::util::fs::sweep_temps(&dir.path_of(d.as_str())),
             _ => false,

@@ -208,8 +208,12 @@ fn nothing_is_written_through_a_symlink_out_of_the_experiment() {
 fn leftover_temps_are_removed_by_the_next_reconcile() {
     let exp = Exp::fixture();
     assert_eq!(exp.darn(&["reconcile", "--regenerate-only"]).status.code(), Some(0));
-    let temps =
-        [".darn-tmp-1-a", "T0/.darn-tmp-2-b", &format!("{RUN}/.darn-tmp-3-c"), &format!("{RUN}/judge/judge_02/.darn-tmp-4")];
+    let temps = [
+        ".darn-tmp-1-a",
+        "T0/.darn-tmp-2-b",
+        &format!("{RUN}/.darn-tmp-3-c"),
+        &format!("{RUN}/judge/judge_02/.darn-tmp-4"),
+    ];
     for t in &temps {
         exp.write(t, "half a file");
     }
@@ -221,4 +225,29 @@ fn leftover_temps_are_removed_by_the_next_reconcile() {
     for t in &temps {
         assert!(!exp.path(t).exists(), "{t} is gone");
     }
+}
+
+/// A measured value darn corrects from the runner's own records is not lost: the file it replaces
+/// is kept under `.darn/replaced/`.
+#[test]
+fn a_replaced_measurement_is_kept() {
+    let exp = Exp::fixture();
+    let file = format!("{RUN}/run_result.json");
+    exp.edit_json(&file, |v| v["agent_duration_seconds"] = serde_json::json!(99.5));
+    let edited = exp.read(&file);
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_ne!(exp.read(&file), edited, "rebuilt from agent/timing.json");
+    let kept: Vec<_> = walk(&exp.path(".darn/replaced")).into_iter().filter(|p| p.ends_with(&file)).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).expect("kept"), edited);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }
