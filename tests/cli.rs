@@ -38,3 +38,6 @@ mod execute;
 
 #[path = "cli/converge.rs"]
 mod converge;
+
+#[path = "cli/crash.rs"]
+mod crash;
