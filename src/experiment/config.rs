@@ -184,3 +184,20 @@ mod tests {
         assert!(ExperimentConfig::from_value(v).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::py::json::arb;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A config of any shape loads or names the key at fault; never a panic.
+        #[test]
+        fn any_config(v in arb::value()) {
+            if let Err(why) = ExperimentConfig::from_value(v) {
+                prop_assert!(!why.is_empty());
+            }
+        }
+    }
+}

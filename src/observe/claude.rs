@@ -188,3 +188,30 @@ pub fn result_line_cost(stdout: &str) -> Option<f64> {
     let v: Value = serde_json::from_str(line.trim()).ok()?;
     v.get("total_cost_usd").and_then(pyjson::as_f64)
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::py::json::arb;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any stdout, including streams of random events cut anywhere, classifies without a panic.
+        #[test]
+        fn any_stdout(lines in prop::collection::vec(arb::value(), 0..6), cut in any::<prop::sample::Index>(), text in "\\PC{0,80}") {
+            let stream: String = lines.iter().map(|v| format!("{v}\n")).collect();
+            let at = cut.index(stream.len() + 1);
+            let at = (0..=at).rev().find(|i| stream.is_char_boundary(*i)).unwrap_or(0);
+            for s in [&stream[..at], stream.as_str(), text.as_str()] {
+                let _ = parse_stdout(s);
+                let _ = response_from_stdout(s);
+                let _ = result_line_cost(s);
+            }
+            for v in &lines {
+                let _ = TokenStats::from_value(v);
+            }
+        }
+    }
+}

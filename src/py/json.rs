@@ -483,3 +483,123 @@ mod fixture_tests {
         }
     }
 }
+
+/// Random JSON values and damaged documents for the property tests of every reader.
+#[cfg(test)]
+pub(crate) mod arb {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(super::float),
+            prop_oneof![Just(0.0), Just(0.5), Just(1.0), Just(-0.0), Just(1e-05)].prop_map(super::float),
+            "\\PC{0,12}".prop_map(Value::String),
+            prop_oneof![Just("score"), Just("Infinity"), Just("NaN"), Just("{\"}"), Just("```json")]
+                .prop_map(|s| Value::String(s.to_string())),
+        ]
+    }
+
+    /// Any JSON value, nested a few levels, with keys the readers look for mixed in.
+    pub fn value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            "[a-z_]{1,10}",
+            prop_oneof![
+                Just("score"),
+                Just("passed"),
+                Just("reasoning"),
+                Just("type"),
+                Just("result"),
+                Just("is_error"),
+                Just("usage"),
+                Just("total_cost_usd"),
+                Just("criteria_scores"),
+                Just("runs_per_subtest"),
+                Just("judge_models"),
+            ]
+            .prop_map(str::to_string),
+        ];
+        leaf().prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A document damaged the ways files are damaged: cut, a byte flipped, junk appended, a
+    /// NUL or an invalid UTF-8 byte inserted.
+    pub fn damaged(doc: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+        let len = doc.len();
+        (0..5u8, 0..=len, any::<u8>()).prop_map(move |(how, at, byte)| {
+            let mut d = doc.clone();
+            let at = at.min(d.len());
+            match how {
+                0 => d.truncate(at),
+                1 if !d.is_empty() => {
+                    let i = at.min(d.len() - 1);
+                    d[i] ^= byte | 1;
+                }
+                2 => d.extend_from_slice(b"}\n{\"x\": ["),
+                3 => d.insert(at, 0),
+                _ => d.insert(at, 0xff),
+            }
+            d
+        })
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// What darn writes, darn reads back as the same value, and writes again as the same bytes.
+        #[test]
+        fn written_json_reads_back(v in arb::value()) {
+            let text = to_string(&v);
+            let back = parse(text.as_bytes());
+            prop_assert!(back.is_ok(), "{text}");
+            let back = back.unwrap_or(Value::Null);
+            prop_assert_eq!(to_string(&back), text);
+        }
+
+        /// Any bytes at all: an error with a position, never a panic.
+        #[test]
+        fn any_bytes_parse_or_fail(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            if let Err(e) = parse(&bytes) {
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+
+        /// A damaged document is read or refused, never misread as a panic.
+        #[test]
+        fn damaged_documents_parse_or_fail(
+            (doc, bad) in arb::value().prop_flat_map(|v| {
+                let doc = to_string(&v).into_bytes();
+                (Just(doc.clone()), arb::damaged(doc))
+            })
+        ) {
+            match parse(&bad) {
+                Ok(v) => { let _ = to_string(&v); }
+                Err(e) => prop_assert!(!e.message.is_empty() || bad == doc),
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes()).is_err());
+        let deep_inf = format!("{}Infinity{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep_inf.as_bytes()).is_err());
+    }
+}

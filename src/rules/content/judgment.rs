@@ -268,3 +268,61 @@ mod tests {
         assert!(Judgment::from_value(&bad).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::py::json::arb;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any response text: a judgment whose score is a number in [0, 1], or a reason.
+        #[test]
+        fn any_response_parses_or_fails(text in "\\PC{0,200}") {
+            match parse_response(&text) {
+                Ok(j) => prop_assert!((0.0..=1.0).contains(&j.score)),
+                Err(why) => prop_assert!(!why.is_empty()),
+            }
+        }
+
+        /// A JSON object wrapped in prose, a fence or both, possibly cut: read or refused, and
+        /// when read from an intact object with a numeric score, that score (clamped) is the one.
+        #[test]
+        fn embedded_objects(v in arb::value(), score in -1.0f64..2.0, wrap in 0..4u8, cut in any::<prop::sample::Index>()) {
+            let mut obj = match v { Value::Object(m) => m, other => {
+                let mut m = serde_json::Map::new();
+                m.insert("extra".into(), other);
+                m
+            } };
+            obj.insert("score".into(), crate::py::json::float(score));
+            let body = serde_json::to_string(&Value::Object(obj)).unwrap_or_default();
+            let text = match wrap {
+                0 => body.clone(),
+                1 => format!("Here is my grade.\n```json\n{body}\n```\nDone."),
+                2 => format!("I think {body} is fair"),
+                _ => {
+                    let at = cut.index(body.len() + 1);
+                    let at = (0..=at).rev().find(|i| body.is_char_boundary(*i)).unwrap_or(0);
+                    body[..at].to_string()
+                }
+            };
+            match parse_response(&text) {
+                Ok(j) => {
+                    prop_assert!((0.0..=1.0).contains(&j.score));
+                    if wrap < 2 {
+                        prop_assert_eq!(j.score, score.clamp(0.0, 1.0));
+                    }
+                }
+                Err(why) => prop_assert!(wrap >= 2, "an intact object was refused: {why}"),
+            }
+        }
+
+        /// A judgment file of any shape is read or refused, never a panic.
+        #[test]
+        fn any_judgment_file(v in arb::value()) {
+            let _ = Judgment::from_value(&v);
+        }
+    }
+}
