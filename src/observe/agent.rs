@@ -1,7 +1,7 @@
 //! What a run's `agent/` directory holds, read once: the raw transcript (and which file it came
 //! from), the last logged command, and the derived files as they are.
 
-use super::claude::{Stdout, parse_stdout};
+use super::claude::{Stdout, parse_stdout, scan_stdout};
 use super::sources::{RunSources, Unusable};
 use crate::experiment::files::RunFile;
 use crate::py::json as pyjson;
@@ -52,7 +52,14 @@ impl LoggedCommand {
 /// The agent transcript darn derives files from, with where it came from.
 #[derive(Debug, Clone)]
 pub struct Transcript {
+    /// The whole stdout; for a transcript too large to hold (`held` false), only its error
+    /// lines, which is all the checks read.
     pub stdout: String,
+    /// `stdout` is the whole transcript. A large stream-json transcript is scanned instead, and
+    /// the files that copy it are compared by hash and built from the file itself.
+    pub held: bool,
+    /// The content hash of the transcript's file.
+    pub hash: crate::util::hash::Hash,
     /// `stdout` parsed once.
     pub parsed: Stdout,
     pub stdout_file: RunFile,
@@ -66,7 +73,9 @@ pub struct AgentSources {
     pub logged: LoggedCommand,
     pub result_json: Result<Arc<Value>, Unusable>,
     pub timing_json: Result<Arc<Value>, Unusable>,
+    /// `agent/output.txt` (not read when it copies a transcript too large to hold).
     pub output_txt: Option<std::sync::Arc<[u8]>>,
+    pub output_txt_hash: Option<crate::util::hash::Hash>,
     pub transcript: Option<Transcript>,
     /// Any trace of the agent having started: prompt, command log or output.
     pub started: bool,
@@ -86,29 +95,78 @@ pub fn model_from_model_md(text: &str) -> Option<String> {
     text.lines().find_map(|l| l.strip_prefix("**Model**:")).map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
 }
 
+/// An `agent/result.json` too large to hold (it embeds a large transcript), read as a stream:
+/// every key, with `stdout` (the transcript's copy) skipped unread and recorded as `null`.
+fn result_json_streamed(handle: std::fs::File) -> Result<Arc<Value>, Unusable> {
+    #[derive(serde::Deserialize)]
+    struct Wire {
+        stdout: Option<serde::de::IgnoredAny>,
+        #[serde(flatten)]
+        rest: serde_json::Map<String, Value>,
+    }
+    use crate::util::problem::Malformed;
+    let reader = std::io::BufReader::with_capacity(1 << 16, handle);
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let wire: Result<Wire, serde_json::Error> =
+        serde::Deserialize::deserialize(&mut de).and_then(|w| de.end().map(|()| w));
+    match wire {
+        Ok(w) => {
+            let mut v = w.rest;
+            if w.stdout.is_some() {
+                v.insert("stdout".into(), Value::Null);
+            }
+            Ok(Arc::new(Value::Object(v)))
+        }
+        Err(e) if e.is_io() => Err(Unusable::Unreadable(crate::util::problem::IoProblem::Other)),
+        Err(e) if e.is_eof() => Err(Unusable::Malformed(Malformed::Truncated)),
+        Err(e) if e.is_data() => Err(Unusable::Malformed(Malformed::NotObject)),
+        Err(e) => Err(Unusable::Malformed(Malformed::NotJson { line: e.line() as u32, column: e.column() as u32 })),
+    }
+}
+
 impl AgentSources {
     /// Reads the raw transcript: stdout from `stdout.log`, else `cmd_0000_stdout.log`, else a
     /// non-empty `output.txt`, else `result.json`'s `stdout`; stderr likewise.
     pub fn read(src: &RunSources) -> AgentSources {
         let command_log = src.json(file("agent/command_log.json"));
         let logged = command_log.as_deref().map(LoggedCommand::of).unwrap_or_default();
-        let result_json = src.json(file("agent/result.json"));
         let timing_json = src.json(file("agent/timing.json"));
-        let output_txt = src.bytes(file("agent/output.txt")).ok();
+        let mut scanned = None;
         let mut stdout: Option<(String, RunFile)> = None;
         for name in ["agent/stdout.log", "agent/cmd_0000_stdout.log"] {
-            if let Some(t) = src.text(file(name)) {
-                stdout = Some((t, file(name)));
+            let f = file(name);
+            // A large stream-json transcript with its result event is scanned, not held: the
+            // scan gives every verdict (other large ones are read whole, as text needs).
+            if let Some(handle) = src.open_large(f)
+                && let Ok(s) = scan_stdout(&handle)
+                && matches!(&s.parsed, Stdout::Json(r) if r.num_turns.is_some_and(|n| n > 0))
+            {
+                stdout = Some((s.excerpt, f));
+                scanned = Some(s.parsed);
+                break;
+            }
+            if let Some(t) = src.text(f) {
+                stdout = Some((t, f));
                 break;
             }
         }
+        // result.json embeds a scanned transcript: read without it (the checks compare its hash).
+        let result_json = match scanned.as_ref().and_then(|_| src.open_large(file("agent/result.json"))) {
+            Some(handle) => result_json_streamed(handle),
+            None => src.json(file("agent/result.json")),
+        };
+        // output.txt copies a scanned transcript: compared by hash, never read.
+        let output_txt = if scanned.is_some() { None } else { src.bytes(file("agent/output.txt")).ok() };
+        let output_txt_hash = src.exists(file("agent/output.txt")).then(|| src.files.hash(file("agent/output.txt")));
         if stdout.as_ref().is_none_or(|(s, _)| s.trim().is_empty())
+            && scanned.is_none()
             && let Some(b) = output_txt.as_ref().filter(|b| !b.iter().all(u8::is_ascii_whitespace))
         {
             stdout = Some((String::from_utf8_lossy(b).into_owned(), file("agent/output.txt")));
         }
         let result_obj = result_json.as_ref().ok();
         if stdout.as_ref().is_none_or(|(s, _)| s.trim().is_empty())
+            && scanned.is_none()
             && let Some(s) = result_obj.and_then(|v| v.get("stdout")).and_then(Value::as_str)
             && (!s.trim().is_empty() || stdout.is_none())
         {
@@ -122,12 +180,14 @@ impl AgentSources {
         let started = src.exists(file("agent/prompt.md"))
             || command_log.is_ok()
             || stdout.is_some()
-            || output_txt.is_some()
+            || output_txt_hash.is_some()
             || src.exists(file("agent/command_log.json"));
         let marker = src.exists(file("agent/.darn-incomplete"));
         let model_md = src.text(file("agent/MODEL.md")).and_then(|t| model_from_model_md(&t));
         let transcript = stdout.map(|(stdout, stdout_file)| Transcript {
-            parsed: parse_stdout(&stdout),
+            held: scanned.is_none(),
+            parsed: scanned.unwrap_or_else(|| parse_stdout(&stdout)),
+            hash: src.files.hash(stdout_file),
             stdout,
             stdout_file,
             stderr: stderr.clone(),
@@ -138,6 +198,7 @@ impl AgentSources {
             result_json,
             timing_json,
             output_txt,
+            output_txt_hash,
             transcript,
             started,
             marker,

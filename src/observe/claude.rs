@@ -63,6 +63,195 @@ pub fn parse_stdout(stdout: &str) -> Stdout {
     Stdout::Text
 }
 
+/// A transcript too large to hold (over `observe::files::KEEP_LIMIT`), read as a stream: what
+/// `parse_stdout` finds in it, and the error-result lines the rate-limit checks read. At most
+/// one line of up to [`LINE_LIMIT`] bytes is in memory at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scanned {
+    pub parsed: Stdout,
+    /// The lines of the stream that are error results (the last few), one per line.
+    pub excerpt: String,
+}
+
+/// Lines longer than this are passed over by the stream scan (no result event is that long).
+pub const LINE_LIMIT: usize = 1 << 20;
+const EXCERPT_LINES: usize = 16;
+
+/// The fields of a result object darn reads; everything else is skipped unread into memory.
+#[derive(serde::Deserialize)]
+struct WireResult {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    is_error: Option<Value>,
+    subtype: Option<Value>,
+    result: Option<Value>,
+    error: Option<Value>,
+    num_turns: Option<Value>,
+    total_cost_usd: Option<Value>,
+    usage: Option<Value>,
+    duration_ms: Option<Value>,
+}
+
+/// [`WireResult`] with the texts skipped unread.
+#[derive(serde::Deserialize)]
+struct WireLean {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    is_error: Option<Value>,
+    subtype: Option<Value>,
+    num_turns: Option<Value>,
+    total_cost_usd: Option<Value>,
+    usage: Option<Value>,
+    duration_ms: Option<Value>,
+}
+
+impl WireLean {
+    fn into_full(self) -> WireResult {
+        WireResult {
+            kind: self.kind,
+            is_error: self.is_error,
+            subtype: self.subtype,
+            result: None,
+            error: None,
+            num_turns: self.num_turns,
+            total_cost_usd: self.total_cost_usd,
+            usage: self.usage,
+            duration_ms: self.duration_ms,
+        }
+    }
+}
+
+impl WireResult {
+    fn into_value(self) -> Value {
+        let mut m = serde_json::Map::new();
+        let fields = [
+            ("type", self.kind),
+            ("is_error", self.is_error),
+            ("subtype", self.subtype),
+            ("result", self.result),
+            ("error", self.error),
+            ("num_turns", self.num_turns),
+            ("total_cost_usd", self.total_cost_usd),
+            ("usage", self.usage),
+            ("duration_ms", self.duration_ms),
+        ];
+        for (k, v) in fields {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+/// [`parse_stdout`] for a file read as a stream (same verdicts, bounded memory).
+pub fn scan_stdout(file: &std::fs::File) -> std::io::Result<Scanned> {
+    use std::io::{BufRead, BufReader, Seek};
+    let mut f = file;
+    f.rewind()?;
+    let mut reader = BufReader::with_capacity(1 << 16, f);
+    // Leading whitespace decides between one JSON document and a stream.
+    let first = loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(Scanned { parsed: Stdout::Empty, excerpt: String::new() });
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                reader.consume(i);
+                break b;
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    };
+    let whole_error = if first == b'{' {
+        let mut de = serde_json::Deserializer::from_reader(&mut reader);
+        match serde::Deserialize::deserialize(&mut de).and_then(|w: WireLean| de.end().map(|()| w)) {
+            // A success's text is never read: it is skipped, not held.
+            Ok(w) if w.is_error.as_ref().is_none_or(|e| matches!(e, Value::Null | Value::Bool(false))) => {
+                let v = w.into_full().into_value();
+                return Ok(Scanned { parsed: Stdout::Json(Box::new(result_from_value(&v))), excerpt: String::new() });
+            }
+            Ok(_) => {
+                let mut f = file;
+                f.rewind()?;
+                let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, f));
+                let w: WireResult = serde::Deserialize::deserialize(&mut de).map_err(std::io::Error::other)?;
+                return Ok(Scanned {
+                    parsed: Stdout::Json(Box::new(result_from_value(&w.into_value()))),
+                    excerpt: String::new(),
+                });
+            }
+            Err(e) if e.is_io() => return Err(std::io::Error::other(e)),
+            Err(e) => Some(e),
+        }
+    } else {
+        None
+    };
+    let mut f = file;
+    f.rewind()?;
+    let mut reader = BufReader::with_capacity(1 << 16, f);
+    let mut last_result: Option<Value> = None;
+    let mut excerpt: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = reader.fill_buf()?;
+        let at_end = buf.is_empty();
+        let (take, complete) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), at_end),
+        };
+        if !too_long {
+            if line.len() + take > LINE_LIMIT {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(&buf[..take]);
+            }
+        }
+        reader.consume(take);
+        if complete {
+            if !too_long {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim();
+                if text.starts_with('{')
+                    && let Ok(v) = serde_json::from_str::<Value>(text)
+                {
+                    if v.get("type").and_then(Value::as_str) == Some("result") {
+                        last_result = Some(v.clone());
+                    }
+                    if v.get("is_error").is_some_and(|e| !matches!(e, Value::Null | Value::Bool(false))) {
+                        if excerpt.len() == EXCERPT_LINES {
+                            excerpt.pop_front();
+                        }
+                        excerpt.push_back(text.to_string());
+                    }
+                }
+            }
+            line.clear();
+            too_long = false;
+        }
+        if at_end {
+            break;
+        }
+    }
+    let excerpt: String = excerpt.into_iter().map(|l| l + "\n").collect();
+    let parsed = match (last_result, whole_error) {
+        (Some(v), _) => Stdout::Json(Box::new(result_from_value(&v))),
+        (None, Some(e)) => {
+            let what = if e.is_eof() { "ends in the middle of the JSON result" } else { "is not a valid JSON result" };
+            Stdout::Truncated(format!("{what} ({e})"))
+        }
+        (None, None) => Stdout::Text,
+    };
+    Ok(Scanned { parsed, excerpt })
+}
+
 fn result_from_value(v: &Value) -> ClaudeResult {
     let usage = v.get("usage");
     let tok = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64).unwrap_or(0);

@@ -2,7 +2,7 @@
 //! now and checked against the hash the look recorded), parsed JSON, text.
 
 use super::dir::Dir;
-use super::files::{FileState, Loaded, RunFiles, read_file};
+use super::files::{FileState, KEEP_LIMIT, Loaded, RunFiles, read_file};
 use crate::experiment::files::RunFile;
 pub use crate::util::problem::{IoProblem, JsonType, Malformed, Unusable, parse_json};
 use serde_json::Value;
@@ -84,6 +84,17 @@ impl<'a> RunSources<'a> {
             }
             Err(e) => Content::Unreadable(IoProblem::of(&e)),
         }
+    }
+
+    /// A present file too large to keep in memory (over [`KEEP_LIMIT`]), opened for a streamed
+    /// read; `None` when it is absent, unreadable or small enough to read whole.
+    pub fn open_large(&self, f: RunFile) -> Option<std::fs::File> {
+        if !matches!(self.files.state(f), FileState::Present(_)) || self.loaded.borrow().contains_key(&f) {
+            return None;
+        }
+        let file = self.handle.open(f.as_str()).ok()?;
+        let size = file.metadata().ok()?.len();
+        (size > KEEP_LIMIT).then_some(file)
     }
 
     /// The bytes of a file, or why there are none.

@@ -227,6 +227,12 @@ pub fn write_str(out: &mut String, s: &str) {
 /// (surrogate pairs above the BMP), without it only control characters do (`JSON.stringify`).
 pub fn write_escaped(out: &mut String, s: &str, ascii: bool) {
     out.push('"');
+    write_escaped_inner(out, s, ascii);
+    out.push('"');
+}
+
+/// The inside of [`write_escaped`]'s literal.
+fn write_escaped_inner(out: &mut String, s: &str, ascii: bool) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -246,7 +252,6 @@ pub fn write_escaped(out: &mut String, s: &str, ascii: bool) {
             }
         }
     }
-    out.push('"');
 }
 
 /// Python's `repr(float)`: shortest round-trip digits, `.0` on integral values, exponent form
@@ -484,6 +489,65 @@ mod fixture_tests {
     }
 }
 
+/// Streams `reader`'s bytes, decoded as UTF-8 with invalid sequences replaced (as
+/// `String::from_utf8_lossy` does), into `sink` as the inside of a JSON string in darn's
+/// ASCII-escaped form: what [`to_string`] writes for a string too large to hold.
+pub fn stream_escaped(mut reader: impl std::io::Read, mut sink: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut out = String::new();
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let at_end = n == 0;
+        pending.extend_from_slice(&chunk[..n]);
+        out.clear();
+        let mut start = 0;
+        loop {
+            match std::str::from_utf8(&pending[start..]) {
+                Ok(text) => {
+                    write_escaped_inner(&mut out, text, true);
+                    start = pending.len();
+                    break;
+                }
+                Err(e) => {
+                    let valid = start + e.valid_up_to();
+                    // The valid prefix is UTF-8 by the check above.
+                    write_escaped_inner(
+                        &mut out,
+                        std::str::from_utf8(&pending[start..valid]).unwrap_or_default(),
+                        true,
+                    );
+                    match e.error_len() {
+                        Some(bad) => {
+                            write_escaped_inner(&mut out, "\u{fffd}", true);
+                            start = valid + bad;
+                        }
+                        // A sequence cut by the chunk's end: finished by the next chunk.
+                        None if !at_end => {
+                            start = valid;
+                            break;
+                        }
+                        None => {
+                            write_escaped_inner(&mut out, "\u{fffd}", true);
+                            start = pending.len();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        pending.drain(..start);
+        sink(out.as_bytes());
+        if at_end {
+            return Ok(());
+        }
+    }
+}
+
 /// Random JSON values and damaged documents for the property tests of every reader.
 #[cfg(test)]
 pub(crate) mod arb {
@@ -592,6 +656,26 @@ mod properties {
                 Ok(v) => { let _ = to_string(&v); }
                 Err(e) => prop_assert!(!e.message.is_empty() || bad == doc),
             }
+        }
+    }
+
+    proptest! {
+        /// A string streamed in chunks is escaped exactly as the whole string is.
+        #[test]
+        fn streamed_strings_escape_like_whole_ones(bytes in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200_000),
+            "\\PC{15000,40000}".prop_map(String::into_bytes),
+            ("\\PC{15000,40000}", 0..60_000usize).prop_map(|(s, at)| {
+                let mut b = s.into_bytes();
+                let at = at.min(b.len());
+                b.insert(at, 0xe2);
+                b
+            }),
+        ]) {
+            let mut streamed = Vec::new();
+            prop_assert!(stream_escaped(bytes.as_slice(), |b| streamed.extend_from_slice(b)).is_ok());
+            let whole = to_string(&Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            prop_assert_eq!(format!("\"{}\"", String::from_utf8_lossy(&streamed)), whole);
         }
     }
 

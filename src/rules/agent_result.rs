@@ -78,7 +78,15 @@ impl RunRule for AgentResultRule {
         }
         let source = run.agent().transcript.as_ref().map(|t| t.stdout_file);
         let want = d.to_value();
-        for key in ["exit_code", "stdout", "stderr", "token_stats", "api_calls"] {
+        // A transcript too large to hold is compared as bytes, streamed (the file was read
+        // without it).
+        let large = run.agent().transcript.as_ref().filter(|t| !t.held);
+        let keys: &[&str] = if large.is_some() {
+            &["exit_code", "stderr", "token_stats", "api_calls"]
+        } else {
+            &["exit_code", "stdout", "stderr", "token_stats", "api_calls"]
+        };
+        for &key in keys {
             if obj[key] != want[key] {
                 return Finding::Differs(file, Box::new(compare::difference(key, &obj[key], &want[key], source)));
             }
@@ -89,11 +97,53 @@ impl RunRule for AgentResultRule {
                 Box::new(compare::difference("cost_usd", &obj["cost_usd"], &want["cost_usd"], source)),
             );
         }
+        if let Some(t) = large {
+            let (head, tail) = d.around_stdout();
+            let mut h = blake3::Hasher::new();
+            h.update(head.as_bytes());
+            let streamed = run.src.open_large(t.stdout_file).map(|f| {
+                pyjson::stream_escaped(std::io::BufReader::new(f), |b| {
+                    h.update(b);
+                })
+            });
+            if !matches!(streamed, Some(Ok(()))) {
+                return Finding::InputDamaged(
+                    t.stdout_file,
+                    super::finding::Unusable::Unreadable(crate::util::problem::IoProblem::Other),
+                );
+            }
+            h.update(tail.as_bytes());
+            if crate::util::hash::truncate(&h.finalize()) != run.src.files.hash(file) {
+                return Finding::Differs(
+                    file,
+                    Box::new(super::finding::Difference {
+                        field: "stdout".into(),
+                        recorded: "other content".into(),
+                        expected: format!("the transcript of {}", t.stdout_file.as_str()).into(),
+                        source,
+                    }),
+                );
+            }
+        }
         Finding::Fresh
     }
 
     fn build(&self, run: &RunCx, _slot: u16) -> Result<Vec<Output>, Finding> {
         let d = run.derived().filter(|_| run.agent_ok()).ok_or(Finding::Waiting(Waiting::AgentOutput))?;
+        if let Some(t) = run.agent().transcript.as_ref().filter(|t| !t.held) {
+            let whole = run.src.bytes(t.stdout_file).map_err(|why| Finding::InputDamaged(t.stdout_file, why))?;
+            let (head, tail) = d.around_stdout();
+            let mut bytes = Vec::with_capacity(head.len() + whole.len() + tail.len() + 64);
+            bytes.extend_from_slice(head.as_bytes());
+            pyjson::stream_escaped(&whole[..], |b| bytes.extend_from_slice(b)).map_err(|_| {
+                Finding::InputDamaged(
+                    t.stdout_file,
+                    super::finding::Unusable::Unreadable(crate::util::problem::IoProblem::Other),
+                )
+            })?;
+            bytes.extend_from_slice(tail.as_bytes());
+            return Ok(vec![Output::new(RunCx::file("agent/result.json"), bytes)]);
+        }
         Ok(vec![Output::new(RunCx::file("agent/result.json"), pyjson::to_string(&d.to_value()))])
     }
 }

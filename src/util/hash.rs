@@ -12,7 +12,11 @@ pub const UNREADABLE: Hash = [0xff; 16];
 
 /// The hash of some bytes.
 pub fn hash_bytes(bytes: &[u8]) -> Hash {
-    let full = blake3::hash(bytes);
+    truncate(&blake3::hash(bytes))
+}
+
+/// The recorded form of a full blake3 hash (for content hashed as a stream).
+pub fn truncate(full: &blake3::Hash) -> Hash {
     let mut out = [0u8; 16];
     out.copy_from_slice(&full.as_bytes()[..16]);
     out

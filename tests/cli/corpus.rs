@@ -317,3 +317,44 @@ fn an_unreadable_directory_is_an_error_not_an_execution() {
     open(&agent, 0o777);
     assert_eq!(precious(&exp), before, "nothing was lost or rewritten");
 }
+
+/// A transcript larger than darn holds in memory (a stream of events ending in its result) is
+/// scanned and copied, and its copies are checked by hash: the files are the same as for a
+/// small one, and the next reconcile finds them right.
+#[test]
+fn a_large_transcript_is_scanned_not_held() {
+    let exp = Exp::fixture();
+    let stdout = format!("{RUN}/agent/stdout.log");
+    let result_line = text(&exp.read(&stdout));
+    let event = "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"caf\u{e9} \\\"quoted\\\" \u{1F600}\"}]}}\n";
+    let mut big = event.repeat((12 << 20) / event.len());
+    big.push_str(result_line.trim());
+    big.push('\n');
+    exp.write(&stdout, &big);
+    exp.remove(&format!("{RUN}/agent/output.txt"));
+    exp.remove(&format!("{RUN}/agent/result.json"));
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&exp.read(&format!("{RUN}/agent/output.txt"))), big);
+    let result = exp.read_json(&format!("{RUN}/agent/result.json"));
+    assert_eq!(result["stdout"].as_str(), Some(big.as_str()));
+    assert_eq!(result["api_calls"], 6, "the result event's num_turns");
+    // A first look (no .darn) finds everything right, without rewriting anything.
+    std::fs::remove_dir_all(exp.path(".darn")).expect("remove .darn");
+    let listing = exp.listing();
+    let out = exp.darn(&["--json", "plan"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a plan");
+    assert_eq!(plan["actions"].as_array().map(Vec::len), Some(0), "{plan}");
+    assert_eq!(
+        exp.listing().into_iter().filter(|(p, ..)| !p.starts_with(".darn")).collect::<Vec<_>>(),
+        listing.into_iter().filter(|(p, ..)| !p.starts_with(".darn")).collect::<Vec<_>>()
+    );
+    // A copy that differs from the transcript by one byte is found and rebuilt.
+    let output = format!("{RUN}/agent/output.txt");
+    let mut changed = exp.read(&output);
+    changed[100] = b'X';
+    exp.write(&output, &changed);
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&exp.read(&output)), big);
+}

@@ -113,6 +113,22 @@ impl AgentResult {
         Value::Object(m)
     }
 
+    /// The file's bytes before and after the `stdout` string's contents, for a transcript too
+    /// large to hold that is streamed in between (see `py::json::stream_escaped`).
+    pub fn around_stdout(&self) -> (String, String) {
+        const MARK: &str = "\u{1}darn-transcript\u{1}";
+        let text = pyjson::to_string(&AgentResult { stdout: MARK.into(), ..self.clone() }.to_value());
+        let mut literal = String::new();
+        pyjson::write_escaped(&mut literal, MARK, true);
+        // The split keeps the quotes: the stream writes only what is between them.
+        let escaped = &literal[1..literal.len() - 1];
+        match text.find(escaped) {
+            Some(at) => (text[..at].to_string(), text[at + escaped.len()..].to_string()),
+            // The mark is always written as is; an empty split never matches a real file.
+            None => (text, String::new()),
+        }
+    }
+
     /// The runner's invalid-result signature: exit −1 with zero tokens (docs/format.md#invalid-agent-result).
     pub fn is_invalid_signature(exit_code: i64, tokens: TokenStats) -> bool {
         exit_code == -1 && tokens.is_zero()
@@ -175,5 +191,21 @@ mod tests {
         assert!((r.cost_usd - (100.0 / 1e6 * 3.0 + 20.0 / 1e6 * 15.0)).abs() < 1e-15);
         let r = AgentResult::derive("used (7 input, 3 output)", "", 0, "m");
         assert_eq!((r.tokens.input_tokens, r.tokens.output_tokens), (7, 3));
+    }
+}
+
+#[cfg(test)]
+mod streamed {
+    use super::*;
+
+    #[test]
+    fn a_streamed_transcript_gives_the_same_bytes() {
+        let stdout = "{\"type\":\"result\",\"num_turns\":2,\"result\":\"é \\\" done\"}\n\u{1F600} tail";
+        let r = AgentResult::derive(stdout, "err", 0, "claude-opus-4-6");
+        let (head, tail) = r.around_stdout();
+        let mut bytes = head.into_bytes();
+        pyjson::stream_escaped(stdout.as_bytes(), |b| bytes.extend_from_slice(b)).expect("read");
+        bytes.extend_from_slice(tail.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&bytes), pyjson::to_string(&r.to_value()));
     }
 }
