@@ -358,3 +358,75 @@ fn a_large_transcript_is_scanned_not_held() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&exp.read(&output)), big);
 }
+
+/// A disk that fills up mid-reconcile stops it with an error; once space is freed, one
+/// reconcile converges. Needs a small filesystem of its own: a tmpfs, which only root mounts.
+#[cfg(target_os = "linux")]
+#[test]
+fn after_a_full_disk_one_reconcile_converges() {
+    let mnt = tempfile::tempdir().expect("tempdir");
+    let mount =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"]).arg(mnt.path()).output();
+    if !mount.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root), so no disk can be filled");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path());
+    let exp_dir = mnt.path().join("exp");
+    // Free space left when the reconcile starts: nothing, a page, a few files' worth, more.
+    for free_kb in [0u64, 4, 16, 64, 256] {
+        let _ = std::fs::remove_dir_all(&exp_dir);
+        crate::util::copy_tree(&crate::util::fixture_dir(), &exp_dir);
+        let darn = |args: &[&str]| crate::util::darn_cmd(&exp_dir, args);
+        assert_eq!(darn(&["reconcile", "--regenerate-only"]).status.code(), Some(0));
+        for run in ["T0/00/run_01", "T1/01/run_01", "T2/01/run_01"] {
+            for f in ["run_result.json", "report.json", "report.md", "agent/result.json"] {
+                let _ = std::fs::remove_file(exp_dir.join(run).join(f));
+            }
+        }
+        let _ = std::fs::remove_file(exp_dir.join("result.json"));
+        // Fill the disk, then give back `free_kb`.
+        let filler = mnt.path().join("filler");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&filler).expect("filler");
+            let block = vec![b'x'; 4096];
+            while f.write_all(&block).is_ok() {}
+            let _ = f.sync_all();
+        }
+        let len = std::fs::metadata(&filler).expect("filler").len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&filler)
+            .and_then(|f| f.set_len(len.saturating_sub(free_kb * 1024)))
+            .expect("shrink the filler");
+        let full = darn(&["reconcile", "--regenerate-only"]);
+        assert_no_panic(&full);
+        assert!(matches!(full.status.code(), Some(0 | 1 | 2)), "{free_kb} KB free: {}", text(&full.stderr));
+        if free_kb == 0 {
+            assert_ne!(full.status.code(), Some(0), "the disk was full: {}", text(&full.stderr));
+        }
+        std::fs::remove_file(&filler).expect("free the space");
+        let out = darn(&["reconcile", "--regenerate-only"]);
+        assert_eq!(out.status.code(), Some(0), "{free_kb} KB free, then freed: {}", text(&out.stderr));
+        let again = darn(&["--json", "plan"]);
+        let plan: serde_json::Value = serde_json::from_slice(&again.stdout).expect("a plan");
+        assert_eq!(plan["actions"].as_array().map(Vec::len), Some(0), "{free_kb} KB free: not converged: {plan}");
+        for (path, bytes) in snapshot(&exp_dir) {
+            assert!(!path.contains(".darn-tmp-"), "{free_kb} KB free: {path} left");
+            if path.ends_with(".json") {
+                assert!(
+                    serde_json::from_slice::<serde_json::Value>(&bytes).is_ok()
+                        || bytes.windows(3).any(|w| w == b"NaN" || w == b"Inf"),
+                    "{path} is torn"
+                );
+            }
+        }
+    }
+}
