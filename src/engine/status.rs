@@ -104,6 +104,9 @@ pub struct RunStatus {
 impl RunStatus {
     /// Where the run stands, as the checkpoint records it.
     pub fn progress(&self, passed: bool) -> RunProgress {
+        if self.problems.iter().any(|p| matches!(p.finding, Finding::InputDamaged(..) | Finding::Unreadable(..))) {
+            return RunProgress::AsRecorded;
+        }
         match self.agent {
             AgentStatus::Missing => RunProgress::NotStarted,
             AgentStatus::Partial => RunProgress::Running,

@@ -42,6 +42,9 @@ pub enum RunProgress {
     Finished {
         passed: bool,
     },
+    /// A file the run's state is computed from is damaged: darn cannot tell, so the checkpoint
+    /// keeps what it records for the run (never a downgrade from a guess).
+    AsRecorded,
 }
 
 impl RunProgress {
@@ -54,6 +57,8 @@ impl RunProgress {
             RunProgress::AgentDone => ("agent_complete", Some("agent_complete")),
             RunProgress::Judged => ("judge_complete", Some("agent_complete")),
             RunProgress::Finished { passed } => ("worktree_cleaned", Some(if passed { "passed" } else { "failed" })),
+            // Never written: the entry on disk is kept.
+            RunProgress::AsRecorded => ("pending", None),
         }
     }
 
@@ -66,6 +71,7 @@ impl RunProgress {
             RunProgress::Judged => 4,
             RunProgress::Finished { passed: false } => 5,
             RunProgress::Finished { passed: true } => 6,
+            RunProgress::AsRecorded => 7,
         }
     }
 }
@@ -161,7 +167,23 @@ fn regenerate(cx: &AggCx) -> String {
     for (ri, loc) in exp.runs.iter().enumerate() {
         let key = &loc.key;
         let run = key.run.to_string();
-        let (state, done) = cx.inputs.progress(ri).recorded();
+        let progress = cx.inputs.progress(ri);
+        if progress == RunProgress::AsRecorded {
+            let have = |k: &str| {
+                cp.get(k)
+                    .and_then(|v| v.get(&key.tier))
+                    .and_then(|v| v.get(&key.subtest))
+                    .and_then(|v| v.get(&run))
+                    .and_then(Value::as_str)
+            };
+            all_done &= if v3 {
+                have("run_states") == Some("worktree_cleaned")
+            } else {
+                matches!(have("completed_runs"), Some("passed" | "failed"))
+            };
+            continue;
+        }
+        let (state, done) = progress.recorded();
         all_done &= state == "worktree_cleaned";
         set_nested(&mut cp, "completed_runs", &key.tier, &key.subtest, &run, done);
         if v3 {
@@ -218,7 +240,11 @@ impl AggregateRule for Checkpoint {
         for (ri, loc) in exp.runs.iter().enumerate() {
             let key = &loc.key;
             let run = key.run.to_string();
-            let (state, done) = cx.inputs.progress(ri).recorded();
+            let progress = cx.inputs.progress(ri);
+            if progress == RunProgress::AsRecorded {
+                continue;
+            }
+            let (state, done) = progress.recorded();
             let have_done = nested(cp, "completed_runs", &key.tier, &key.subtest, &run).and_then(Value::as_str);
             let differs = |field: String, have: Option<&str>, want: &str| {
                 Finding::Differs(

@@ -430,3 +430,17 @@ fn after_a_full_disk_one_reconcile_converges() {
         }
     }
 }
+
+/// A run whose state darn cannot compute (a damaged input) keeps what the checkpoint records:
+/// `passed` never becomes `agent_complete` from a guess.
+#[test]
+fn a_damaged_run_keeps_its_checkpoint_entry() {
+    let exp = Exp::fixture();
+    assert_eq!(exp.darn(&["reconcile", "--regenerate-only"]).status.code(), Some(0));
+    let before = exp.read("checkpoint.json");
+    exp.write(&format!("{RUN}/agent/command_log.json"), "garbage");
+    exp.remove(&format!("{RUN}/agent/timing.json"));
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(1), "blocked work is left: {}", text(&out.stderr));
+    assert_eq!(text(&exp.read("checkpoint.json")), text(&before));
+}
