@@ -154,6 +154,10 @@ impl Local {
     /// Records one execution attempt in the run, so re-executions stay visible in the results.
     fn record_attempt(&self, a: &Attempt) {
         let Attempt { file, node, attempt, previous, outcome, started, previous_class } = *a;
+        // Judges of one run end together (on Slurm, at the same poll): one read-modify-write of
+        // the run's record at a time, or one would lose the other's entry.
+        static RECORDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = RECORDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let read = |f: &Path| std::fs::read(f).ok().and_then(|b| serde_json::from_slice::<Vec<Value>>(&b).ok());
         // A re-executed agent starts a fresh run directory: its history comes along from the
         // archived one (which keeps its own copy).
