@@ -207,12 +207,19 @@ fn replace_tree(dst: &Path, from: &Path) {
 #[test]
 fn the_slurm_backend() {
     let Some(cluster) = Cluster::start() else { return };
-    same_results_as_local(&cluster);
-    failing_jobs(&cluster);
-    timed_out_job(&cluster);
-    ctrl_c_cancels_the_jobs(&cluster);
-    killed_darn_reattaches(&cluster);
-    controller_down(&cluster);
+    let scenarios: [(&str, fn(&Cluster)); 6] = [
+        ("same results as local", same_results_as_local),
+        ("failing jobs", failing_jobs),
+        ("a timed-out job", timed_out_job),
+        ("Ctrl-C", ctrl_c_cancels_the_jobs),
+        ("a killed darn", killed_darn_reattaches),
+        ("the controller down", controller_down),
+    ];
+    for (name, scenario) in scenarios {
+        let t = Instant::now();
+        scenario(&cluster);
+        eprintln!("slurm: {name}: {:.1} s", t.elapsed().as_secs_f64());
+    }
 }
 
 /// A damaged demo reconciled through Slurm ends as the same demo reconciled locally.
