@@ -268,9 +268,11 @@ impl Ran {
     pub fn from_result(r: Result<super::process::Outcome, super::process::ProcessError>) -> Ran {
         match r {
             Ok(o) if o.cancelled => Ran::Cancelled,
-            Ok(o) => {
-                Ran::Exited { returncode: o.exit.returncode(), seconds: o.duration.as_secs_f64(), timed_out: o.timed_out }
-            }
+            Ok(o) => Ran::Exited {
+                returncode: o.exit.returncode(),
+                seconds: o.duration.as_secs_f64(),
+                timed_out: o.timed_out,
+            },
             Err(e) => Ran::NotStarted(e.to_string()),
         }
     }
@@ -303,8 +305,21 @@ pub struct Launch {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum LaunchState {
-    Agent { run_dir: PathBuf, pre: LoggedCommand, model: String },
-    Judge { slot: usize, run_dir: PathBuf, slot_dir: PathBuf, model: String, stdin: PathBuf, try_no: u32, total: f64, cost: f64 },
+    Agent {
+        run_dir: PathBuf,
+        pre: LoggedCommand,
+        model: String,
+    },
+    Judge {
+        slot: usize,
+        run_dir: PathBuf,
+        slot_dir: PathBuf,
+        model: String,
+        stdin: PathBuf,
+        try_no: u32,
+        total: f64,
+        cost: f64,
+    },
 }
 
 /// The node id of a job (`T0/00/run_01/agent`, `T0/00/run_01/judge/judge_01`).
@@ -408,6 +423,8 @@ impl Local {
         }
     }
 
+    // `Err` is the execution's end (a result like any other), not a rare error path.
+    #[allow(clippy::result_large_err)]
     fn agent_in(
         &self,
         ri: usize,
@@ -626,7 +643,7 @@ impl Local {
             finding => {
                 let class = finding.failure().unwrap_or(FailureClass::Infrastructure);
                 if class == FailureClass::RateLimit {
-                    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
                     let wait = rate_limit_wait(&format!("{stdout}\n{stderr}"), jiff::Timestamp::now());
                     let message = match &finding {
                         Finding::Failed(f) => f.message.as_deref().unwrap_or("rate limited").to_string(),
@@ -784,6 +801,8 @@ impl Local {
             Err(result) => Step::Done(self.finish(&attempt, result)),
         }
     }
+    // `Err` is the execution's end (a result like any other), not a rare error path.
+    #[allow(clippy::result_large_err)]
     fn judge_in(
         &self,
         slot: usize,
@@ -884,6 +903,8 @@ impl Local {
 
     /// A judge's process ended: its verdict, a failure recorded the runner's way, or (no
     /// parseable verdict the first time) the second try with a reminder to answer in JSON.
+    // `Err` is the execution's end (a result like any other), not a rare error path.
+    #[allow(clippy::result_large_err)]
     fn judge_after(&self, launch: Launch, ran: Ran) -> Result<Launch, Executed> {
         let LaunchState::Judge { slot_dir, model, stdin, try_no, total, cost, .. } = &launch.state else {
             return Err(fail(FailureClass::Infrastructure, format!("{}: not a judge execution", launch.attempt.node)));

@@ -133,7 +133,9 @@ pub fn parse_squeue(out: &str) -> HashMap<String, Seen> {
 /// Parses `scontrol -o show job ID`: `JobState=` and `ExitCode=N:S`.
 pub fn parse_scontrol(out: &str) -> Seen {
     let field = |name: &str| {
-        out.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(str::to_string)
+        out.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .map(str::to_string)
     };
     let Some(state) = field("JobState") else { return Seen::Unknown };
     if !is_terminal(&state) {
@@ -180,7 +182,9 @@ pub fn resolve(job: &str, seen: &Seen, record: Option<Ran>, cancelled_by_darn: b
                 lost(format!("the Slurm job {job} ended {state} before the command ended{tail}"), false)
             }
             "FAILED" if *exit == NO_WORKDIR => lost(
-                format!("the Slurm job {job} could not enter its working directory (is the experiment on a file system the compute nodes share?){tail}"),
+                format!(
+                    "the Slurm job {job} could not enter its working directory (is the experiment on a file system the compute nodes share?){tail}"
+                ),
                 true,
             ),
             _ => lost(
@@ -266,10 +270,15 @@ impl Poller {
                     st.thread = false;
                     return;
                 }
-                st.jobs.iter().filter(|(_, s)| !matches!(s, Seen::Ended { .. } | Seen::Vanished)).map(|(k, _)| k.clone()).collect()
+                st.jobs
+                    .iter()
+                    .filter(|(_, s)| !matches!(s, Seen::Ended { .. } | Seen::Vanished))
+                    .map(|(k, _)| k.clone())
+                    .collect()
             };
             if !ids.is_empty() {
-                let argv = strings(&["squeue", "-h", "-t", "all", "-j", &ids.join(","), "-O", "JobID:|,State:|,exit_code:|"]);
+                let argv =
+                    strings(&["squeue", "-h", "-t", "all", "-j", &ids.join(","), "-O", "JobID:|,State:|,exit_code:|"]);
                 let answer = match command(&argv, self.timeout) {
                     Ok(out) => Ok(parse_squeue(&out)),
                     // One id that was purged: squeue fails with this; several: it leaves it out.
@@ -587,14 +596,8 @@ impl Slurm {
             };
             let inside = exit.as_ref().and_then(|e| e.job_id.clone()).unwrap_or_else(|| "-".into());
             self.log(&format!("ended {id} {} {state} job={inside}", record.node));
-            let ran = resolve(
-                &id,
-                &seen,
-                exit.map(|e| e.ran),
-                cancelled_at.is_some(),
-                started.elapsed().as_secs_f64(),
-                &err,
-            );
+            let ran =
+                resolve(&id, &seen, exit.map(|e| e.ran), cancelled_at.is_some(), started.elapsed().as_secs_f64(), &err);
             return Waited::Ran(ran);
         }
     }
@@ -652,7 +655,14 @@ impl Backend for Slurm {
 
 impl Slurm {
     /// Carries an execution through its steps, each process as a job.
-    fn drive(&self, job: &Job, node: &str, token: &str, step: super::local::Step, cancel: &Arc<AtomicBool>) -> Executed {
+    fn drive(
+        &self,
+        job: &Job,
+        node: &str,
+        token: &str,
+        step: super::local::Step,
+        cancel: &Arc<AtomicBool>,
+    ) -> Executed {
         match step {
             super::local::Step::Done(result) => result,
             super::local::Step::Launch(launch) => {
@@ -696,9 +706,10 @@ impl Slurm {
 pub fn job_main(spec: &Path, exit: &Path) -> i32 {
     // scancel sends SIGTERM: stop the process group the local way, and record it.
     crate::util::interrupt::install();
-    let ran = match std::fs::read(spec).map_err(|e| e.to_string()).and_then(|b| {
-        serde_json::from_slice::<JobSpec>(&b).map_err(|e| format!("{}: {e}", spec.display()))
-    }) {
+    let ran = match std::fs::read(spec)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<JobSpec>(&b).map_err(|e| format!("{}: {e}", spec.display())))
+    {
         Ok(s) => Ran::from_result(run(&s.process.spec(s.grace, &crate::util::interrupt::INTERRUPTED))),
         Err(e) => Ran::NotStarted(format!("{}: {e}", spec.display())),
     };

@@ -95,7 +95,10 @@ impl Cluster {
             if r >= running && p >= pending {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "never saw {running} running, {pending} pending: {jobs:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "never saw {running} running, {pending} pending: {jobs:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -204,10 +207,12 @@ fn replace_tree(dst: &Path, from: &Path) {
     copy_tree(from, dst);
 }
 
+type Scenario = fn(&Cluster);
+
 #[test]
 fn the_slurm_backend() {
     let Some(cluster) = Cluster::start() else { return };
-    let scenarios: [(&str, fn(&Cluster)); 6] = [
+    let scenarios: [(&str, Scenario); 6] = [
         ("same results as local", same_results_as_local),
         ("failing jobs", failing_jobs),
         ("a timed-out job", timed_out_job),
@@ -276,8 +281,7 @@ fn failing_jobs(cluster: &Cluster) {
     let out = cluster.run(&exp, &["--json", "reconcile", "-j", "4", "--backend", "slurm", "--keep-going"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let status = exp.status(&[]);
-    let failures: Vec<String> =
-        crate::util::runs(&status).iter().flat_map(crate::util::failures).collect();
+    let failures: Vec<String> = crate::util::runs(&status).iter().flat_map(crate::util::failures).collect();
     assert!(failures.iter().any(|f| f == "agent_error"), "{failures:?}");
 
     let exp = demo(13);
@@ -308,8 +312,7 @@ fn timed_out_job(cluster: &Cluster) {
         .collect();
     assert!(logs.iter().any(|l| l.contains("darn: the agent timed out after 2 seconds")), "{logs:?}");
     let status = exp.status(&[]);
-    let failures: Vec<String> =
-        crate::util::runs(&status).iter().flat_map(crate::util::failures).collect();
+    let failures: Vec<String> = crate::util::runs(&status).iter().flat_map(crate::util::failures).collect();
     assert!(failures.iter().any(|f| f == "timeout"), "{failures:?}");
     cluster.wait_idle();
 }
