@@ -38,11 +38,19 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
             backoff: settings.backoff.unwrap_or(std::time::Duration::from_secs(10)),
         },
     };
+    let mut executions = false;
     if exec.execute {
         // What will run must be able to: checked before anything does.
         let first = engine.plan(&opts);
         let (agents, judges) = engine.executions(&first);
         crate::exec::local::check_config(&engine.exp, agents, judges, true)?;
+        executions = agents || judges;
+    }
+    #[cfg(unix)]
+    if !slurm && executions && crate::exec::slurm::jobs_recorded(&engine.exp.root) {
+        printer.warn(
+            "a reconcile with --backend slurm left jobs in flight (.darn/slurm/); reconcile with --backend slurm to collect them, else their executions are redone here",
+        );
     }
     #[cfg(unix)]
     let backend: Option<Arc<dyn Backend + Send + Sync>> = {
@@ -53,7 +61,12 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
         };
         if slurm && exec.execute {
             let settings = engine.exp.settings.slurm.clone();
-            Some(Arc::new(crate::exec::slurm::Slurm::new(local, &settings).map_err(Error::Usage)?))
+            let backend = crate::exec::slurm::Slurm::new(local, &settings).map_err(Error::Usage)?;
+            if executions {
+                // The [slurm] settings, and the controller, before anything is archived.
+                backend.check(crate::exec::local::longest_timeout(&engine.exp)).map_err(Error::Usage)?;
+            }
+            Some(Arc::new(backend))
         } else {
             Some(Arc::new(local))
         }

@@ -331,6 +331,12 @@ pub fn node_id(exp: &Experiment, job: &Job) -> String {
     }
 }
 
+/// The longest time limit an execution of `exp` has (agent or judge).
+pub fn longest_timeout(exp: &Experiment) -> Duration {
+    let agent = exp.settings.agent.timeout.unwrap_or(Duration::from_secs(exp.config.timeout_seconds.max(1)));
+    agent.max(exp.settings.judge.timeout.unwrap_or(JUDGE_TIMEOUT))
+}
+
 fn marker_text() -> String {
     format!("pid {}\nstarted {}\n", std::process::id(), now_iso())
 }

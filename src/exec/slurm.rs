@@ -372,6 +372,21 @@ impl Slurm {
         })
     }
 
+    /// Asks sbatch whether it would take the jobs, submitting nothing (`--test-only`): a bad
+    /// partition, account or `mem`, or a controller that does not answer, is found before any
+    /// execution starts. `limit`: the longest execution timeout.
+    pub fn check(&self, limit: Duration) -> Result<(), String> {
+        let script = self.dir.join("check.sh");
+        crate::util::fs::write_unsynced(&script, b"#!/bin/sh\ntrue\n")
+            .and_then(|()| crate::util::fs::set_mode(&script, 0o755))
+            .map_err(|e| format!("{}: {e}", script.display()))?;
+        let mut argv = self.sbatch_argv("check", &script, limit);
+        argv.insert(1, "--test-only".to_string());
+        let checked = command(&argv, self.command_timeout);
+        let _ = std::fs::remove_file(&script);
+        checked.map(|_| ()).map_err(|e| format!("--backend slurm: sbatch refuses the jobs darn would submit: {e}"))
+    }
+
     fn record_path(&self, token: &str) -> PathBuf {
         self.dir.join(format!("{token}.json"))
     }
@@ -438,9 +453,9 @@ impl Slurm {
     }
 
     /// The sbatch arguments of a job.
-    fn sbatch_argv(&self, name: &str, script: &Path, launch: &Launch) -> Vec<String> {
+    fn sbatch_argv(&self, name: &str, script: &Path, timeout: Duration) -> Vec<String> {
         let s = &self.settings;
-        let limit = s.time.unwrap_or_else(|| launch.process.timeout.saturating_add(TIME_MARGIN));
+        let limit = s.time.unwrap_or_else(|| timeout.saturating_add(TIME_MARGIN));
         let minutes = limit.as_secs().div_ceil(60).max(1);
         let mut argv = strings(&["sbatch", "--parsable"]);
         argv.push(format!("--job-name=darn-{name}"));
@@ -489,7 +504,7 @@ impl Slurm {
         let mut record = Record { node: node.to_string(), name: name.clone(), job_id: None, launch: launch.clone() };
         // Recorded before sbatch: a kill between the two is found again by the job's name.
         self.save(token, &record)?;
-        let argv = self.sbatch_argv(&name, &script_path, launch);
+        let argv = self.sbatch_argv(&name, &script_path, launch.process.timeout);
         match command(&argv, self.command_timeout) {
             Ok(out) => {
                 let id = out.trim().split(';').next().unwrap_or("").trim().to_string();
@@ -509,7 +524,7 @@ impl Slurm {
             Err(e) => {
                 let _ = std::fs::remove_file(self.record_path(token));
                 self.clean(&name);
-                Err(format!("{node}: could not submit the Slurm job: {e}"))
+                Err(format!("could not submit the Slurm job: {e}"))
             }
         }
     }
@@ -537,8 +552,7 @@ impl Slurm {
                 if let Err(e) = command(&strings(&["scancel", &id]), self.command_timeout) {
                     self.poller.unwatch(&id);
                     return Waited::Detached(format!(
-                        "{}: could not cancel the Slurm job {id} ({e}); it is left in the queue and the next reconcile takes it up",
-                        record.node
+                        "could not cancel the Slurm job {id} ({e}); it is left in the queue and the next reconcile takes it up"
                     ));
                 }
                 self.log(&format!("cancelled {id} {}", record.node));
@@ -556,8 +570,7 @@ impl Slurm {
                     && since.elapsed() >= self.controller_timeout
                 {
                     let msg = format!(
-                        "{}: the Slurm controller has not answered for {} s ({e}); the job {id} is left as it is, and the next reconcile takes it up",
-                        record.node,
+                        "the Slurm controller has not answered for {} s ({e}); the job {id} is left as it is, and the next reconcile takes it up",
                         since.elapsed().as_secs()
                     );
                     drop(st);
@@ -625,7 +638,9 @@ impl Backend for Slurm {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        return Self::detached(format!("{node}: could not ask Slurm about its job: {e}"));
+                        return Self::detached(format!(
+                            "could not ask Slurm about the job of an earlier reconcile: {e}"
+                        ));
                     }
                 }
             }
@@ -699,6 +714,17 @@ impl Slurm {
             }
         }
     }
+}
+
+/// Whether a Slurm reconcile left records of jobs in flight in `.darn/slurm/`.
+pub fn jobs_recorded(root: &Path) -> bool {
+    std::fs::read_dir(root.join(".darn").join("slurm")).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".json") && name.matches('.').count() == 1
+        })
+    })
 }
 
 /// `darn slurm-job SPEC EXIT`, inside a job: runs the process the spec names the way the local

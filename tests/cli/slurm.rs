@@ -56,6 +56,23 @@ impl Cluster {
     fn control(&self, what: &str) {
         let out = Command::new(script()).arg(what).arg(self.dir.path()).output().expect("run slurm-cluster");
         assert!(out.status.success(), "slurm-cluster {what}: {}\n{}", text(&out.stdout), text(&out.stderr));
+        if what == "start-controller" {
+            // As a user would: wait for the node to be back in the controller's view.
+            let start = Instant::now();
+            loop {
+                let out = Command::new("sinfo")
+                    .args(["-h", "-o", "%T"])
+                    .env("SLURM_CONF", &self.conf)
+                    .output()
+                    .expect("sinfo");
+                let state = text(&out.stdout).trim().to_string();
+                if ["idle", "mixed", "allocated"].contains(&state.as_str()) {
+                    break;
+                }
+                assert!(start.elapsed() < Duration::from_secs(60), "the node stays {state}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
 
     fn darn(&self, exp: &Exp, args: &[&str]) -> Command {
@@ -273,8 +290,8 @@ fn same_results_as_local(cluster: &Cluster) {
     assert_eq!(submitted(&exp).len(), executed);
 }
 
-/// An agent that fails in its job fails as it does locally; a job Slurm refuses is a clear error
-/// that changes nothing.
+/// An agent that fails in its job fails as it does locally; jobs sbatch would refuse are a
+/// config error found before anything runs.
 fn failing_jobs(cluster: &Cluster) {
     let exp = demo(12);
     agent_knobs(&exp, "\"--fail-rate\", \"1\"");
@@ -288,13 +305,16 @@ fn failing_jobs(cluster: &Cluster) {
     let before = tree(exp.root());
     edit_toml(&exp, |t| format!("{t}extra_args = [\"--mem=99999999\"]\n"));
     let out = cluster.run(&exp, &["reconcile", "-j", "4", "--backend", "slurm"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a config error");
     let said = text(&out.stdout) + &text(&out.stderr);
-    assert!(said.contains("could not submit the Slurm job"), "{said}");
-    let after = tree(exp.root());
-    for (rel, bytes) in before.iter().filter(|(r, _)| r.ends_with("stdout.log") || r.ends_with("judgment.json")) {
-        assert!(after.values().any(|b| b == bytes), "{rel} lost");
-    }
+    assert!(said.contains("sbatch refuses the jobs darn would submit"), "{said}");
+    assert!(said.contains("Requested node configuration is not available"), "{said}");
+    // Checked before anything ran: the tree is as it was (darn.toml aside).
+    let mut after = tree(exp.root());
+    let mut before = before;
+    before.remove("darn.toml");
+    after.remove("darn.toml");
+    assert_eq!(before, after);
     assert!(submitted(&exp).is_empty());
 }
 
