@@ -756,6 +756,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exit_records_round_trip() {
+        for ran in [
+            Ran::Exited { returncode: -9, seconds: 1.5, timed_out: true },
+            Ran::Cancelled,
+            Ran::NotStarted("program `x` not found".into()),
+            Ran::Lost { message: "node lost".into(), permanent: false },
+        ] {
+            let record = ExitRecord { ran: ran.clone(), job_id: Some("7".into()) };
+            let bytes = serde_json::to_vec(&record).expect("serialize");
+            let back: ExitRecord = serde_json::from_slice(&bytes).expect("parse");
+            assert_eq!(back.ran, ran);
+            assert_eq!(back.job_id.as_deref(), Some("7"));
+        }
+    }
+
+    #[test]
     fn squeue_lines() {
         let seen = parse_squeue("1|COMPLETED|0|\n2|FAILED|768|\n3|PENDING|0|\n4|CANCELLED|15|\n\n");
         assert_eq!(seen["1"], Seen::Ended { state: "COMPLETED".into(), exit: 0, signal: 0 });

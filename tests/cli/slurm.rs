@@ -301,6 +301,16 @@ fn failing_jobs(cluster: &Cluster) {
     let failures: Vec<String> = crate::util::runs(&status).iter().flat_map(crate::util::failures).collect();
     assert!(failures.iter().any(|f| f == "agent_error"), "{failures:?}");
 
+    // A judge that prints no JSON fails as it does locally.
+    let exp = demo(18);
+    edit_toml(&exp, |t| t.replace("\"stand-in\", \"judge\",", "\"stand-in\", \"judge\", \"--garbage\","));
+    let out = cluster.run(&exp, &["--json", "reconcile", "-j", "4", "--backend", "slurm", "--keep-going"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let status = exp.status(&[]);
+    let failures: Vec<String> = crate::util::runs(&status).iter().flat_map(crate::util::failures).collect();
+    assert!(failures.iter().any(|f| f == "judge_error"), "{failures:?}");
+    assert!(submitted(&exp).iter().any(|n| n.contains("/judge/")));
+
     let exp = demo(13);
     let before = tree(exp.root());
     edit_toml(&exp, |t| format!("{t}extra_args = [\"--mem=99999999\"]\n"));
