@@ -139,7 +139,7 @@ fn demo(seed: u64) -> Exp {
     let (exp, _) = Exp::demo(DemoSpec { tiers: 1, subtests: 2, runs_per_subtest: 3, seed, ..DemoSpec::default() });
     edit_toml(&exp, |t| {
         format!(
-            "{}\n[slurm]\npoll = \"0.2s\"\ncommand_timeout = \"4s\"\ncontroller_timeout = \"3s\"\n",
+            "{}\n[slurm]\npoll = \"0.2s\"\ncommand_timeout = \"20s\"\ncontroller_timeout = \"60s\"\n",
             t.replace("retries = 3\n", "retries = 3\nbackoff = \"0.1s\"\n")
         )
     });
@@ -412,6 +412,11 @@ fn killed_darn_reattaches(cluster: &Cluster) {
 /// reconcile collects the jobs that went on running.
 fn controller_down(cluster: &Cluster) {
     let exp = demo(17);
+    // Short limits, to find the controller gone in seconds (squeue alone would take 8 s).
+    edit_toml(&exp, |t| {
+        t.replace("command_timeout = \"20s\"", "command_timeout = \"4s\"")
+            .replace("controller_timeout = \"60s\"", "controller_timeout = \"3s\"")
+    });
     let before = expensive(exp.root());
     agent_knobs(&exp, "\"--sleep\", \"5\"");
     let child = cluster
@@ -428,6 +433,10 @@ fn controller_down(cluster: &Cluster) {
     let said = text(&out.stdout) + &text(&out.stderr);
     assert!(said.contains("the Slurm controller has not answered"), "{said}");
     let first = submitted(&exp);
+    edit_toml(&exp, |t| {
+        t.replace("command_timeout = \"4s\"", "command_timeout = \"20s\"")
+            .replace("controller_timeout = \"3s\"", "controller_timeout = \"60s\"")
+    });
     let out = cluster.run(&exp, &["reconcile", "-j", "2", "--backend", "slurm"]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
     let all = submitted(&exp);
