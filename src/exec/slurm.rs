@@ -268,6 +268,7 @@ impl Poller {
                 let mut st = self.lock();
                 if st.jobs.is_empty() {
                     st.thread = false;
+                    st.failing = None;
                     return;
                 }
                 st.jobs
@@ -566,12 +567,13 @@ impl Slurm {
                     .wait_timeout(st, Duration::from_millis(100))
                     .map(|(g, _)| g)
                     .unwrap_or_else(|e| e.into_inner().0);
+                // Counted from when this job was submitted at the earliest: sbatch answered then.
                 if let Some((since, e)) = &st.failing
-                    && since.elapsed() >= self.controller_timeout
+                    && (*since).max(started).elapsed() >= self.controller_timeout
                 {
                     let msg = format!(
                         "the Slurm controller has not answered for {} s ({e}); the job {id} is left as it is, and the next reconcile takes it up",
-                        since.elapsed().as_secs()
+                        (*since).max(started).elapsed().as_secs()
                     );
                     drop(st);
                     self.poller.unwatch(&id);
