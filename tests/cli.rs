@@ -44,3 +44,6 @@ mod crash;
 
 #[path = "cli/corpus.rs"]
 mod corpus;
+
+#[path = "cli/slurm.rs"]
+mod slurm;

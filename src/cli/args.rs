@@ -71,6 +71,14 @@ pub enum Command {
     /// darn's built-in stand-in for the `claude` CLI, used by demo experiments
     #[command(name = "stand-in", hide = true)]
     StandIn(StandInArgs),
+    /// Inside a Slurm job that darn submitted: run one execution's process, record how it ended
+    #[command(name = "slurm-job", hide = true)]
+    SlurmJob {
+        /// The process to run (JSON, written by the submitting darn)
+        spec: PathBuf,
+        /// Where to record how it ended
+        exit: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -116,9 +124,9 @@ pub struct ReconcileArgs {
     /// Show what would be done, like `plan`
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// Where executions run
-    #[arg(long, value_enum, default_value_t = Backend::Local)]
-    pub backend: Backend,
+    /// Where executions run: local (default) or slurm (default: [execution] backend in darn.toml)
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::StandIn(args) => Ok(crate::demo::standin::main(&args.role, &args.args)),
+        #[cfg(unix)]
+        Command::SlurmJob { spec, exit } => Ok(crate::exec::slurm::job_main(spec, exit)),
+        #[cfg(not(unix))]
+        Command::SlurmJob { .. } => Err(Error::Usage("darn slurm-job runs only on Unix".into())),
     }
 }
 

@@ -7,13 +7,11 @@ use crate::build::scheduler::ExecOptions;
 use crate::engine::lock::Lock;
 use crate::error::{Error, Result};
 use crate::exec::Backend;
+use crate::experiment::settings::BackendName;
 use crate::printer::Printer;
 use std::sync::Arc;
 
 pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<i32> {
-    if args.backend == BackendArg::Slurm {
-        return Err(Error::Usage("--backend slurm is not available in this build of darn; use --backend local".into()));
-    }
     if args.dry_run {
         return super::plan::run(ctx, &args.into(), printer);
     }
@@ -25,29 +23,61 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
         crate::engine::Engine::load(exp, crate::engine::LoadOptions { writable: true, aggregates: true }, &|_| true)?;
     let (opts, _) = options(&engine, &args.into(), &ctx.bases())?;
     let settings = &engine.exp.settings.execution;
+    let slurm = match args.backend {
+        Some(b) => b == BackendArg::Slurm,
+        None => settings.backend == Some(BackendName::Slurm),
+    };
+    // Jobs in flight on Slurm: `-j`, else `[slurm] max_jobs`.
+    let max_jobs = if slurm { engine.exp.settings.slurm.max_jobs } else { None };
     let exec = ExecOptions {
         execute: !args.plan.regenerate_only,
-        jobs: args.jobs.or(settings.jobs).unwrap_or(2),
+        jobs: args.jobs.or(max_jobs).or(settings.jobs).unwrap_or(2),
         keep_going: args.keep_going,
         retry: RetryPolicy {
             retries: settings.retries.unwrap_or(3),
             backoff: settings.backoff.unwrap_or(std::time::Duration::from_secs(10)),
         },
     };
+    let mut executions = false;
     if exec.execute {
         // What will run must be able to: checked before anything does.
         let first = engine.plan(&opts);
         let (agents, judges) = engine.executions(&first);
         crate::exec::local::check_config(&engine.exp, agents, judges, true)?;
+        executions = agents || judges;
     }
     #[cfg(unix)]
-    let backend: Option<Arc<dyn Backend + Send + Sync>> = Some(Arc::new(crate::exec::local::Local {
-        exp: Arc::clone(&engine.exp),
-        outcome: engine.outcome_fn(),
-        grace: crate::exec::process::DEFAULT_GRACE,
-    }));
+    if !slurm && executions && crate::exec::slurm::jobs_recorded(&engine.exp.root) {
+        printer.warn(
+            "a reconcile with --backend slurm left jobs in flight (.darn/slurm/); reconcile with --backend slurm to collect them, else their executions are redone here",
+        );
+    }
+    #[cfg(unix)]
+    let backend: Option<Arc<dyn Backend + Send + Sync>> = {
+        let local = crate::exec::local::Local {
+            exp: Arc::clone(&engine.exp),
+            outcome: engine.outcome_fn(),
+            grace: crate::exec::process::DEFAULT_GRACE,
+        };
+        if slurm && exec.execute {
+            let settings = engine.exp.settings.slurm.clone();
+            let backend = crate::exec::slurm::Slurm::new(local, &settings).map_err(Error::Usage)?;
+            if executions {
+                // The [slurm] settings, and the controller, before anything is archived.
+                backend.check(crate::exec::local::longest_timeout(&engine.exp)).map_err(Error::Usage)?;
+            }
+            Some(Arc::new(backend))
+        } else {
+            Some(Arc::new(local))
+        }
+    };
     #[cfg(not(unix))]
-    let backend: Option<Arc<dyn Backend + Send + Sync>> = None;
+    let backend: Option<Arc<dyn Backend + Send + Sync>> = {
+        if slurm {
+            return Err(Error::Usage("--backend slurm runs only on Unix".into()));
+        }
+        None
+    };
     let bar = crate::printer::progress::Bar::new(printer);
     let outcome = reconcile(&mut engine, &opts, &exec, backend, &bar)?;
     bar.finish();

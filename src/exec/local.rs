@@ -13,6 +13,7 @@ use crate::observe::agent::INCOMPLETE_MARKER;
 use crate::rules::content::runner_files::{self, LoggedCommand};
 use crate::rules::{Execution, FailureClass, Finding};
 use crate::util::time::now_iso;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -153,6 +154,10 @@ impl Local {
     /// Records one execution attempt in the run, so re-executions stay visible in the results.
     fn record_attempt(&self, a: &Attempt) {
         let Attempt { file, node, attempt, previous, outcome, started, previous_class } = *a;
+        // Judges of one run end together (on Slurm, at the same poll): one read-modify-write of
+        // the run's record at a time, or one would lose the other's entry.
+        static RECORDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = RECORDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let read = |f: &Path| std::fs::read(f).ok().and_then(|b| serde_json::from_slice::<Vec<Value>>(&b).ok());
         // A re-executed agent starts a fresh run directory: its history comes along from the
         // archived one (which keeps its own copy).
@@ -191,16 +196,193 @@ impl Local {
 
 impl Backend for Local {
     fn execute(&self, job: &Job, cancel: &Arc<AtomicBool>) -> Executed {
-        match job.what {
-            Execution::Agent => self.agent(job.run, job.previous, cancel),
-            Execution::Judge(slot) => self.judge(job.run, usize::from(slot), job.previous, cancel),
+        let mut step = self.begin(job, cancel);
+        loop {
+            match step {
+                Step::Done(result) => return result,
+                Step::Launch(launch) => {
+                    let ran = Ran::from_result(run(&launch.process.spec(self.grace, cancel)));
+                    step = self.proceed(job.run, *launch, ran);
+                }
+            }
         }
     }
 }
 
+/// Where an execution is between its steps: preparing (archive, prompt, workspace, marker),
+/// running one process, and classifying what it left. Backends differ only in how they run the
+/// process ([`Launch::process`]); the local backend runs it here, the Slurm backend in a job.
+#[derive(Debug)]
+pub enum Step {
+    /// A process to run, then give to [`Local::proceed`].
+    Launch(Box<Launch>),
+    /// The execution is over.
+    Done(Executed),
+}
+
+/// The process of one step, as data: what a Slurm job's darn runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessPlan {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub stdin: Option<PathBuf>,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    pub env_remove: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl ProcessPlan {
+    /// The spec [`run`] takes.
+    pub fn spec(&self, grace: Duration, cancel: &Arc<AtomicBool>) -> ProcessSpec {
+        let mut spec = ProcessSpec::new(self.argv.clone(), &self.stdout, &self.stderr)
+            .cwd(&self.cwd)
+            .timeout(self.timeout)
+            .grace(grace)
+            .cancel(Arc::clone(cancel));
+        if let Some(stdin) = &self.stdin {
+            spec = spec.stdin(stdin);
+        }
+        for key in &self.env_remove {
+            spec = spec.env_remove(key);
+        }
+        spec
+    }
+}
+
+/// How the process of a step ended, wherever it ran (serializable: a Slurm job's darn writes it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Ran {
+    /// It ran: Python's `returncode` (minus the signal), its run time, whether it timed out.
+    Exited { returncode: i32, seconds: f64, timed_out: bool },
+    /// Stopped by Ctrl-C (darn's or the job's).
+    Cancelled,
+    /// It could not be started (the message names the program or the file).
+    NotStarted(String),
+    /// Where it ran failed under it (a node lost, a job preempted); `permanent`: running it again
+    /// the same way would fail the same way.
+    Lost { message: String, permanent: bool },
+}
+
+impl Ran {
+    pub fn from_result(r: Result<super::process::Outcome, super::process::ProcessError>) -> Ran {
+        match r {
+            Ok(o) if o.cancelled => Ran::Cancelled,
+            Ok(o) => Ran::Exited {
+                returncode: o.exit.returncode(),
+                seconds: o.duration.as_secs_f64(),
+                timed_out: o.timed_out,
+            },
+            Err(e) => Ran::NotStarted(e.to_string()),
+        }
+    }
+}
+
+/// What the attempt record of an execution needs, from its start to its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptInfo {
+    /// The node id (`T0/00/run_01/agent`).
+    pub node: String,
+    started: String,
+    archived: Option<PathBuf>,
+    number: u32,
+    previous: Option<String>,
+    /// The run directory the record goes into (unless the execution moved it).
+    dir: PathBuf,
+}
+
+/// A step whose process is to run: everything [`Local::proceed`] needs afterwards, so that a
+/// reconcile that was killed can take it up again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Launch {
+    pub attempt: AttemptInfo,
+    pub process: ProcessPlan,
+    /// The incomplete marker written before the launch, and its contents.
+    pub marker: PathBuf,
+    pub marker_text: String,
+    state: LaunchState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum LaunchState {
+    Agent {
+        run_dir: PathBuf,
+        pre: LoggedCommand,
+        model: String,
+    },
+    Judge {
+        slot: usize,
+        run_dir: PathBuf,
+        slot_dir: PathBuf,
+        model: String,
+        stdin: PathBuf,
+        try_no: u32,
+        total: f64,
+        cost: f64,
+    },
+}
+
+/// The node id of a job (`T0/00/run_01/agent`, `T0/00/run_01/judge/judge_01`).
+pub fn node_id(exp: &Experiment, job: &Job) -> String {
+    let key = &exp.runs[job.run].key;
+    match job.what {
+        Execution::Agent => format!("{key}/agent"),
+        Execution::Judge(slot) => format!("{key}/judge/{}", slot_dir_name(usize::from(slot))),
+    }
+}
+
+/// The longest time limit an execution of `exp` has (agent or judge).
+pub fn longest_timeout(exp: &Experiment) -> Duration {
+    let agent = exp.settings.agent.timeout.unwrap_or(Duration::from_secs(exp.config.timeout_seconds.max(1)));
+    agent.max(exp.settings.judge.timeout.unwrap_or(JUDGE_TIMEOUT))
+}
+
+fn marker_text() -> String {
+    format!("pid {}\nstarted {}\n", std::process::id(), now_iso())
+}
+
 impl Local {
+    /// Prepares an execution: its first process to run, or its end when it cannot start.
+    pub fn begin(&self, job: &Job, cancel: &Arc<AtomicBool>) -> Step {
+        match job.what {
+            Execution::Agent => self.agent(job.run, job.previous, cancel),
+            Execution::Judge(slot) => self.judge(job.run, usize::from(slot), job.previous),
+        }
+    }
+
+    /// Takes an execution on after its process ended: classifies, records the attempt, makes the
+    /// files durable; or the next process to run (a judge's second try).
+    pub fn proceed(&self, ri: usize, launch: Launch, ran: Ran) -> Step {
+        let attempt = launch.attempt.clone();
+        let result = match &launch.state {
+            LaunchState::Agent { .. } => self.agent_after(ri, &launch, ran),
+            LaunchState::Judge { .. } => match self.judge_after(launch, ran) {
+                Ok(next) => return Step::Launch(Box::new(next)),
+                Err(result) => result,
+            },
+        };
+        Step::Done(self.finish(&attempt, result))
+    }
+
+    /// Records the attempt and makes the execution's files durable.
+    fn finish(&self, a: &AttemptInfo, result: Executed) -> Executed {
+        let outcome =
+            if result.ok { "ok".to_string() } else { result.failure.map_or("failed", FailureClass::name).to_string() };
+        let record_dir = result.run_dir.clone().unwrap_or(a.dir.clone());
+        self.record_attempt(&Attempt {
+            file: &record_dir.join("darn_attempts.json"),
+            node: &a.node,
+            attempt: a.number,
+            previous: a.archived.as_deref(),
+            outcome: &outcome,
+            started: &a.started,
+            previous_class: a.previous.as_deref().and_then(FailureClass::parse),
+        });
+        durable(&record_dir, result)
+    }
+
     /// Re-executes a run's agent in a fresh run directory.
-    fn agent(&self, ri: usize, previous: Option<FailureClass>, cancel: &Arc<AtomicBool>) -> Executed {
+    fn agent(&self, ri: usize, previous: Option<FailureClass>, cancel: &Arc<AtomicBool>) -> Step {
         let exp = &*self.exp;
         let loc = &exp.runs[ri];
         let key = &loc.key;
@@ -208,7 +390,7 @@ impl Local {
         let started = now_iso();
         for dir in [exp.run_dir(loc), exp.new_run_dir(key)] {
             if let Err(e) = crate::util::fs::confined(&exp.root, &dir.join("agent").join("result.json")) {
-                return fail(FailureClass::Infrastructure, format!("{key}: {e}"));
+                return Step::Done(fail(FailureClass::Infrastructure, format!("{key}: {e}")));
             }
         }
         // Everything of the previous attempt moves to .failed/ first: nothing is ever deleted.
@@ -223,41 +405,48 @@ impl Local {
                 Ok(Some(a)) => archived = archived.or(Some(a)),
                 Ok(None) => {}
                 Err(e) => {
-                    return fail(
+                    return Step::Done(fail(
                         FailureClass::Infrastructure,
                         format!("{key}: could not archive the previous run: {e}"),
-                    );
+                    ));
                 }
             }
         }
         let run_dir = exp.new_run_dir(key);
         let failed_dir = run_dir.parent().map(|p| p.join(super::archive::FAILED_DIR)).unwrap_or_default();
-        let attempt_no = Self::archived_attempts(&failed_dir, &run_dir_name(key.run)) + 1;
-        let result = self.agent_in(ri, &run_dir, archived.as_deref(), cancel);
-        let outcome =
-            if result.ok { "ok".to_string() } else { result.failure.map_or("failed", FailureClass::name).to_string() };
-        let record_dir = result.run_dir.clone().unwrap_or(run_dir.clone());
-        self.record_attempt(&Attempt {
-            file: &record_dir.join("darn_attempts.json"),
-            node: &id,
-            attempt: attempt_no,
-            previous: archived.as_deref(),
-            outcome: &outcome,
-            started: &started,
-            previous_class: previous,
-        });
-        durable(&record_dir, result)
+        let number = Self::archived_attempts(&failed_dir, &run_dir_name(key.run)) + 1;
+        let attempt = AttemptInfo {
+            node: id,
+            started,
+            archived,
+            number,
+            previous: previous.map(|c| c.name().to_string()),
+            dir: run_dir.clone(),
+        };
+        match self.agent_in(ri, &run_dir, &attempt, cancel) {
+            Ok(launch) => Step::Launch(Box::new(launch)),
+            Err(result) => Step::Done(self.finish(&attempt, result)),
+        }
     }
 
-    fn agent_in(&self, ri: usize, run_dir: &Path, archived: Option<&Path>, cancel: &Arc<AtomicBool>) -> Executed {
+    // `Err` is the execution's end (a result like any other), not a rare error path.
+    #[allow(clippy::result_large_err)]
+    fn agent_in(
+        &self,
+        ri: usize,
+        run_dir: &Path,
+        attempt: &AttemptInfo,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<Launch, Executed> {
+        let archived = attempt.archived.as_deref();
         let exp = &*self.exp;
         let key = &exp.runs[ri].key;
         let cfg = &exp.config;
         let agent_dir = run_dir.join("agent");
         if let Err(e) = std::fs::create_dir_all(&agent_dir) {
-            return fail(FailureClass::Infrastructure, format!("{}: {e}", agent_dir.display()));
+            return Err(fail(FailureClass::Infrastructure, format!("{}: {e}", agent_dir.display())));
         }
-        let mut result = Executed { run_dir: Some(run_dir.to_path_buf()), ..Executed::default() };
+        let result = Executed { run_dir: Some(run_dir.to_path_buf()), ..Executed::default() };
         let workspace = run_dir.join("workspace");
         let model = cfg.agent_model().to_string();
         let timeout = exp.settings.agent.timeout.unwrap_or(Duration::from_secs(cfg.timeout_seconds.max(1)));
@@ -282,34 +471,34 @@ impl Local {
             Some(format!("{prefix}{base}").into_bytes())
         });
         let Some(task) = task else {
-            return Executed {
+            return Err(Executed {
                 error: Some(ExecError::Setup(format!(
                     "{key}: no task prompt (neither {}/prompt.md nor an archived agent/prompt.md)",
                     exp.root.display()
                 ))),
                 failure: Some(FailureClass::Infrastructure),
                 ..result
-            };
+            });
         };
         let prompt_path = agent_dir.join("prompt.md");
         if let Err(e) = write(&prompt_path, &task).and_then(|()| {
             std::fs::read(exp.root.join("prompt.md")).map_or(Ok(()), |p| write(&run_dir.join("task_prompt.md"), p))
         }) {
-            return Executed {
+            return Err(Executed {
                 error: Some(ExecError::Setup(e)),
                 failure: Some(FailureClass::Infrastructure),
                 ..result
-            };
+            });
         }
 
         // A fresh workspace.
         if let Err(e) = self.prepare_workspace(ri, run_dir, &workspace, archived, cancel) {
-            return Executed {
+            return Err(Executed {
                 error: Some(ExecError::Setup(format!("{key}: workspace: {e}"))),
                 failure: Some(FailureClass::Infrastructure),
                 permanent: true,
                 ..result
-            };
+            });
         }
 
         // The command, its log and replay script, then the launch.
@@ -325,11 +514,11 @@ impl Local {
             Some(t) => match expand_command(t, &values, "[agent] command") {
                 Ok(a) => a,
                 Err(e) => {
-                    return Executed {
+                    return Err(Executed {
                         error: Some(ExecError::Setup(e.into_error(self.config_file()).to_string())),
                         failure: Some(FailureClass::Infrastructure),
                         ..result
-                    };
+                    });
                 }
             },
             None => {
@@ -363,52 +552,81 @@ impl Local {
         };
         let replay = agent_dir.join("replay.sh");
         let marker = agent_dir.join(INCOMPLETE_MARKER);
+        let marker_text = marker_text();
         let setup = write(&agent_dir.join("command_log.json"), runner_files::command_log(&now_iso(), &pre))
             .and_then(|()| write(&replay, runner_files::agent_replay(&now_iso(), &pre)))
-            .and_then(|()| write(&marker, format!("pid {}\nstarted {}\n", std::process::id(), now_iso())));
+            .and_then(|()| write(&marker, &marker_text));
         if let Err(e) = setup {
-            return Executed {
+            return Err(Executed {
                 error: Some(ExecError::Setup(e)),
                 failure: Some(FailureClass::Infrastructure),
                 ..result
-            };
+            });
         }
         executable(&replay);
-        let stdout_path = agent_dir.join("stdout.log");
-        let stderr_path = agent_dir.join("stderr.log");
-        let spec = ProcessSpec::new(argv.clone(), &stdout_path, &stderr_path)
-            .cwd(&workspace)
-            .timeout(timeout)
-            .grace(self.grace)
-            .cancel(Arc::clone(cancel));
-        let (exit_code, duration) = match run(&spec) {
-            Ok(out) if out.cancelled => {
+        Ok(Launch {
+            attempt: attempt.clone(),
+            process: ProcessPlan {
+                argv,
+                cwd: workspace,
+                stdin: None,
+                stdout: agent_dir.join("stdout.log"),
+                stderr: agent_dir.join("stderr.log"),
+                env_remove: Vec::new(),
+                timeout,
+            },
+            marker,
+            marker_text,
+            state: LaunchState::Agent { run_dir: run_dir.to_path_buf(), pre, model },
+        })
+    }
+
+    /// The agent's process ended: the files the runner writes after it, and the agent rule's
+    /// verdict on them.
+    fn agent_after(&self, ri: usize, launch: &Launch, ran: Ran) -> Executed {
+        let exp = &*self.exp;
+        let key = &exp.runs[ri].key;
+        let LaunchState::Agent { run_dir, pre, model } = &launch.state else {
+            return fail(FailureClass::Infrastructure, format!("{key}: not an agent execution"));
+        };
+        let run_dir = run_dir.as_path();
+        let agent_dir = run_dir.join("agent");
+        let mut result = Executed { run_dir: Some(run_dir.to_path_buf()), ..Executed::default() };
+        let (stdout_path, stderr_path) = (&launch.process.stdout, &launch.process.stderr);
+        let argv = &launch.process.argv;
+        let (exit_code, duration) = match ran {
+            Ran::Cancelled => {
                 // Interrupted: the marker stays, so the run reads as partial and is redone.
                 return Executed { error: Some(ExecError::Interrupted), failure: None, ..result };
             }
-            Ok(out) if out.timed_out => {
-                append(&stderr_path, &format!("darn: the agent timed out after {} seconds\n", timeout.as_secs()));
-                (-1, out.duration.as_secs_f64())
+            Ran::Exited { timed_out: true, seconds, .. } => {
+                let secs = launch.process.timeout.as_secs();
+                append(stderr_path, &format!("darn: the agent timed out after {secs} seconds\n"));
+                (-1, seconds)
             }
-            Ok(out) => (i64::from(out.exit.returncode()), out.duration.as_secs_f64()),
-            Err(e) => {
+            Ran::Exited { returncode, seconds, .. } => (i64::from(returncode), seconds),
+            Ran::NotStarted(e) => {
                 // Recorded like the runner's exception path: exit −1 and the reason on stderr.
                 // Trying again would fail the same way.
-                let _ = write(&stdout_path, "");
-                append(&stderr_path, &format!("darn: could not run the agent: {e}\n"));
+                let _ = write(stdout_path, "");
+                append(stderr_path, &format!("darn: could not run the agent: {e}\n"));
                 result.permanent = true;
+                (-1, 0.0)
+            }
+            Ran::Lost { message, permanent } => {
+                append(stderr_path, &format!("darn: {message}\n"));
+                result.permanent = permanent;
                 (-1, 0.0)
             }
         };
         // Finish the files the runner writes after the agent.
-        let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-        let _ = std::fs::copy(&stdout_path, agent_dir.join("cmd_0000_stdout.log"));
-        let _ = std::fs::copy(&stderr_path, agent_dir.join("cmd_0000_stderr.log"));
-        let post = LoggedCommand { timestamp: now_iso(), exit_code, duration_seconds: round6(duration), ..pre };
+        let stdout = std::fs::read_to_string(stdout_path).unwrap_or_default();
+        let _ = std::fs::copy(stdout_path, agent_dir.join("cmd_0000_stdout.log"));
+        let _ = std::fs::copy(stderr_path, agent_dir.join("cmd_0000_stderr.log"));
+        let post = LoggedCommand { timestamp: now_iso(), exit_code, duration_seconds: round6(duration), ..pre.clone() };
         let _ = write(&agent_dir.join("command_log.json"), runner_files::command_log(&now_iso(), &post));
-        let _ =
-            write(&agent_dir.join("MODEL.md"), runner_files::agent_model_md(&model, &cli_version(&argv), &now_iso()));
-        let _ = std::fs::remove_file(&marker);
+        let _ = write(&agent_dir.join("MODEL.md"), runner_files::agent_model_md(model, &cli_version(argv), &now_iso()));
+        let _ = std::fs::remove_file(&launch.marker);
         result.cost_usd = cost_of(&stdout);
 
         // What the files say about the outcome: the agent rule's own verdict.
@@ -431,7 +649,7 @@ impl Local {
             finding => {
                 let class = finding.failure().unwrap_or(FailureClass::Infrastructure);
                 if class == FailureClass::RateLimit {
-                    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
                     let wait = rate_limit_wait(&format!("{stdout}\n{stderr}"), jiff::Timestamp::now());
                     let message = match &finding {
                         Finding::Failed(f) => f.message.as_deref().unwrap_or("rate limited").to_string(),
@@ -545,7 +763,7 @@ impl Local {
     }
 
     /// Re-executes one judge slot, keeping the slot's previous files in `judge/.failed/`.
-    fn judge(&self, ri: usize, slot: usize, previous: Option<FailureClass>, cancel: &Arc<AtomicBool>) -> Executed {
+    fn judge(&self, ri: usize, slot: usize, previous: Option<FailureClass>) -> Step {
         let exp = &*self.exp;
         let key = &exp.runs[ri].key;
         let id = format!("{key}/judge/{}", slot_dir_name(slot));
@@ -553,55 +771,59 @@ impl Local {
         let run_dir = exp.run_dir(&exp.runs[ri]);
         let slot_file = run_dir.join("judge").join(slot_dir_name(slot)).join("judgment.json");
         if let Err(e) = crate::util::fs::confined(&exp.root, &slot_file) {
-            return fail(FailureClass::Infrastructure, format!("{key}: {e}"));
+            return Step::Done(fail(FailureClass::Infrastructure, format!("{key}: {e}")));
         }
         let prompt = run_dir.join("judge_prompt.md");
         if !prompt.is_file() {
-            return fail(
+            return Step::Done(fail(
                 FailureClass::JudgeError,
                 format!(
                     "{key}: judge_prompt.md is missing and cannot be rebuilt (the workspace is gone); nothing was changed"
                 ),
-            );
+            ));
         }
         let slot_dir = run_dir.join("judge").join(slot_dir_name(slot));
         let archived = match super::archive_judge_slot(&slot_dir) {
             Ok(a) => a,
             Err(e) => {
-                return fail(FailureClass::Infrastructure, format!("{key}: could not archive judge slot {slot}: {e}"));
+                return Step::Done(fail(
+                    FailureClass::Infrastructure,
+                    format!("{key}: could not archive judge slot {slot}: {e}"),
+                ));
             }
         };
         let failed_dir = run_dir.join("judge").join(super::archive::FAILED_DIR);
-        let attempt_no = Self::archived_attempts(&failed_dir, &slot_dir_name(slot)) + u32::from(archived.is_none());
-        let result = self.judge_in(slot, &run_dir, &slot_dir, &prompt, cancel);
-        let outcome =
-            if result.ok { "ok".to_string() } else { result.failure.map_or("failed", FailureClass::name).to_string() };
-        self.record_attempt(&Attempt {
-            file: &run_dir.join("darn_attempts.json"),
-            node: &id,
-            attempt: attempt_no.max(1),
-            previous: archived.as_deref(),
-            outcome: &outcome,
-            started: &started,
-            previous_class: previous,
-        });
-        durable(&run_dir, result)
+        let number = Self::archived_attempts(&failed_dir, &slot_dir_name(slot)) + u32::from(archived.is_none());
+        let attempt = AttemptInfo {
+            node: id,
+            started,
+            archived,
+            number: number.max(1),
+            previous: previous.map(|c| c.name().to_string()),
+            dir: run_dir.clone(),
+        };
+        match self.judge_in(slot, &run_dir, &slot_dir, &prompt, &attempt) {
+            Ok(launch) => Step::Launch(Box::new(launch)),
+            Err(result) => Step::Done(self.finish(&attempt, result)),
+        }
     }
-
+    // `Err` is the execution's end (a result like any other), not a rare error path.
+    #[allow(clippy::result_large_err)]
     fn judge_in(
         &self,
         slot: usize,
         run_dir: &Path,
         slot_dir: &Path,
         prompt: &Path,
-        cancel: &Arc<AtomicBool>,
-    ) -> Executed {
+        attempt: &AttemptInfo,
+    ) -> Result<Launch, Executed> {
         let exp = &*self.exp;
         let model = exp.config.judge_models.get(slot - 1).cloned().unwrap_or_default();
         let timeout = exp.settings.judge.timeout.unwrap_or(JUDGE_TIMEOUT);
         let marker = slot_dir.join(INCOMPLETE_MARKER);
-        if let Err(e) = write(&marker, format!("pid {}\nstarted {}\n", std::process::id(), now_iso())) {
-            return fail(FailureClass::Infrastructure, e);
+        let marker_text = marker_text();
+        if let Err(e) = write(&marker, &marker_text) {
+            return Err(fail(FailureClass::Infrastructure, e));
         }
         let system_prompt = self.system_prompt();
         let mut values = Values::new()
@@ -615,20 +837,20 @@ impl Local {
             Some(t) => {
                 let argv = match expand_command(t, &values, "[judge] command") {
                     Ok(a) => a,
-                    Err(e) => return fail(FailureClass::JudgeError, e.into_error(self.config_file()).to_string()),
+                    Err(e) => return Err(fail(FailureClass::JudgeError, e.into_error(self.config_file()).to_string())),
                 };
                 let stdin_t = exp.settings.judge.stdin.clone().unwrap_or_else(|| "{prompt}".to_string());
                 match expand_path(&stdin_t, &values, "[judge] stdin") {
                     Ok(p) => (argv, self.resolve(&p)),
-                    Err(e) => return fail(FailureClass::JudgeError, e.into_error(self.config_file()).to_string()),
+                    Err(e) => return Err(fail(FailureClass::JudgeError, e.into_error(self.config_file()).to_string())),
                 }
             }
             None => {
                 let Some(sp) = &system_prompt else {
-                    return fail(
+                    return Err(fail(
                         FailureClass::JudgeError,
                         "the judges' system prompt is not configured: set [judge] system_prompt in darn.toml (ProjectScylla's config/judge/system_prompt.md)",
-                    );
+                    ));
                 };
                 let argv: Vec<String> = [
                     "claude",
@@ -654,142 +876,170 @@ impl Local {
             && argv.iter().any(|a| a == &path_str(sp))
             && !sp.is_file()
         {
-            return fail(
+            return Err(fail(
                 FailureClass::JudgeError,
                 format!("the judges' system prompt {} does not exist", sp.display()),
-            );
+            ));
         }
-        let stdout_path = slot_dir.join("stdout.log");
-        let stderr_path = slot_dir.join("stderr.log");
-        let mut total = 0.0;
-        let mut cost = 0.0;
-        // One retry when the answer has no parseable verdict (the runner's main path does two).
-        for try_no in 1..=2 {
-            let input = if try_no == 1 {
-                stdin.clone()
-            } else {
-                let retry = slot_dir.join(".darn-retry-prompt.md");
-                let mut text = std::fs::read(&stdin).unwrap_or_default();
-                text.extend_from_slice(JSON_REMINDER.as_bytes());
-                if let Err(e) = write(&retry, text) {
-                    return fail(FailureClass::Infrastructure, e);
-                }
-                retry
-            };
-            let spec = ProcessSpec::new(argv.clone(), &stdout_path, &stderr_path)
-                .cwd(run_dir)
-                .stdin(&input)
-                .env_remove("CLAUDECODE")
-                .timeout(timeout)
-                .grace(self.grace)
-                .cancel(Arc::clone(cancel));
-            let outcome = run(&spec);
-            if try_no == 2 {
-                let _ = std::fs::remove_file(&input);
-            }
-            let out = match outcome {
-                Ok(o) if o.cancelled => {
-                    return Executed { error: Some(ExecError::Interrupted), ..Executed::default() };
-                }
-                Ok(o) => o,
-                Err(e) => {
-                    return self.judge_failed(
-                        slot_dir,
-                        &marker,
-                        FailureClass::Infrastructure,
-                        format!("could not run the judge: {e}"),
-                        total,
-                    );
-                }
-            };
-            total += out.duration.as_secs_f64();
-            let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            cost += cost_of(&stdout);
-            if stderr.is_empty() {
-                let _ = std::fs::remove_file(&stderr_path);
-            }
-            if out.timed_out {
-                return Executed {
-                    cost_usd: cost,
-                    ..self.judge_failed(
-                        slot_dir,
-                        &marker,
-                        FailureClass::Timeout,
-                        format!("timed out after {} seconds", timeout.as_secs()),
-                        total,
-                    )
-                };
-            }
-            let stream = crate::observe::claude::response_from_stdout(&stdout);
-            let limited = stream.error.as_deref().is_some_and(crate::rules::content::ratelimit::matches_json_patterns)
-                || (!out.exit.success() && crate::rules::content::ratelimit::in_stderr(&stderr).is_some());
-            if limited {
-                let wait = rate_limit_wait(&format!("{stdout}\n{stderr}"), jiff::Timestamp::now());
-                let message = stream.error.clone().unwrap_or_else(|| stderr.trim().to_string());
-                let mut r = self.judge_failed(slot_dir, &marker, FailureClass::RateLimit, message.clone(), total);
-                r.rate_limited = Some((wait.wait, wait.exceeds(self.max_wait()), message));
-                r.cost_usd = cost;
-                return r;
-            }
-            if let Some(e) = stream.error.clone() {
-                return Executed {
-                    cost_usd: cost,
-                    ..self.judge_failed(slot_dir, &marker, FailureClass::JudgeError, e, total)
-                };
-            }
-            // A judge that exits without any answer crashed, like an agent that does: a transient
-            // failure, tried again.
-            if !out.exit.success() && stream.text.trim().is_empty() {
-                let tail = stderr.lines().last().unwrap_or("").to_string();
-                return Executed {
-                    cost_usd: cost,
-                    ..self.judge_failed(
-                        slot_dir,
-                        &marker,
-                        FailureClass::Infrastructure,
-                        format!("the judge exited with {}: {tail}", out.exit.returncode()),
-                        total,
-                    )
-                };
-            }
-            let _ = write(&slot_dir.join("response.txt"), &stream.text);
-            match crate::rules::content::judgment::parse_response(&stream.text) {
-                Ok(_) => {
-                    let at = now_iso();
-                    let _ = write(&slot_dir.join("timing.json"), runner_files::judge_timing(round6(total), &at));
-                    let _ = write(
-                        &slot_dir.join("MODEL.md"),
-                        runner_files::judge_model_md(&model, &cli_version(&argv), &at),
-                    );
-                    let replay = slot_dir.join("replay.sh");
-                    let _ = write(&replay, runner_files::judge_replay(&model));
-                    executable(&replay);
-                    let _ = std::fs::remove_file(&marker);
-                    return Executed { ok: true, cost_usd: cost, ..Executed::default() };
-                }
-                Err(why) if try_no == 2 => {
-                    return Executed {
-                        cost_usd: cost,
-                        ..self.judge_failed(
-                            slot_dir,
-                            &marker,
-                            FailureClass::JudgeUnparseable,
-                            format!("no parseable verdict after a retry: {why}"),
-                            total,
-                        )
-                    };
-                }
-                Err(_) => {
-                    // Keep the first answer: it was paid for.
-                    let _ = std::fs::rename(&stdout_path, slot_dir.join("stdout.first-attempt.log"));
-                    let _ = std::fs::rename(slot_dir.join("response.txt"), slot_dir.join("response.first-attempt.txt"));
-                }
-            }
-        }
-        self.judge_failed(slot_dir, &marker, FailureClass::JudgeUnparseable, "no parseable verdict".into(), total)
+        Ok(Launch {
+            attempt: attempt.clone(),
+            process: ProcessPlan {
+                argv,
+                cwd: run_dir.to_path_buf(),
+                stdin: Some(stdin.clone()),
+                stdout: slot_dir.join("stdout.log"),
+                stderr: slot_dir.join("stderr.log"),
+                env_remove: vec!["CLAUDECODE".to_string()],
+                timeout,
+            },
+            marker,
+            marker_text,
+            state: LaunchState::Judge {
+                slot,
+                run_dir: run_dir.to_path_buf(),
+                slot_dir: slot_dir.to_path_buf(),
+                model,
+                stdin,
+                try_no: 1,
+                total: 0.0,
+                cost: 0.0,
+            },
+        })
     }
 
+    /// A judge's process ended: its verdict, a failure recorded the runner's way, or (no
+    /// parseable verdict the first time) the second try with a reminder to answer in JSON.
+    // `Err` is the execution's end (a result like any other), not a rare error path.
+    #[allow(clippy::result_large_err)]
+    fn judge_after(&self, launch: Launch, ran: Ran) -> Result<Launch, Executed> {
+        let LaunchState::Judge { slot_dir, model, stdin, try_no, total, cost, .. } = &launch.state else {
+            return Err(fail(FailureClass::Infrastructure, format!("{}: not a judge execution", launch.attempt.node)));
+        };
+        let (slot_dir, try_no, mut total, mut cost) = (slot_dir.as_path(), *try_no, *total, *cost);
+        let marker = &launch.marker;
+        let (stdout_path, stderr_path) = (&launch.process.stdout, &launch.process.stderr);
+        let (argv, timeout) = (&launch.process.argv, launch.process.timeout);
+        if try_no == 2
+            && let Some(input) = &launch.process.stdin
+        {
+            let _ = std::fs::remove_file(input);
+        }
+        let (returncode, timed_out) = match ran {
+            Ran::Cancelled => return Err(Executed { error: Some(ExecError::Interrupted), ..Executed::default() }),
+            Ran::NotStarted(e) => {
+                return Err(self.judge_failed(
+                    slot_dir,
+                    marker,
+                    FailureClass::Infrastructure,
+                    format!("could not run the judge: {e}"),
+                    total,
+                ));
+            }
+            Ran::Lost { message, permanent } => {
+                let r = self.judge_failed(slot_dir, marker, FailureClass::Infrastructure, message, total);
+                return Err(Executed { permanent, ..r });
+            }
+            Ran::Exited { returncode, seconds, timed_out } => {
+                total += seconds;
+                (returncode, timed_out)
+            }
+        };
+        let stdout = std::fs::read_to_string(stdout_path).unwrap_or_default();
+        let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
+        cost += cost_of(&stdout);
+        if stderr.is_empty() {
+            let _ = std::fs::remove_file(stderr_path);
+        }
+        if timed_out {
+            return Err(Executed {
+                cost_usd: cost,
+                ..self.judge_failed(
+                    slot_dir,
+                    marker,
+                    FailureClass::Timeout,
+                    format!("timed out after {} seconds", timeout.as_secs()),
+                    total,
+                )
+            });
+        }
+        let success = returncode == 0;
+        let stream = crate::observe::claude::response_from_stdout(&stdout);
+        let limited = stream.error.as_deref().is_some_and(crate::rules::content::ratelimit::matches_json_patterns)
+            || (!success && crate::rules::content::ratelimit::in_stderr(&stderr).is_some());
+        if limited {
+            let wait = rate_limit_wait(&format!("{stdout}\n{stderr}"), jiff::Timestamp::now());
+            let message = stream.error.clone().unwrap_or_else(|| stderr.trim().to_string());
+            let mut r = self.judge_failed(slot_dir, marker, FailureClass::RateLimit, message.clone(), total);
+            r.rate_limited = Some((wait.wait, wait.exceeds(self.max_wait()), message));
+            r.cost_usd = cost;
+            return Err(r);
+        }
+        if let Some(e) = stream.error.clone() {
+            return Err(Executed {
+                cost_usd: cost,
+                ..self.judge_failed(slot_dir, marker, FailureClass::JudgeError, e, total)
+            });
+        }
+        // A judge that exits without any answer crashed, like an agent that does: a transient
+        // failure, tried again.
+        if !success && stream.text.trim().is_empty() {
+            let tail = stderr.lines().last().unwrap_or("").to_string();
+            return Err(Executed {
+                cost_usd: cost,
+                ..self.judge_failed(
+                    slot_dir,
+                    marker,
+                    FailureClass::Infrastructure,
+                    format!("the judge exited with {returncode}: {tail}"),
+                    total,
+                )
+            });
+        }
+        let _ = write(&slot_dir.join("response.txt"), &stream.text);
+        match crate::rules::content::judgment::parse_response(&stream.text) {
+            Ok(_) => {
+                let at = now_iso();
+                let _ = write(&slot_dir.join("timing.json"), runner_files::judge_timing(round6(total), &at));
+                let _ = write(&slot_dir.join("MODEL.md"), runner_files::judge_model_md(model, &cli_version(argv), &at));
+                let replay = slot_dir.join("replay.sh");
+                let _ = write(&replay, runner_files::judge_replay(model));
+                executable(&replay);
+                let _ = std::fs::remove_file(marker);
+                Err(Executed { ok: true, cost_usd: cost, ..Executed::default() })
+            }
+            Err(why) if try_no >= 2 => Err(Executed {
+                cost_usd: cost,
+                ..self.judge_failed(
+                    slot_dir,
+                    marker,
+                    FailureClass::JudgeUnparseable,
+                    format!("no parseable verdict after a retry: {why}"),
+                    total,
+                )
+            }),
+            Err(_) => {
+                // Keep the first answer: it was paid for.
+                let _ = std::fs::rename(stdout_path, slot_dir.join("stdout.first-attempt.log"));
+                let _ = std::fs::rename(slot_dir.join("response.txt"), slot_dir.join("response.first-attempt.txt"));
+                // One retry when the answer has no parseable verdict (the runner's main path
+                // does two).
+                let retry = slot_dir.join(".darn-retry-prompt.md");
+                let mut text = std::fs::read(stdin).unwrap_or_default();
+                text.extend_from_slice(JSON_REMINDER.as_bytes());
+                if let Err(e) = write(&retry, text) {
+                    return Err(fail(FailureClass::Infrastructure, e));
+                }
+                let mut next = launch.clone();
+                next.process.stdin = Some(retry);
+                if let LaunchState::Judge { try_no, total: t, cost: c, .. } = &mut next.state {
+                    *try_no = 2;
+                    *t = total;
+                    *c = cost;
+                }
+                Ok(next)
+            }
+        }
+    }
     /// Records a failed judge call the way the runner does (timing with `failed`, error.log).
     fn judge_failed(&self, slot_dir: &Path, marker: &Path, class: FailureClass, error: String, secs: f64) -> Executed {
         let timing =

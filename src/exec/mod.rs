@@ -8,7 +8,9 @@
 //!   transient failure (exponential backoff); pure functions of an explicit `now`.
 //! - [`pipeline`]: the `[pipeline]` steps run on a re-executed agent's workspace.
 //! - [`archive`]: moving a run or a judge slot to `.failed/…_attempt_MM` before re-executing it.
-//! - [`local`]: the local backend.
+//! - [`local`]: the local backend, in steps (prepare, run the process, classify) that the Slurm
+//!   backend shares.
+//! - [`slurm`]: the Slurm backend: each process is an `sbatch` job, watched with `squeue`.
 
 pub mod archive;
 #[cfg(unix)]
@@ -17,6 +19,8 @@ pub mod local;
 pub mod pipeline;
 #[cfg(unix)]
 pub mod process;
+#[cfg(unix)]
+pub mod slurm;
 pub mod template;
 pub mod wait;
 

@@ -23,6 +23,8 @@ pub struct Settings {
     pub execution: ExecutionSettings,
     #[serde(default)]
     pub pipeline: PipelineSettings,
+    #[serde(default)]
+    pub slurm: SlurmSettings,
     /// The file these settings came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -81,6 +83,45 @@ pub struct ExecutionSettings {
     /// Seconds to wait before the first retry after a transient failure (backoff doubles).
     #[serde(default, deserialize_with = "de_duration")]
     pub backoff: Option<Duration>,
+    /// Where executions run (`--backend` overrides it).
+    pub backend: Option<BackendName>,
+}
+
+/// `[execution] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    Local,
+    Slurm,
+}
+
+/// `[slurm]`: how executions are submitted as Slurm jobs (`--backend slurm`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// The jobs' time limit (default: the execution's timeout plus a margin).
+    #[serde(default, deserialize_with = "de_duration")]
+    pub time: Option<Duration>,
+    pub cpus_per_task: Option<u32>,
+    /// As sbatch takes it (`4G`, `500M`).
+    pub mem: Option<String>,
+    /// More sbatch arguments, passed as they are.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Jobs in flight (`-j` means the same).
+    pub max_jobs: Option<usize>,
+    /// How often the jobs' states are asked for (one `squeue` for all of them).
+    #[serde(default, deserialize_with = "de_duration")]
+    pub poll: Option<Duration>,
+    /// How long the controller may not answer before darn stops waiting (the jobs go on).
+    #[serde(default, deserialize_with = "de_duration")]
+    pub controller_timeout: Option<Duration>,
+    /// The limit of each call to a Slurm command.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub command_timeout: Option<Duration>,
 }
 
 /// The build/lint/test pipeline run on a re-executed agent's workspace, whose results go into
@@ -238,6 +279,36 @@ mod tests {
         assert!(parse_duration("1x").is_err());
         assert!(parse_duration("5").is_ok());
         assert!(parse_duration("-5").is_err());
+    }
+
+    #[test]
+    fn slurm_section() {
+        let text = r#"
+[execution]
+backend = "slurm"
+[slurm]
+partition = "gpu"
+account = "lab"
+qos = "normal"
+time = "2h"
+cpus_per_task = 4
+mem = "8G"
+extra_args = ["--gres=gpu:1", "--exclusive"]
+max_jobs = 50
+poll = "0.5s"
+"#;
+        let s: Settings = toml::from_str(text).expect("parses");
+        assert_eq!(s.execution.backend, Some(BackendName::Slurm));
+        assert_eq!(s.slurm.partition.as_deref(), Some("gpu"));
+        assert_eq!(s.slurm.time, Some(Duration::from_secs(7200)));
+        assert_eq!(s.slurm.cpus_per_task, Some(4));
+        assert_eq!(s.slurm.extra_args, ["--gres=gpu:1", "--exclusive"]);
+        assert_eq!(s.slurm.max_jobs, Some(50));
+        assert_eq!(s.slurm.poll, Some(Duration::from_millis(500)));
+        let typo = toml::from_str::<Settings>("[slurm]\npartiton = \"gpu\"\n").expect_err("unknown key");
+        assert!(typo.message().contains("partiton"), "{typo}");
+        let bad = toml::from_str::<Settings>("[execution]\nbackend = \"k8s\"\n").expect_err("unknown backend");
+        assert!(bad.message().contains("k8s"), "{bad}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn recorded_env(get: impl Fn(&str) -> Option<String>) -> Vec<(String, String
 }
 
 /// One command of `agent/command_log.json`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoggedCommand {
     pub timestamp: String,
     pub argv: Vec<String>,
