@@ -1,0 +1,214 @@
+//! darn at scale, as whole processes against baselines measured in the same run:
+//!
+//! - a no-op `reconcile` against `ninja -n` over a `build.ninja` of the same graph and files;
+//! - its peak resident memory, and its growth in time from one size to the next;
+//! - the first `status` on an experiment darn has never seen (no `.darn/`), and `status` once
+//!   `.darn/` exists, against `benches/exists_scan.py`, a Python scan that only checks which
+//!   files exist (what the old repair scripts did).
+//!
+//! `DARN_SCALE=1130,10080,100800 cargo bench --bench scale` (default `1130,10080`); `DARN_REPEAT`
+//! pairs per measure (default 5). Each pair runs darn and its baseline back to back, so the
+//! machine's noise hits both; the table gives medians and the median of the per-pair ratios.
+//! Needs `ninja` (PyPI's `ninja` or Debian's `ninja-build`) and `python3` on PATH.
+
+mod common;
+
+use darn::DemoSpec;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Wall time (s) and peak resident memory (MiB) of one process.
+// `wait4` reaps the child (std's `wait` has no resource usage).
+#[allow(clippy::zombie_processes)]
+fn measure(cmd: &mut Command) -> (f64, f64) {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for the child just spawned, filling `status` and `usage`.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    (start.elapsed().as_secs_f64(), usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn darn(root: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(common::DARN);
+    c.arg("-C").arg(root).args(args);
+    c
+}
+
+/// A `build.ninja` with one edge per derived node of every run and aggregate, over the files
+/// darn reads and writes for it, made up to date once with `touch`.
+fn write_ninja(root: &Path) {
+    let exp = darn::Experiment::open(root, None).expect("open");
+    let mut out = String::from("rule touch\n  command = touch $out\n\n");
+    let rel = |p: &Path| p.strip_prefix(root).map_or_else(|_| p.display().to_string(), |r| r.display().to_string());
+    let mut edge = |outs: &[PathBuf], ins: &[PathBuf]| {
+        let ins: Vec<&PathBuf> = ins.iter().filter(|p| p.exists()).collect();
+        let o: Vec<String> = outs.iter().filter(|p| p.exists()).map(|p| rel(p).replace(' ', "$ ")).collect();
+        if o.is_empty() {
+            return;
+        }
+        let i: Vec<String> = ins.iter().map(|p| rel(p).replace(' ', "$ ")).collect();
+        let _ = writeln!(out, "build {}: touch {}", o.join(" "), i.join(" "));
+    };
+    let mut subtest_reports: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    let mut all_results = Vec::new();
+    for loc in &exp.runs {
+        let d = exp.run_dir(loc);
+        let j = |s: &str| d.join(s);
+        edge(
+            &[j("agent/output.txt"), j("agent/result.json"), j("agent/timing.json")],
+            &[j("agent/stdout.log"), j("agent/stderr.log"), j("agent/command_log.json")],
+        );
+        edge(&[j("judge_prompt.md")], &[j("agent/prompt.md"), j("agent/output.txt")]);
+        let mut judgments = Vec::new();
+        for s in 1..=exp.config.judge_models.len() {
+            let slot = format!("judge/judge_{s:02}");
+            edge(
+                &[j(&format!("{slot}/judgment.json"))],
+                &[j(&format!("{slot}/response.txt")), j(&format!("{slot}/stdout.log"))],
+            );
+            judgments.push(j(&format!("{slot}/judgment.json")));
+        }
+        edge(&[j("judge/result.json"), j("judge/timing.json")], &judgments);
+        edge(&[j("run_result.json")], &[j("agent/result.json"), j("agent/timing.json"), j("judge/result.json")]);
+        edge(&[j("report.json"), j("report.md")], &[j("run_result.json")]);
+        subtest_reports.entry(format!("{}/{}", loc.key.tier, loc.key.subtest)).or_default().push(j("run_result.json"));
+        all_results.push(j("run_result.json"));
+    }
+    let mut tier_inputs: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for (key, results) in &subtest_reports {
+        let (tier, subtest) = key.split_once('/').unwrap_or((key, ""));
+        let dir = exp.subtest_dir(tier, subtest);
+        edge(&[dir.join("report.json"), dir.join("report.md")], results);
+        tier_inputs.entry(tier.to_string()).or_default().push(dir.join("report.json"));
+    }
+    let mut tier_results = Vec::new();
+    for (tier, reports) in &tier_inputs {
+        let dir = exp.tier_dir(tier);
+        edge(&[dir.join("result.json"), dir.join("report.json"), dir.join("report.md")], reports);
+        tier_results.push(dir.join("result.json"));
+    }
+    let r = |s: &str| root.join(s);
+    edge(
+        &[r("result.json"), r("report.json"), r("report.md"), r("summary.md"), r("tier_comparison.json")],
+        &tier_results,
+    );
+    edge(&[r("checkpoint.json")], &all_results);
+    std::fs::write(root.join("build.ninja"), out).expect("write build.ninja");
+    let status =
+        Command::new("ninja").arg("-C").arg(root).stdout(Stdio::null()).status().expect("run ninja (is it on PATH?)");
+    assert!(status.success(), "ninja failed");
+}
+
+struct Row {
+    measure: String,
+    darn: f64,
+    baseline: f64,
+    ratio: f64,
+    rss: f64,
+}
+
+fn pairs(repeat: usize, mut a: impl FnMut() -> (f64, f64), mut b: impl FnMut() -> f64) -> (f64, f64, f64, f64) {
+    let (mut ta, mut tb, mut ratios, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..repeat {
+        let (t, m) = a();
+        let u = b();
+        ta.push(t);
+        tb.push(u);
+        ratios.push(t / u);
+        rss.push(m);
+    }
+    (median(ta), median(tb), median(ratios), median(rss))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let sizes: Vec<u32> = std::env::var("DARN_SCALE")
+        .unwrap_or_else(|_| "1130,10080".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let repeat: usize = std::env::var("DARN_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let scan = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/exists_scan.py");
+    let mut rows = Vec::new();
+    let mut noop_times = Vec::new();
+    for &n in &sizes {
+        let t0 = Instant::now();
+        let root = common::tree(&format!("scale-{n}"), &DemoSpec { damage: false, ..DemoSpec::with_runs(n) });
+        eprintln!("scale {n}: tree ready in {:.1} s", t0.elapsed().as_secs_f64());
+        let runs = darn::Experiment::open(&root, None).expect("open").runs.len();
+        if !root.join("build.ninja").exists() {
+            write_ninja(&root);
+        }
+        // Stamp everything (after ninja's touches): afterwards reconcile has nothing to do.
+        for _ in 0..2 {
+            let _ = measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"]));
+        }
+        let (d, b, ratio, rss) = pairs(
+            repeat,
+            || measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"])),
+            || measure(Command::new("ninja").arg("-n").arg("-C").arg(&root)).0,
+        );
+        noop_times.push((runs, d));
+        rows.push(Row {
+            measure: format!("no-op reconcile, {runs} runs / ninja -n"),
+            darn: d,
+            baseline: b,
+            ratio,
+            rss,
+        });
+        let python = || measure(Command::new("python3").arg(&scan).arg(&root)).0;
+        let (d, b, ratio, rss) = pairs(repeat, || measure(&mut darn(&root, &["status"])), python);
+        rows.push(Row {
+            measure: format!("status with .darn/, {runs} runs / Python scan"),
+            darn: d,
+            baseline: b,
+            ratio,
+            rss,
+        });
+        let darn_dir = root.join(".darn");
+        let aside = root.join(".darn-bench-aside");
+        std::fs::rename(&darn_dir, &aside).expect("move .darn aside");
+        let (d, b, ratio, rss) = pairs(repeat, || measure(&mut darn(&root, &["status"])), python);
+        std::fs::rename(&aside, &darn_dir).expect("put .darn back");
+        rows.push(Row {
+            measure: format!("first status (no .darn/), {runs} runs / Python scan"),
+            darn: d,
+            baseline: b,
+            ratio,
+            rss,
+        });
+    }
+    let mut table = String::from(
+        "| measure | darn (s) | baseline (s) | ratio (median of pairs) | darn peak RSS (MiB) |\n|---|---|---|---|---|\n",
+    );
+    for r in &rows {
+        let _ =
+            writeln!(table, "| {} | {:.3} | {:.3} | {:.2}× | {:.0} |", r.measure, r.darn, r.baseline, r.ratio, r.rss);
+    }
+    for w in noop_times.windows(2) {
+        let ((n0, t0), (n1, t1)) = (w[0], w[1]);
+        let _ = writeln!(
+            table,
+            "\nno-op time from {n0} to {n1} runs ({:.1}× the runs): {:.3} s → {:.3} s, {:.1}×",
+            n1 as f64 / n0 as f64,
+            t0,
+            t1,
+            t1 / t0
+        );
+    }
+    println!("{table}");
+}
