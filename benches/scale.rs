@@ -19,19 +19,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Wall time (s) and peak resident memory (MiB) of one process.
-// `wait4` reaps the child (std's `wait` has no resource usage).
-#[allow(clippy::zombie_processes)]
+/// Wall time (s) and peak resident memory (MiB) of one process. The memory comes from
+/// `/usr/bin/time`: a child forked from this (large) bench process would count the bench's own
+/// pages in its peak.
 fn measure(cmd: &mut Command) -> (f64, f64) {
+    let out = std::env::temp_dir().join(format!("darn-scale-rss-{}", std::process::id()));
+    let mut timed = Command::new("/usr/bin/time");
+    timed.arg("-f").arg("%M").arg("-o").arg(&out).arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        timed.current_dir(dir);
+    }
     let start = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for the child just spawned, filling `status` and `usage`.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
-    (start.elapsed().as_secs_f64(), usage.ru_maxrss as f64 / 1024.0)
+    let _ = timed.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run /usr/bin/time (Debian's `time`)");
+    let secs = start.elapsed().as_secs_f64();
+    let kb: f64 = std::fs::read_to_string(&out).ok().and_then(|s| s.lines().last()?.trim().parse().ok()).unwrap_or(0.0);
+    (secs, kb / 1024.0)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -191,6 +193,9 @@ fn main() {
             ratio,
             rss,
         });
+    }
+    for r in &rows {
+        eprintln!("{}: {:.3} s vs {:.3} s, {:.2}×, {:.0} MiB", r.measure, r.darn, r.baseline, r.ratio, r.rss);
     }
     let mut table = String::from(
         "| measure | darn (s) | baseline (s) | ratio (median of pairs) | darn peak RSS (MiB) |\n|---|---|---|---|---|\n",
