@@ -440,6 +440,18 @@ pub fn plan(
                 (Vec::new(), None)
             }
         };
+        // An execution needs what its blocked upstream cannot build (a judge whose prompt is gone
+        // with the workspace it was built from): running it would fail at once, after paying.
+        if strategy == Strategy::Execute
+            && !is_forced
+            && let Some(c) = graph.preds(x).into_iter().find_map(|p| match &verdicts[p.index()] {
+                Verdict::Blocked(c) => Some(c.clone()),
+                _ => None,
+            })
+        {
+            verdicts.push(Verdict::Blocked(c));
+            continue;
+        }
         if is_forced {
             causes.insert(0, Cause::new(CauseKind::Forced, x, CauseWhat::Nothing));
         }
