@@ -41,3 +41,6 @@ mod converge;
 
 #[path = "cli/crash.rs"]
 mod crash;
+
+#[path = "cli/messages.rs"]
+mod messages;

@@ -111,6 +111,11 @@ pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
 
 pub fn render(r: &ReconcileReport, p: &Printer) -> String {
     let mut out = String::new();
+    let did_nothing = r.regenerated.is_empty() && r.executed.is_empty() && r.unchanged.is_empty() && r.adopted == 0;
+    let idle = r.failed.is_empty() && r.skipped.is_empty() && r.left.is_empty() && r.blocked.is_empty();
+    if did_nothing && idle && r.left_actions == 0 && !r.interrupted && r.stopped.is_none() {
+        return p.paint("nothing to do: up to date\n", Style::Green);
+    }
     let mut parts = vec![format!("{} regenerated", count(r.regenerated.len()))];
     if !r.executed.is_empty() {
         parts.push(format!("{} executed", count(r.executed.len())));

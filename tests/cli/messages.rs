@@ -1,0 +1,107 @@
+//! The messages of a user's first minutes, as snapshots: mistyped filters and targets, relative
+//! targets under `-C`, selections with nothing to do, plans and `why` a person can read.
+
+use crate::util::{DARN, Exp, shared_demo, text};
+
+/// Runs darn in `cwd` and renders the exchange as a transcript: the command, what it printed
+/// (stdout, then stderr) and the exit code, with the experiment's path masked.
+pub fn transcript(exp: &Exp, cwd: &std::path::Path, args: &[&str]) -> String {
+    let out = assert_cmd::Command::new(DARN)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .env("COLUMNS", "100")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run darn {args:?}: {e}"));
+    crate::util::assert_no_panic(&out);
+    let shown: Vec<String> =
+        args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.to_string() }).collect();
+    let mut s = format!("$ darn {}\n{}{}", shown.join(" "), text(&out.stdout), text(&out.stderr));
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s.push_str(&format!("[exit {}]\n", out.status.code().map_or("signal".into(), |c| c.to_string())));
+    s.replace(&exp.root().display().to_string(), "[EXP]")
+}
+
+/// Several exchanges, one after the other.
+fn transcripts(exp: &Exp, cwd: &std::path::Path, commands: &[&[&str]]) -> String {
+    commands.iter().map(|args| transcript(exp, cwd, args)).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn unknown_filter_values_name_the_valid_ones() {
+    let exp = &shared_demo(true).exp;
+    let got = transcripts(
+        exp,
+        exp.root(),
+        &[
+            &["status", "--tier", "t0"],
+            &["status", "--tier", "T0,T9"],
+            &["status", "--subtest", "0"],
+            &["status", "--runs", "30"],
+            &["status", "--runs", "1-3,5-x"],
+            &["status", "--status", "faild"],
+            &["status", "--judge-status", "partial,done"],
+            &["plan", "--stage", "judges"],
+        ],
+    );
+    insta::assert_snapshot!("unknown_filter_values", got);
+}
+
+#[test]
+fn unknown_targets_get_the_closest_node_or_the_valid_runs() {
+    let exp = &shared_demo(true).exp;
+    let got = transcripts(
+        exp,
+        exp.root(),
+        &[
+            &["why", "T0/00/run_4"],
+            &["why", "T0/00/run_01/judge/judge_9"],
+            &["why", "T0/00/run_01/agent/resul.json"],
+            &["why", "completed/T0/00/run_01/agent/reslt.json"],
+            &["why", "T0/00/run_30"],
+            &["why", "T7/00"],
+            &["why", "/etc/passwd"],
+        ],
+    );
+    insta::assert_snapshot!("unknown_targets", got);
+}
+
+/// A relative target resolves against the `-C` directory first, then the current directory,
+/// like git and make.
+#[test]
+fn relative_targets_resolve_against_the_c_directory() {
+    let exp = &shared_demo(true).exp;
+    let elsewhere = Exp::empty();
+    let root = exp.root().display().to_string();
+    let target = "completed/T0/00/run_01/agent/result.json";
+    let from_c = transcript(exp, elsewhere.root(), &["-C", &root, "why", target]);
+    let inside = transcript(exp, exp.root(), &["why", target]);
+    assert_eq!(from_c.lines().skip(1).collect::<Vec<_>>(), inside.lines().skip(1).collect::<Vec<_>>());
+    assert!(from_c.contains("[exit 0]"), "{from_c}");
+    assert!(!from_c.contains("outside"), "{from_c}");
+    // From a subdirectory given with -C, a path relative to it.
+    let sub = exp.path("completed/T0").display().to_string();
+    let from_sub = transcript(exp, elsewhere.root(), &["-C", &sub, "why", "00/run_01/agent/result.json"]);
+    assert!(from_sub.contains("T0/00/run_01/agent/result.json"), "{from_sub}");
+    assert!(from_sub.contains("[exit 0]"), "{from_sub}");
+}
+
+/// A selection that exists but needs no work is "nothing to do" and exit 0, in every command.
+#[test]
+fn an_existing_selection_with_no_work_is_nothing_to_do() {
+    let exp = Exp::fixture();
+    let got = transcripts(
+        &exp,
+        exp.root(),
+        &[
+            &["plan", "--tier", "T0", "--runs", "1", "--status", "failed"],
+            &["plan", "--status", "partial,missing"],
+            &["reconcile", "--tier", "T0", "--status", "failed"],
+            &["why", "--tier", "T0", "--status", "failed"],
+            &["status", "--status", "failed", "--judge-status", "failed,partial"],
+        ],
+    );
+    insta::assert_snapshot!("nothing_to_do", got);
+}
