@@ -52,7 +52,7 @@ pub enum Command {
     /// Classify every expected run: agent and judge status, counts per status and per tier
     Status(StatusArgs),
     /// Dry run of reconcile: the ordered actions, each with strategy and cause
-    Plan(PlanArgs),
+    Plan(PlanCmdArgs),
     /// Bring the targets (default: everything) up to date
     Reconcile(ReconcileArgs),
     /// Why each target is stale or missing: the cause chain down to the root causes
@@ -95,6 +95,16 @@ pub struct PlanArgs {
     /// No execution past this estimated cost (USD)
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
+}
+
+/// `darn plan`: the plan's flags and the parallelism its wall-clock estimate assumes.
+#[derive(Debug, Args)]
+pub struct PlanCmdArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Parallel executions the wall-clock estimate assumes (default: [execution] jobs, else 2)
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

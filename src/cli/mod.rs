@@ -92,6 +92,14 @@ pub struct PlanRequest<'a> {
     pub force: bool,
     pub regenerate_only: bool,
     pub max_cost: Option<f64>,
+    /// `-j`: parallel executions (the wall-clock estimate of a plan assumes them).
+    pub jobs: Option<usize>,
+}
+
+impl<'a> From<&'a PlanCmdArgs> for PlanRequest<'a> {
+    fn from(a: &'a PlanCmdArgs) -> Self {
+        PlanRequest { jobs: a.jobs, ..(&a.plan).into() }
+    }
 }
 
 impl<'a> From<&'a PlanArgs> for PlanRequest<'a> {
@@ -102,13 +110,14 @@ impl<'a> From<&'a PlanArgs> for PlanRequest<'a> {
             force: a.force,
             regenerate_only: a.regenerate_only,
             max_cost: a.max_cost,
+            jobs: None,
         }
     }
 }
 
 impl<'a> From<&'a ReconcileArgs> for PlanRequest<'a> {
     fn from(a: &'a ReconcileArgs) -> Self {
-        (&a.plan).into()
+        PlanRequest { jobs: a.jobs, ..(&a.plan).into() }
     }
 }
 

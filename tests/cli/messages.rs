@@ -105,3 +105,61 @@ fn an_existing_selection_with_no_work_is_nothing_to_do() {
     );
     insta::assert_snapshot!("nothing_to_do", got);
 }
+
+/// `plan` of a damaged demo: totals at the top and the bottom with serial and wall-clock time at
+/// `-j`, cascades collapsed, cost per tier and per stage.
+#[test]
+fn a_plan_a_person_can_read() {
+    let exp = &shared_demo(true).exp;
+    let got = transcript(exp, exp.root(), &["--color", "never", "plan", "-j", "2"]);
+    for needle in ["one after the other", "on the clock at -j 2", "estimated cost", "tier T0", "stage judge", "total:"]
+    {
+        assert!(got.contains(needle), "{needle}:\n{got}");
+    }
+    assert!(!got.contains("upstream_stale (T0/00/run_01/run_result.json); upstream_stale"), "{got}");
+    insta::assert_snapshot!("plan_of_a_damaged_demo", got);
+}
+
+/// The wall-clock estimate follows `-j`: serial time at one job, less with more.
+#[test]
+fn the_wall_clock_estimate_follows_jobs() {
+    let exp = &shared_demo(true).exp;
+    let estimate = |jobs: &str| {
+        let out = exp.darn(&["--json", "plan", "-j", jobs]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+        let e = &doc["estimate"];
+        (e["seconds"].as_f64().unwrap_or(-1.0), e["wall_seconds"].as_f64().unwrap_or(-1.0), e["jobs"].clone())
+    };
+    let (serial, one, jobs) = estimate("1");
+    assert!(serial > 0.0 && (serial - one).abs() < 1e-6, "at -j 1 the clock is the serial time: {serial} {one}");
+    assert_eq!(jobs, 1);
+    let (_, four, _) = estimate("4");
+    assert!(four < one && four >= one / 4.0 - 1e-6, "{four} vs {one}");
+    let out = exp.darn(&["--json", "plan"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    let tiers: f64 = doc["by_tier"].as_array().expect("by_tier").iter().filter_map(|t| t["cost_usd"].as_f64()).sum();
+    let stages: f64 = doc["by_stage"].as_array().expect("by_stage").iter().filter_map(|t| t["cost_usd"].as_f64()).sum();
+    let total = doc["estimate"]["cost_usd"].as_f64().expect("cost");
+    assert!((tiers - total).abs() < 1e-6 && (stages - total).abs() < 1e-6, "{tiers} {stages} {total}");
+}
+
+/// Held nodes sharing a reason and a cause are one entry, not one line each.
+#[test]
+fn held_nodes_with_the_same_cause_are_one_entry() {
+    let (exp, _) =
+        Exp::demo(darn::DemoSpec { tiers: 1, subtests: 1, runs_per_subtest: 8, damage: false, ..Default::default() });
+    exp.edit_json("config/experiment.json", |v| v["models"] = serde_json::json!(["claude-sonnet-9"]));
+    let got = transcript(&exp, exp.root(), &["--color", "never", "plan"]);
+    insta::assert_snapshot!("held_with_one_cause", got);
+}
+
+/// `why` shows what is stale; what is up to date (and never_stamped) only with -v.
+#[test]
+fn why_shows_what_is_stale_unless_verbose() {
+    let exp = &shared_demo(true).exp;
+    let quiet = transcript(exp, exp.root(), &["--color", "never", "why", "T0/00/run_01", "T0/00/run_02/agent"]);
+    assert!(!quiet.contains("never_stamped"), "{quiet}");
+    let verbose = transcript(exp, exp.root(), &["--color", "never", "why", "-v", "T0/00/run_01"]);
+    assert!(verbose.contains("up to date"), "{verbose}");
+    insta::assert_snapshot!("why_stale_only", quiet);
+}
