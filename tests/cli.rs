@@ -44,3 +44,7 @@ mod crash;
 
 #[path = "cli/messages.rs"]
 mod messages;
+
+#[cfg(unix)]
+#[path = "cli/terminal.rs"]
+mod terminal;

@@ -34,12 +34,13 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
             backoff: settings.backoff.unwrap_or(std::time::Duration::from_secs(10)),
         },
     };
+    let first = engine.plan(&opts);
     if exec.execute {
         // What will run must be able to: checked before anything does.
-        let first = engine.plan(&opts);
         let (agents, judges) = engine.executions(&first);
         crate::exec::local::check_config(&engine.exp, agents, judges, true)?;
     }
+    let (expected, names) = crate::printer::progress::expect(&engine, &first, exec.jobs);
     #[cfg(unix)]
     let backend: Option<Arc<dyn Backend + Send + Sync>> = Some(Arc::new(crate::exec::local::Local {
         exp: Arc::clone(&engine.exp),
@@ -48,7 +49,7 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     }));
     #[cfg(not(unix))]
     let backend: Option<Arc<dyn Backend + Send + Sync>> = None;
-    let bar = crate::printer::progress::Bar::new(printer);
+    let bar = crate::printer::progress::Bar::new(printer, expected, names);
     let outcome = reconcile(&mut engine, &opts, &exec, backend, &bar)?;
     bar.finish();
     if let Err(e) = engine.save_caches() {

@@ -163,3 +163,19 @@ fn why_shows_what_is_stale_unless_verbose() {
     assert!(verbose.contains("up to date"), "{verbose}");
     insta::assert_snapshot!("why_stale_only", quiet);
 }
+
+/// A failed execution is reported with the log to read and the command that explains it.
+#[test]
+fn a_failure_names_its_log_and_the_why_command() {
+    let (exp, _) =
+        Exp::demo(darn::DemoSpec { tiers: 1, subtests: 1, runs_per_subtest: 1, damage: false, ..Default::default() });
+    let toml = String::from_utf8(exp.read("darn.toml")).expect("utf-8");
+    exp.write(
+        "darn.toml",
+        toml.replacen("\"stand-in\", \"agent\",", "\"stand-in\", \"agent\", \"--fail-rate\", \"1\",", 1),
+    );
+    let got = transcript(&exp, exp.root(), &["--color", "never", "reconcile", "--force", "T0/00/run_01/agent"]);
+    assert!(got.contains("log: in_progress/T0/00/run_01/agent/stdout.log"), "{got}");
+    assert!(got.contains("explain: darn why T0/00/run_01/agent"), "{got}");
+    insta::assert_snapshot!("failure_with_log", got);
+}
