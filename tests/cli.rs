@@ -48,3 +48,6 @@ mod messages;
 #[cfg(unix)]
 #[path = "cli/terminal.rs"]
 mod terminal;
+
+#[path = "cli/help_cmd.rs"]
+mod help_cmd;

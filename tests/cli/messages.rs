@@ -172,10 +172,42 @@ fn a_failure_names_its_log_and_the_why_command() {
     let toml = String::from_utf8(exp.read("darn.toml")).expect("utf-8");
     exp.write(
         "darn.toml",
-        toml.replacen("\"stand-in\", \"agent\",", "\"stand-in\", \"agent\", \"--fail-rate\", \"1\",", 1),
+        toml.replacen(
+            "\"stand-in\", \"agent\",",
+            &format!(
+                "\"stand-in\", \"agent\", \"--fail-rate\", \"1\", \"--state\", \"{}\",",
+                exp.path(".standin-state").display()
+            ),
+            1,
+        ),
     );
     let got = transcript(&exp, exp.root(), &["--color", "never", "reconcile", "--force", "T0/00/run_01/agent"]);
     assert!(got.contains("log: in_progress/T0/00/run_01/agent/stdout.log"), "{got}");
     assert!(got.contains("explain: darn why T0/00/run_01/agent"), "{got}");
     insta::assert_snapshot!("failure_with_log", got);
+}
+
+/// `graph` draws a legend, and `--no-upstream` / `--depth N` keep a picture small.
+#[test]
+fn graph_has_a_legend_and_can_leave_out_the_upstream() {
+    let exp = &shared_demo(true).exp;
+    let nodes = |args: &[&str]| {
+        let mut all = vec!["--json", "graph"];
+        all.extend_from_slice(args);
+        let out = exp.darn(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("graph JSON");
+        doc["nodes"].as_array().map_or(0, Vec::len)
+    };
+    let targets = ["T0/00/run_01/run_result.json", "T0/00/run_02/run_result.json", "T0/result.json"];
+    let all = nodes(&targets);
+    assert_eq!(nodes(&[&["--no-upstream"][..], &targets].concat()), 3);
+    assert_eq!(nodes(&[&["--depth", "0"][..], &targets].concat()), 3);
+    let one = nodes(&[&["--depth", "1"][..], &targets].concat());
+    assert!(3 < one && one < all, "{one} of {all}");
+    let dot = transcript(exp, exp.root(), &["graph", "--no-upstream", "T0/00/run_01/run_result.json"]);
+    assert!(dot.contains("cluster_legend") && dot.contains("\"execution\" [shape=ellipse]"), "{dot}");
+    insta::assert_snapshot!("graph_no_upstream", dot);
+    let both = exp.darn(&["graph", "--no-upstream", "--depth", "2"]);
+    assert_eq!(both.status.code(), Some(2));
 }
