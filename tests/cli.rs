@@ -51,3 +51,6 @@ mod terminal;
 
 #[path = "cli/help_cmd.rs"]
 mod help_cmd;
+
+#[path = "cli/workflows.rs"]
+mod workflows;

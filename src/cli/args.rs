@@ -141,6 +141,10 @@ pub struct ReconcileArgs {
     /// Where executions run
     #[arg(long, value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,
+    /// Grade the judge slots this reconcile executes with MODEL, and record that choice for those
+    /// slots only (in .darn/judge-models.json); other runs stay as they are
+    #[arg(long, value_name = "MODEL", value_hint = ValueHint::Other)]
+    pub judge_model: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -573,7 +573,8 @@ impl Local {
         };
         let failed_dir = run_dir.join("judge").join(super::archive::FAILED_DIR);
         let attempt_no = Self::archived_attempts(&failed_dir, &slot_dir_name(slot)) + u32::from(archived.is_none());
-        let result = self.judge_in(slot, &run_dir, &slot_dir, &prompt, cancel);
+        let model = exp.judge_model(key, slot).to_string();
+        let result = self.judge_in(slot, &model, &run_dir, &slot_dir, &prompt, cancel);
         let outcome =
             if result.ok { "ok".to_string() } else { result.failure.map_or("failed", FailureClass::name).to_string() };
         self.record_attempt(&Attempt {
@@ -591,13 +592,14 @@ impl Local {
     fn judge_in(
         &self,
         slot: usize,
+        model: &str,
         run_dir: &Path,
         slot_dir: &Path,
         prompt: &Path,
         cancel: &Arc<AtomicBool>,
     ) -> Executed {
         let exp = &*self.exp;
-        let model = exp.config.judge_models.get(slot - 1).cloned().unwrap_or_default();
+        let model = model.to_string();
         let timeout = exp.settings.judge.timeout.unwrap_or(JUDGE_TIMEOUT);
         let marker = slot_dir.join(INCOMPLETE_MARKER);
         if let Err(e) = write(&marker, format!("pid {}\nstarted {}\n", std::process::id(), now_iso())) {

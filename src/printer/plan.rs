@@ -47,7 +47,11 @@ fn model_change(engine: &Engine, c: &Cause) -> Option<String> {
     let config = &engine.exp.config;
     let (key, configured) = if node.slot >= 1 {
         let i = usize::from(node.slot) - 1;
-        (format!("judge_models[{i}]"), config.judge_models.get(i).cloned().unwrap_or_default())
+        let run = engine.graph.run_of(c.node).map(|r| &engine.exp.runs[r].key);
+        match run.and_then(|k| engine.exp.judge_choices.model(&k.to_string(), i + 1)) {
+            Some(chosen) => ("the model chosen with --judge-model".to_string(), chosen.to_string()),
+            None => (format!("judge_models[{i}]"), config.judge_models.get(i).cloned().unwrap_or_default()),
+        }
     } else {
         ("models[0]".to_string(), config.agent_model().to_string())
     };
