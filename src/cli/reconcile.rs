@@ -14,6 +14,11 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     if args.backend == BackendArg::Slurm {
         return Err(Error::Usage("--backend slurm is not available in this build of darn; use --backend local".into()));
     }
+    if args.judge_model.is_some() && args.plan.regenerate_only {
+        return Err(Error::Usage(
+            "--judge-model chooses the model of judge slots to execute; --regenerate-only executes none".into(),
+        ));
+    }
     if args.dry_run {
         return super::plan::run(ctx, &args.into(), printer);
     }

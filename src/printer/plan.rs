@@ -392,7 +392,7 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
     if r.actions.is_empty() && r.held.is_empty() && r.blocked.is_empty() {
         out.push_str(&format!("{}: nothing to do", r.experiment));
     } else if r.actions.is_empty() {
-        out.push_str(&format!("{}: nothing darn can do now", r.experiment));
+        out.push_str(&format!("{}: nothing darn can do now (what is left and why is below)", r.experiment));
     } else {
         out.push_str(&format!("{}: {}", r.experiment, totals(r)));
     }

@@ -126,4 +126,7 @@ fn rejudge_slots_with_another_model() {
     assert!(ids(&doc, "executed").is_empty() && ids(&doc, "regenerated").is_empty(), "{doc:#}");
     let (code, _) = json(&exp, &["plan"]);
     assert_eq!(code, Some(0));
+    // Nothing would be executed: the flag cannot go with --regenerate-only.
+    let out = exp.darn(&["reconcile", "--regenerate-only", "--judge-model", "claude-opus-4-6"]);
+    crate::util::assert_usage_error(&out, &["--judge-model", "--regenerate-only"]);
 }
