@@ -28,6 +28,8 @@ pub enum Error {
     UnknownTarget {
         target: String,
         suggestion: Option<String>,
+        /// What the experiment has where the target points past it (`T1/00 has run_01 to run_25`).
+        valid: Option<String>,
     },
     OutsideExperiment {
         path: PathBuf,
@@ -67,14 +69,15 @@ impl fmt::Display for Error {
                     io_words(*problem)
                 )
             }
-            Error::UnknownTarget { target, suggestion } => {
+            Error::UnknownTarget { target, suggestion, valid } => {
                 write!(
                     f,
                     "unknown target `{target}`: no node has this id and no file of the experiment has this path"
                 )?;
-                match suggestion {
-                    Some(s) => write!(f, " (did you mean `{s}`?)"),
-                    None => f.write_str(" (`darn graph --format json` lists the node ids)"),
+                match (valid, suggestion) {
+                    (Some(v), _) => write!(f, " ({v})"),
+                    (None, Some(s)) => write!(f, " (did you mean `{s}`?)"),
+                    (None, None) => f.write_str(" (`darn graph --format json` lists the node ids)"),
                 }
             }
             Error::OutsideExperiment { path, root } => {

@@ -21,7 +21,7 @@ mod py;
 mod rules;
 mod util;
 
-pub use cli::{Cli, run};
+pub use cli::{Cli, parse, run};
 pub use demo::{Damage, DemoSpec, DemoSummary, generate};
 pub use engine::lock::Lock;
 pub use engine::plan::PlanOptions;

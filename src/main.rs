@@ -1,7 +1,5 @@
 //! The `darn` binary: parse arguments, run, map errors to exit codes.
 
-use clap::Parser;
-
 // glibc's per-thread arenas grow and shrink with thousands of mprotect calls when rayon workers
 // parse many small files; mimalloc keeps that off the hot path.
 #[global_allocator]
@@ -13,7 +11,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = darn::Cli::parse();
+    let cli = darn::parse();
     let code = match darn::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -47,3 +47,16 @@ mod corpus;
 
 #[path = "cli/slurm.rs"]
 mod slurm;
+
+#[path = "cli/messages.rs"]
+mod messages;
+
+#[cfg(unix)]
+#[path = "cli/terminal.rs"]
+mod terminal;
+
+#[path = "cli/help_cmd.rs"]
+mod help_cmd;
+
+#[path = "cli/workflows.rs"]
+mod workflows;

@@ -1,6 +1,9 @@
 //! Command-line definitions (clap derive) and nothing else.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::engine::status::{AgentStatus, JudgeStatus};
+use crate::rules::Stage;
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
 /// Repairs AI-agent evaluation experiments the way make repairs a build.
@@ -13,27 +16,27 @@ use std::path::PathBuf;
 pub struct Cli {
     /// The experiment directory (default: the current directory or the nearest parent with
     /// config/experiment.json)
-    #[arg(short = 'C', value_name = "DIR", global = true)]
+    #[arg(short = 'C', value_name = "DIR", global = true, value_hint = ValueHint::DirPath, help_heading = "Global options")]
     pub dir: Option<PathBuf>,
 
     /// Machine-readable output: one JSON document on stdout
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// More detail (repeat for more)
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
 
     /// No progress bars, logs or warnings on stderr
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
 
     /// When to use colours
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN", help_heading = "Global options")]
     pub color: ColorChoice,
 
     /// darn settings file (default: darn.toml in the experiment directory, if present)
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath, help_heading = "Global options")]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -52,7 +55,7 @@ pub enum Command {
     /// Classify every expected run: agent and judge status, counts per status and per tier
     Status(StatusArgs),
     /// Dry run of reconcile: the ordered actions, each with strategy and cause
-    Plan(PlanArgs),
+    Plan(PlanCmdArgs),
     /// Bring the targets (default: everything) up to date
     Reconcile(ReconcileArgs),
     /// Why each target is stale or missing: the cause chain down to the root causes
@@ -66,8 +69,15 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write every page into a directory
+    Man {
+        /// The page of this subcommand (default: darn's own)
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+        /// Write darn.1 and darn-SUBCOMMAND.1 for every subcommand into DIR
+        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+        dir: Option<PathBuf>,
+    },
     /// darn's built-in stand-in for the `claude` CLI, used by demo experiments
     #[command(name = "stand-in", hide = true)]
     StandIn(StandInArgs),
@@ -90,7 +100,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Node ids, globs over node ids, or paths inside the experiment
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", value_hint = ValueHint::AnyPath)]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -105,6 +115,17 @@ pub struct PlanArgs {
     pub max_cost: Option<f64>,
 }
 
+/// `darn plan`: the plan's flags and the parallelism its wall-clock estimate assumes.
+#[derive(Debug, Args)]
+pub struct PlanCmdArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Parallel executions the wall-clock estimate assumes [default: [execution] jobs in
+    /// darn.toml, else 2]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
     Local,
@@ -115,7 +136,8 @@ pub enum Backend {
 pub struct ReconcileArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Parallel executions (regeneration always uses every core)
+    /// Parallel executions (regeneration always uses every core) [default: [execution] jobs in
+    /// darn.toml, else 2]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Go on after a failed node (its dependents are skipped)
@@ -127,12 +149,16 @@ pub struct ReconcileArgs {
     /// Where executions run: local (default) or slurm (default: [execution] backend in darn.toml)
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
+    /// Grade the judge slots this reconcile executes with MODEL, and record that choice for those
+    /// slots only (in .darn/judge-models.json); other runs stay as they are
+    #[arg(long, value_name = "MODEL", value_hint = ValueHint::Other)]
+    pub judge_model: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
     /// Node ids, globs over node ids, or paths inside the experiment
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", value_hint = ValueHint::AnyPath)]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -147,7 +173,7 @@ pub enum GraphFormat {
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     /// Node ids, globs over node ids, or paths inside the experiment (default: everything)
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", value_hint = ValueHint::AnyPath)]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -157,6 +183,9 @@ pub struct GraphArgs {
     /// How many levels of upstream nodes to include below the targets (default: all)
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
+    /// Only the targets themselves and the edges between them (same as --depth 0)
+    #[arg(long, conflicts_with = "depth")]
+    pub no_upstream: bool,
 }
 
 #[derive(Debug, Args)]
@@ -205,26 +234,52 @@ pub struct StandInArgs {
     pub args: Vec<String>,
 }
 
-/// The SELECT filters, the same on every command.
+/// The names a filter takes, for `--help` and the completions; the values are checked against the
+/// experiment by `engine::select`, whose one-line message names the closest one.
+#[derive(Debug, Clone)]
+pub struct Names(Vec<&'static str>);
+
+impl TypedValueParser for Names {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        Ok(value.to_string_lossy().into_owned())
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|n| PossibleValue::new(*n))))
+    }
+}
+
+/// The SELECT filters, the same on every command. Values of one flag, repeated or
+/// comma-separated, are alternatives; different flags combine with AND.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SelectArgs {
     /// Only these tiers (e.g. T0); repeatable or comma-separated
-    #[arg(long = "tier", value_name = "TIER", global = true)]
+    #[arg(long = "tier", value_name = "TIER", global = true, value_hint = ValueHint::Other, help_heading = "Filters")]
     pub tiers: Vec<String>,
     /// Only these subtests (e.g. 00); repeatable or comma-separated
-    #[arg(long = "subtest", value_name = "SUBTEST", global = true)]
+    #[arg(long = "subtest", value_name = "SUBTEST", global = true, value_hint = ValueHint::Other, help_heading = "Filters")]
     pub subtests: Vec<String>,
     /// Only these run numbers: a list with ranges, e.g. 1,3,5-7
-    #[arg(long = "runs", value_name = "LIST", global = true)]
+    #[arg(long = "runs", value_name = "LIST", global = true, value_hint = ValueHint::Other, help_heading = "Filters")]
     pub runs: Vec<String>,
-    /// Only runs whose agent status is one of these (missing, failed, partial, results, completed)
-    #[arg(long = "status", value_name = "STATUS", global = true)]
+    /// Only runs whose agent status is one of these; repeatable or comma-separated
+    #[arg(long = "status", value_name = "STATUS", global = true, help_heading = "Filters", value_delimiter = ',',
+          value_parser = Names(AgentStatus::ALL.map(AgentStatus::name).to_vec()))]
     pub status: Vec<String>,
-    /// Only runs whose judge status is one of these (agent_failed, missing, failed, partial, complete)
-    #[arg(long = "judge-status", value_name = "STATUS", global = true)]
+    /// Only runs whose judge status is one of these; repeatable or comma-separated
+    #[arg(long = "judge-status", value_name = "STATUS", global = true, help_heading = "Filters", value_delimiter = ',',
+          value_parser = Names(JudgeStatus::ALL.map(JudgeStatus::name).to_vec()))]
     pub judge_status: Vec<String>,
-    /// Only work of these stages (agent, judge, aggregate)
-    #[arg(long = "stage", value_name = "STAGE", global = true)]
+    /// Only work of these stages; repeatable or comma-separated
+    #[arg(long = "stage", value_name = "STAGE", global = true, help_heading = "Filters", value_delimiter = ',',
+          value_parser = Names(Stage::ALL.map(Stage::name).to_vec()))]
     pub stage: Vec<String>,
 }
 

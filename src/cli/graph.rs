@@ -14,22 +14,23 @@ pub fn run(ctx: &Invocation, args: &GraphArgs, printer: &Printer) -> Result<i32>
     let roots = engine.targets(&args.targets, &ctx.bases())?;
     let selected = engine.selected(&select);
     let g = &engine.graph;
+    let depth = if args.no_upstream { Some(0) } else { args.depth };
     let mut keep: BTreeSet<NodeId> = if roots.is_empty() {
         g.nodes().collect()
     } else {
         // The targets and what they depend on, as deep as asked.
         let mut seen: BTreeSet<NodeId> = BTreeSet::new();
         let mut frontier: Vec<NodeId> = roots.clone();
-        let mut depth = 0;
+        let mut level = 0;
         while !frontier.is_empty() {
             let mut next = Vec::new();
             for x in frontier {
-                if seen.insert(x) && args.depth.is_none_or(|d| depth < d) {
+                if seen.insert(x) && depth.is_none_or(|d| level < d) {
                     next.extend(g.preds(x));
                 }
             }
             frontier = next;
-            depth += 1;
+            level += 1;
         }
         seen
     };
@@ -38,6 +39,12 @@ pub fn run(ctx: &Invocation, args: &GraphArgs, printer: &Printer) -> Result<i32>
     }
     if !select.stages.is_empty() {
         keep.retain(|n| select.stages.contains(&g.registry.spec(g.node(*n).rule).stage));
+    }
+    if keep.len() > 200 && depth.is_none() && !args.targets.is_empty() {
+        printer.warn(&format!(
+            "the graph has {} nodes; --depth N or --no-upstream draws less of what the targets read",
+            crate::printer::count(keep.len())
+        ));
     }
     let plan = engine.plan(&PlanOptions { rerun: engine.rerun_classes()?, ..PlanOptions::default() });
     match args.format.unwrap_or(if printer.json { GraphFormat::Json } else { GraphFormat::Dot }) {

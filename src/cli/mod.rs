@@ -4,6 +4,7 @@
 pub mod args;
 mod demo;
 mod graph;
+pub mod help;
 mod plan;
 mod reconcile;
 mod status;
@@ -17,7 +18,15 @@ use crate::engine::{Engine, LoadOptions};
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::printer::Printer;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+/// Parses the command line with the help that teaches (examples after every subcommand's
+/// options); exits with clap's message and code 2 on a usage error.
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let matches = help::command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
 
 /// Runs darn; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -36,15 +45,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Reconcile(args) => reconcile::run(&ctx, args, &printer),
         Command::Demo(args) => demo::run(args, &printer),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = help::command();
             clap_complete::generate(*shell, &mut cmd, "darn", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut buf).map_err(|e| Error::io(Path::new("<stdout>"), e))?;
-            printer.out(&String::from_utf8_lossy(&buf));
+        Command::Man { subcommand, dir } => {
+            help::man(subcommand.as_deref(), dir.as_deref(), &mut std::io::stdout().lock())?;
             Ok(0)
         }
         Command::StandIn(args) => Ok(crate::demo::standin::main(&args.role, &args.args)),
@@ -96,6 +102,14 @@ pub struct PlanRequest<'a> {
     pub force: bool,
     pub regenerate_only: bool,
     pub max_cost: Option<f64>,
+    /// `-j`: parallel executions (the wall-clock estimate of a plan assumes them).
+    pub jobs: Option<usize>,
+}
+
+impl<'a> From<&'a PlanCmdArgs> for PlanRequest<'a> {
+    fn from(a: &'a PlanCmdArgs) -> Self {
+        PlanRequest { jobs: a.jobs, ..(&a.plan).into() }
+    }
 }
 
 impl<'a> From<&'a PlanArgs> for PlanRequest<'a> {
@@ -106,13 +120,14 @@ impl<'a> From<&'a PlanArgs> for PlanRequest<'a> {
             force: a.force,
             regenerate_only: a.regenerate_only,
             max_cost: a.max_cost,
+            jobs: None,
         }
     }
 }
 
 impl<'a> From<&'a ReconcileArgs> for PlanRequest<'a> {
     fn from(a: &'a ReconcileArgs) -> Self {
-        (&a.plan).into()
+        PlanRequest { jobs: a.jobs, ..(&a.plan).into() }
     }
 }
 

@@ -11,7 +11,8 @@ pub fn run(ctx: &Invocation, req: &PlanRequest, printer: &Printer) -> Result<i32
     let plan = engine.plan(&opts);
     let (agents, judges) = engine.executions(&plan);
     crate::exec::local::check_config(&engine.exp, agents, judges, false)?;
-    let report = crate::printer::plan::report(&engine, &plan);
+    let jobs = req.jobs.or(engine.exp.settings.execution.jobs).unwrap_or(2);
+    let report = crate::printer::plan::report(&engine, &plan, jobs);
     if printer.json {
         printer.json_out(&report);
     } else {

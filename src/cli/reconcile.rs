@@ -12,6 +12,11 @@ use crate::printer::Printer;
 use std::sync::Arc;
 
 pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<i32> {
+    if args.judge_model.is_some() && args.plan.regenerate_only {
+        return Err(Error::Usage(
+            "--judge-model chooses the model of judge slots to execute; --regenerate-only executes none".into(),
+        ));
+    }
     if args.dry_run {
         return super::plan::run(ctx, &args.into(), printer);
     }
@@ -21,7 +26,7 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     crate::util::interrupt::install();
     let mut engine =
         crate::engine::Engine::load(exp, crate::engine::LoadOptions { writable: true, aggregates: true }, &|_| true)?;
-    let (opts, _) = options(&engine, &args.into(), &ctx.bases())?;
+    let (mut opts, _) = options(&engine, &args.into(), &ctx.bases())?;
     let settings = &engine.exp.settings.execution;
     let slurm = match args.backend {
         Some(b) => b == BackendArg::Slurm,
@@ -39,12 +44,29 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
         },
     };
     let mut executions = false;
+    let mut first = engine.plan(&opts);
+    if let Some(model) = &args.judge_model
+        && exec.execute
+        && choose_judge_model(&engine, &first, model)?
+    {
+        // The chosen model is a parameter of those slots now: load and plan again.
+        engine = crate::engine::Engine::load(
+            ctx.open()?,
+            crate::engine::LoadOptions { writable: true, aggregates: true },
+            &|_| true,
+        )?;
+        let (again, _) = options(&engine, &args.into(), &ctx.bases())?;
+        first = engine.plan(&again);
+    }
     if exec.execute {
         // What will run must be able to: checked before anything does.
-        let first = engine.plan(&opts);
         let (agents, judges) = engine.executions(&first);
         crate::exec::local::check_config(&engine.exp, agents, judges, true)?;
         executions = agents || judges;
+    }
+    let (expected, names) = crate::printer::progress::expect(&engine, &first, exec.jobs);
+    if args.judge_model.is_some() {
+        opts = options(&engine, &args.into(), &ctx.bases())?.0;
     }
     #[cfg(unix)]
     if !slurm && executions && crate::exec::slurm::jobs_recorded(&engine.exp.root) {
@@ -78,7 +100,7 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
         }
         None
     };
-    let bar = crate::printer::progress::Bar::new(printer);
+    let bar = crate::printer::progress::Bar::new(printer, expected, names);
     let outcome = reconcile(&mut engine, &opts, &exec, backend, &bar)?;
     bar.finish();
     if let Err(e) = engine.save_caches() {
@@ -98,4 +120,25 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
     } else {
         0
     })
+}
+
+/// Records `model` for every judge slot the plan executes (docs/contract.md#judge-models-for-single-slots);
+/// whether any choice changed.
+fn choose_judge_model(engine: &crate::engine::Engine, plan: &crate::engine::plan::Plan, model: &str) -> Result<bool> {
+    if model.trim().is_empty() {
+        return Err(Error::Usage("--judge-model needs a model name, e.g. claude-opus-4-6".into()));
+    }
+    let exp = &engine.exp;
+    let mut choices = exp.judge_choices.clone();
+    for a in plan.actions.iter().filter(|a| a.strategy == crate::rules::Strategy::Execute) {
+        let slot = usize::from(engine.graph.node(a.node).slot);
+        let Some(run) = engine.graph.run_of(a.node).filter(|_| slot >= 1) else { continue };
+        let configured = exp.config.judge_models.get(slot - 1).map_or("", String::as_str);
+        choices.choose(&exp.runs[run].key, slot, model, configured);
+    }
+    if choices == exp.judge_choices {
+        return Ok(false);
+    }
+    choices.save(&exp.root)?;
+    Ok(true)
 }

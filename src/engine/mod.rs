@@ -3,6 +3,7 @@
 //! `why`, `graph` and `reconcile`.
 
 pub mod checks;
+pub mod estimate;
 pub mod explain;
 pub mod facts;
 pub mod graph;

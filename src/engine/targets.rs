@@ -17,7 +17,12 @@ pub fn resolve(exp: &Experiment, graph: &Graph, targets: &[String], bases: &[Pat
     for t in targets {
         let found = resolve_one(exp, graph, t, bases)?;
         if found.is_empty() {
-            return Err(Error::UnknownTarget { target: t.clone(), suggestion: suggest(graph, t) });
+            let logical = logical_form(exp, t, bases);
+            return Err(Error::UnknownTarget {
+                target: t.clone(),
+                suggestion: suggest(graph, &logical),
+                valid: valid_runs(exp, graph, &logical),
+            });
         }
         out.extend(found);
     }
@@ -143,10 +148,46 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
+/// A target as a node id would spell it: the experiment's root, `./`, `completed/` and
+/// `in_progress/` taken off, so that a mistyped path gets the same suggestion as a mistyped id.
+fn logical_form(exp: &Experiment, t: &str, bases: &[PathBuf]) -> String {
+    let root = normalize(&exp.root);
+    let mut rel = PathBuf::from(t);
+    let candidates: Vec<PathBuf> =
+        if rel.is_absolute() { vec![rel.clone()] } else { bases.iter().map(|b| normalize(&b.join(t))).collect() };
+    if let Some(inside) = candidates.iter().find_map(|c| c.strip_prefix(&root).ok()) {
+        rel = inside.to_path_buf();
+    }
+    let mut parts: Vec<String> = normalize(&rel)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => p.to_str().map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    if matches!(parts.first().map(String::as_str), Some("completed" | "in_progress")) {
+        parts.remove(0);
+    }
+    parts.join("/")
+}
+
+/// For a target naming a run past `runs_per_subtest` of a subtest that exists: the runs it has.
+fn valid_runs(exp: &Experiment, graph: &Graph, logical: &str) -> Option<String> {
+    let parts: Vec<&str> = logical.split('/').collect();
+    let (tier, subtest, run) = (parts.first()?, parts.get(1)?, parts.get(2)?);
+    let n = run.strip_prefix("run_").unwrap_or(run).parse::<u32>().ok()?;
+    let known = graph.subtests.iter().any(|(t, s)| t == tier && s == subtest);
+    let max = exp.config.runs_per_subtest;
+    (known && (n == 0 || n > max)).then(|| format!("{tier}/{subtest} has {} to {}", run_dir_name(1), run_dir_name(max)))
+}
+
 /// A node id close to a mistyped target: each part fixed to the closest tier, subtest, run and
 /// node name.
 fn suggest(graph: &Graph, t: &str) -> Option<String> {
     let parts: Vec<&str> = t.trim_matches('/').split('/').collect();
+    if parts.first().is_none_or(|p| p.is_empty()) {
+        return None;
+    }
     let tier = closest(parts.first()?, graph.tiers.iter().map(String::as_str))?;
     let mut fixed = vec![tier.to_string()];
     if let Some(s) = parts.get(1) {

@@ -802,7 +802,8 @@ impl Local {
             previous: previous.map(|c| c.name().to_string()),
             dir: run_dir.clone(),
         };
-        match self.judge_in(slot, &run_dir, &slot_dir, &prompt, &attempt) {
+        let model = exp.judge_model(key, slot).to_string();
+        match self.judge_in(slot, &model, &run_dir, &slot_dir, &prompt, &attempt) {
             Ok(launch) => Step::Launch(Box::new(launch)),
             Err(result) => Step::Done(self.finish(&attempt, result)),
         }
@@ -812,13 +813,14 @@ impl Local {
     fn judge_in(
         &self,
         slot: usize,
+        model: &str,
         run_dir: &Path,
         slot_dir: &Path,
         prompt: &Path,
         attempt: &AttemptInfo,
     ) -> Result<Launch, Executed> {
         let exp = &*self.exp;
-        let model = exp.config.judge_models.get(slot - 1).cloned().unwrap_or_default();
+        let model = model.to_string();
         let timeout = exp.settings.judge.timeout.unwrap_or(JUDGE_TIMEOUT);
         let marker = slot_dir.join(INCOMPLETE_MARKER);
         let marker_text = marker_text();

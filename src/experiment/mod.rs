@@ -3,6 +3,7 @@
 //! Discovery reads only directory listings, `config/experiment.json`, `checkpoint.json` and
 //! `darn.toml`; run contents are read by [`crate::observe`].
 
+pub mod choices;
 pub mod config;
 pub mod detect;
 pub mod era;
@@ -87,6 +88,8 @@ pub struct Experiment {
     pub layout: Layout,
     pub era: Era,
     pub settings: Settings,
+    /// Judge models chosen for single slots (`reconcile --judge-model`).
+    pub judge_choices: choices::JudgeChoices,
     /// Tiers in run order (`tiers_to_run`, else those found).
     pub tiers: Vec<String>,
     /// Subtests per tier, sorted.
@@ -128,6 +131,7 @@ impl Experiment {
     pub fn open_root(root: PathBuf, config_file: Option<&Path>) -> Result<Self> {
         let config = ExperimentConfig::load(&root.join("config").join("experiment.json"))?;
         let settings = Settings::load(&root, config_file)?;
+        let judge_choices = choices::JudgeChoices::load(&root)?;
         let (checkpoint, checkpoint_problem) = load_checkpoint(&root.join("checkpoint.json"));
         let phased = root.join("completed").is_dir() || root.join("in_progress").is_dir();
         let layout = if phased { Layout::Phased } else { Layout::Flat };
@@ -200,11 +204,21 @@ impl Experiment {
             layout,
             era,
             settings,
+            judge_choices,
             tiers,
             subtests,
             runs,
             moved: std::sync::RwLock::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// The model a run's judge slot (numbered from 1) is to be graded by: the one chosen for
+    /// that slot with `reconcile --judge-model`, else `judge_models` of the configuration.
+    pub fn judge_model(&self, run: &RunKey, slot: usize) -> &str {
+        self.judge_choices
+            .model(&run.to_string(), slot)
+            .or_else(|| self.config.judge_models.get(slot.wrapping_sub(1)).map(String::as_str))
+            .unwrap_or("")
     }
 
     /// An experiment that exists only in memory (no run has a directory), for unit tests of
@@ -239,6 +253,7 @@ impl Experiment {
             layout: Layout::Flat,
             era: Era::HEAD,
             settings: Settings::default(),
+            judge_choices: choices::JudgeChoices::default(),
             tiers: tiers.iter().map(|t| (*t).to_string()).collect(),
             subtests: tiers
                 .iter()

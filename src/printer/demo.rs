@@ -31,7 +31,7 @@ pub fn render(s: &DemoSummary, spec: &DemoSpec) -> String {
         .or_else(|| s.damaged.first().map(|(id, _)| id.as_str()))
         .unwrap_or("T0/00/run_01");
     out.push_str(&format!(
-        "  darn.toml points at darn's offline stand-ins for the claude CLI\n\ntry:\n  {darn} -C {dir} status\n  {darn} -C {dir} status -v --status failed\n  {darn} -C {dir} plan\n  {darn} -C {dir} why {example}/run_result.json\n  {darn} -C {dir} reconcile --regenerate-only\n  {darn} -C {dir} reconcile\n"
+        "  darn.toml points at darn's offline stand-ins for the claude CLI\n\nlook:\n  {darn} -C {dir} status -v --status failed\n  {darn} -C {dir} plan\n  {darn} -C {dir} why {example}/run_result.json\nrepair (watch the progress bar; Ctrl-C stops, the next reconcile resumes):\n  {darn} -C {dir} reconcile\nthen:\n  {darn} -C {dir} status\n  {darn} -C {dir} why {example}/run_result.json\n  {darn} -C {dir} plan\n"
     ));
     out
 }

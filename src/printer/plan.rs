@@ -47,7 +47,11 @@ fn model_change(engine: &Engine, c: &Cause) -> Option<String> {
     let config = &engine.exp.config;
     let (key, configured) = if node.slot >= 1 {
         let i = usize::from(node.slot) - 1;
-        (format!("judge_models[{i}]"), config.judge_models.get(i).cloned().unwrap_or_default())
+        let run = engine.graph.run_of(c.node).map(|r| &engine.exp.runs[r].key);
+        match run.and_then(|k| engine.exp.judge_choices.model(&k.to_string(), i + 1)) {
+            Some(chosen) => ("the model chosen with --judge-model".to_string(), chosen.to_string()),
+            None => (format!("judge_models[{i}]"), config.judge_models.get(i).cloned().unwrap_or_default()),
+        }
     } else {
         ("models[0]".to_string(), config.agent_model().to_string())
     };
@@ -169,13 +173,40 @@ pub struct Counts {
     pub blocked: usize,
 }
 
+/// The whole plan's estimate: executions' cost, their time one after the other, and the time on
+/// the clock with `jobs` parallel executions.
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct PlanEstimate {
+    pub cost_usd: f64,
+    /// Serial agent and judge time.
+    pub seconds: f64,
+    /// Wall-clock time at `jobs` parallel executions.
+    pub wall_seconds: f64,
+    pub jobs: usize,
+}
+
+/// The actions of one tier or one stage, and what their executions cost.
+#[derive(Debug, Serialize, Clone)]
+pub struct ShareReport {
+    /// A tier (`T0`), `experiment` for the experiment-wide aggregates, or a stage name.
+    pub name: String,
+    pub regenerate: usize,
+    pub execute: usize,
+    pub cost_usd: f64,
+    pub seconds: f64,
+}
+
 /// The plan as reported (docs/contract.md#plan-json, plus fields darn adds).
 #[derive(Debug, Serialize)]
 pub struct PlanReport {
     pub experiment: String,
     pub actions: Vec<ActionReport>,
     pub counts: Counts,
-    pub estimate: Estimate,
+    pub estimate: PlanEstimate,
+    /// The actions per tier, in tier order.
+    pub by_tier: Vec<ShareReport>,
+    /// The actions per stage (agent, judge, aggregate).
+    pub by_stage: Vec<ShareReport>,
     /// Stale nodes that will not be acted on, and why.
     pub held: Vec<HeldReport>,
     /// What cannot be built until something darn cannot fix is (only the first of a chain).
@@ -192,7 +223,43 @@ fn estimate(engine: &Engine, n: NodeId) -> Option<Estimate> {
     })
 }
 
-pub fn report(engine: &Engine, plan: &Plan) -> PlanReport {
+/// The tier a node belongs to (`experiment` for the experiment-wide aggregates).
+fn tier_of(engine: &Engine, n: NodeId) -> String {
+    let g = &engine.graph;
+    let node = g.node(n);
+    match g.scope(n) {
+        crate::rules::Scope::Run | crate::rules::Scope::Slot => {
+            g.run_of(n).map_or_else(String::new, |r| engine.exp.runs[r].key.tier.clone())
+        }
+        crate::rules::Scope::Subtest => g.subtests[node.at as usize].0.clone(),
+        crate::rules::Scope::Tier => g.tiers[node.at as usize].clone(),
+        crate::rules::Scope::Experiment => "experiment".into(),
+    }
+}
+
+/// Adds an action to the share named `name`, keeping first-seen order.
+fn share(shares: &mut Vec<ShareReport>, name: String, a: &ActionReport) {
+    let i = match shares.iter().position(|s| s.name == name) {
+        Some(i) => i,
+        None => {
+            shares.push(ShareReport { name, regenerate: 0, execute: 0, cost_usd: 0.0, seconds: 0.0 });
+            shares.len() - 1
+        }
+    };
+    let s = &mut shares[i];
+    match a.strategy {
+        Strategy::Regenerate => s.regenerate += 1,
+        Strategy::Execute => s.execute += 1,
+    }
+    if let Some(e) = a.estimate {
+        s.cost_usd += e.cost_usd;
+        s.seconds += e.seconds;
+    }
+}
+
+/// The plan as reported; `jobs` is the number of parallel executions the wall-clock estimate
+/// assumes.
+pub fn report(engine: &Engine, plan: &Plan, jobs: usize) -> PlanReport {
     let actions: Vec<ActionReport> = plan
         .actions
         .iter()
@@ -221,10 +288,31 @@ pub fn report(engine: &Engine, plan: &Plan) -> PlanReport {
         }
     }
     let (regenerate, execute) = plan.counts();
+    let mut by_tier: Vec<ShareReport> = engine
+        .graph
+        .tiers
+        .iter()
+        .map(|t| ShareReport { name: t.clone(), regenerate: 0, execute: 0, cost_usd: 0.0, seconds: 0.0 })
+        .collect();
+    let mut by_stage: Vec<ShareReport> = crate::rules::Stage::ALL
+        .iter()
+        .map(|st| ShareReport { name: st.name().to_string(), regenerate: 0, execute: 0, cost_usd: 0.0, seconds: 0.0 })
+        .collect();
+    for (a, action) in plan.actions.iter().zip(&actions) {
+        share(&mut by_tier, tier_of(engine, a.node), action);
+        let stage = engine.graph.registry.spec(engine.graph.node(a.node).rule).stage;
+        share(&mut by_stage, stage.name().to_string(), action);
+    }
+    by_tier.retain(|s| s.regenerate + s.execute > 0);
+    by_stage.retain(|s| s.regenerate + s.execute > 0);
+    let wall_seconds =
+        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.facts.estimate(n).seconds);
     PlanReport {
         experiment: engine.exp.name().to_string(),
         counts: Counts { regenerate, execute, held: held.len(), blocked },
-        estimate: Estimate { cost_usd: plan.cost_usd, seconds: plan.seconds },
+        estimate: PlanEstimate { cost_usd: plan.cost_usd, seconds: plan.seconds, wall_seconds, jobs: jobs.max(1) },
+        by_tier,
+        by_stage,
         actions,
         held,
         blocked: self::blocked(engine, plan),
@@ -304,26 +392,13 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
     if r.actions.is_empty() && r.held.is_empty() && r.blocked.is_empty() {
         out.push_str(&format!("{}: nothing to do", r.experiment));
     } else if r.actions.is_empty() {
-        out.push_str(&format!("{}: nothing darn can do now", r.experiment));
+        out.push_str(&format!("{}: nothing darn can do now (what is left and why is below)", r.experiment));
     } else {
-        out.push_str(&format!(
-            "{}: {} — {} regenerate, {} execute",
-            r.experiment,
-            plural(r.actions.len(), "action", "actions"),
-            count(r.counts.regenerate),
-            count(r.counts.execute)
-        ));
-        if r.counts.execute > 0 {
-            out.push_str(&format!(
-                " (estimated ${:.2} and {} of agent and judge time)",
-                r.estimate.cost_usd,
-                duration(r.estimate.seconds)
-            ));
-        }
+        out.push_str(&format!("{}: {}", r.experiment, totals(r)));
     }
     if r.adopt > 0 {
         out.push_str(&format!(
-            "; {} right but not stamped yet (adopted, not rebuilt)",
+            "\n  {} right but not stamped yet (adopted, not rebuilt)",
             plural(r.adopt, "output is", "outputs are")
         ));
     }
@@ -406,32 +481,94 @@ pub fn render(r: &PlanReport, p: &Printer) -> String {
             p.paint("held back", Style::Bold),
             if cost > 0.0 { format!("~${cost:.2} of executions") } else { "nothing to execute".into() }
         ));
-        let limit = if p.verbose > 0 { usize::MAX } else { 20 };
-        for h in r.held.iter().take(limit) {
-            out.push_str(&format!(
-                "  {:<w$}  {}: {}\n",
-                h.node,
-                words::hold(h.reason),
-                causes_text(&h.causes, false),
-                w = width
-            ));
+        // Held nodes sharing a reason and causes are one entry: 75 agent runs held for the
+        // same config change are one line of reason, one of causes, and their names.
+        let mut groups: Vec<(Hold, String, Vec<&HeldReport>)> = Vec::new();
+        for h in &r.held {
+            let why = causes_text(&h.causes, false);
+            match groups.iter_mut().find(|(reason, text, _)| *reason == h.reason && *text == why) {
+                Some((_, _, v)) => v.push(h),
+                None => groups.push((h.reason, why, vec![h])),
+            }
         }
-        if r.held.len() > limit {
-            out.push_str(&format!("  … {} more (-v shows all)\n", count(r.held.len() - limit)));
+        for (reason, why, nodes) in &groups {
+            if let [h] = nodes.as_slice() {
+                out.push_str(&format!("  {:<w$}  {}: {why}\n", h.node, words::hold(*reason), w = width));
+                continue;
+            }
+            out.push_str(&format!("  {}: {}\n    {why}\n", held_what(nodes), words::hold(*reason)));
+            let limit = if p.verbose > 0 { usize::MAX } else { 4 };
+            let mut names: Vec<&str> = nodes.iter().take(limit).map(|h| h.node.as_str()).collect();
+            let more = nodes.len().saturating_sub(limit);
+            let tail = if more > 0 { format!(", … {} more (-v lists them)", count(more)) } else { String::new() };
+            names.dedup();
+            out.push_str(&format!("    {}{tail}\n", p.paint(&names.join(", "), Style::Dim)));
         }
     }
     out.push_str(&render_blocked(&r.blocked, p));
+    if r.counts.execute > 0 {
+        out.push_str(&format!("\n{}\n", p.paint("estimated cost", Style::Bold)));
+        out.push_str(&shares_table(r));
+    }
     if !r.actions.is_empty() && r.actions.len() > 30 {
-        out.push_str(&format!(
-            "\n{}: {} regenerate, {} execute",
-            plural(r.actions.len(), "action", "actions"),
-            count(r.counts.regenerate),
-            count(r.counts.execute)
+        out.push_str(&format!("\n{} {}\n", p.paint("total:", Style::Bold), totals(r)));
+    }
+    out
+}
+
+/// `75 agent runs`, `12 judge slots` or `14 nodes`.
+fn held_what(nodes: &[&HeldReport]) -> String {
+    let all = |suffix: fn(&str) -> bool| nodes.iter().all(|h| h.strategy == Strategy::Execute && suffix(&h.node));
+    if all(|n| n.ends_with("/agent")) {
+        plural(nodes.len(), "agent run", "agent runs")
+    } else if all(|n| n.rsplit('/').next().is_some_and(|l| l.starts_with("judge_"))) {
+        plural(nodes.len(), "judge slot", "judge slots")
+    } else {
+        plural(nodes.len(), "node", "nodes")
+    }
+}
+
+/// `731 actions — 572 regenerate, 159 execute`, then on its own line the estimate: dollars,
+/// serial agent and judge time, and wall-clock time at `-j`.
+fn totals(r: &PlanReport) -> String {
+    let mut s = format!(
+        "{} — {} regenerate, {} execute",
+        plural(r.actions.len(), "action", "actions"),
+        count(r.counts.regenerate),
+        count(r.counts.execute)
+    );
+    if r.counts.execute > 0 {
+        s.push_str(&format!(
+            "\n  estimated ${:.2}: {} of agent and judge time one after the other, about {} on the clock at -j {}",
+            r.estimate.cost_usd,
+            duration(r.estimate.seconds),
+            duration(r.estimate.wall_seconds),
+            r.estimate.jobs
         ));
-        if r.counts.execute > 0 {
-            out.push_str(&format!(" (estimated ${:.2})", r.estimate.cost_usd));
-        }
-        out.push('\n');
+    }
+    s
+}
+
+/// Executions per tier, then per stage: how many, their cost and serial time.
+fn shares_table(r: &PlanReport) -> String {
+    let rows: Vec<(String, &ShareReport)> = r
+        .by_tier
+        .iter()
+        .map(|s| (format!("tier {}", s.name), s))
+        .chain(r.by_stage.iter().map(|s| (format!("stage {}", s.name), s)))
+        .filter(|(_, s)| s.execute > 0)
+        .collect();
+    let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let money = rows.iter().map(|(_, s)| format!("{:.2}", s.cost_usd).len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (label, s) in rows {
+        out.push_str(&format!(
+            "  {label:<width$}  {:>5} {}  ${:>money$.2}  {:>8}\n",
+            count(s.execute),
+            if s.execute == 1 { "execution " } else { "executions" },
+            s.cost_usd,
+            duration(s.seconds),
+        ));
     }
     out
 }

@@ -17,6 +17,18 @@ pub struct FailedReport {
     pub failure: Option<FailureClass>,
     /// Where to look closer (the node's files).
     pub path: String,
+    /// The execution's log to read first (its non-empty `stderr.log`, `error.log` or
+    /// `stdout.log`), relative to the experiment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// The first non-empty log of a failed execution's directory.
+fn log_of(engine: &Engine, path: &str) -> Option<String> {
+    ["stderr.log", "error.log", "stdout.log"]
+        .into_iter()
+        .map(|f| format!("{path}/{f}"))
+        .find(|rel| std::fs::metadata(engine.exp.root.join(rel)).is_ok_and(|m| m.is_file() && m.len() > 0))
 }
 
 /// What a reconcile did (docs/contract.md#reconcile-json, plus fields darn adds).
@@ -91,6 +103,7 @@ pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
                 error: format!("{}: {}", engine.graph.id(f.node), failure_words(&f.failure)),
                 failure: f.class,
                 path: engine.node_path(f.node),
+                log: log_of(engine, &engine.node_path(f.node)),
             })
             .collect(),
         skipped: ids(&o.skipped),
@@ -111,6 +124,11 @@ pub fn report(engine: &Engine, o: &Outcome) -> ReconcileReport {
 
 pub fn render(r: &ReconcileReport, p: &Printer) -> String {
     let mut out = String::new();
+    let did_nothing = r.regenerated.is_empty() && r.executed.is_empty() && r.unchanged.is_empty() && r.adopted == 0;
+    let idle = r.failed.is_empty() && r.skipped.is_empty() && r.left.is_empty() && r.blocked.is_empty();
+    if did_nothing && idle && r.left_actions == 0 && !r.interrupted && r.stopped.is_none() {
+        return p.paint("nothing to do: up to date\n", Style::Green);
+    }
     let mut parts = vec![format!("{} regenerated", count(r.regenerated.len()))];
     if !r.executed.is_empty() {
         parts.push(format!("{} executed", count(r.executed.len())));
@@ -143,7 +161,8 @@ pub fn render(r: &ReconcileReport, p: &Printer) -> String {
     for f in &r.failed {
         let class = f.failure.map(|c| format!(" [{}]", c.name())).unwrap_or_default();
         out.push_str(&format!("{} {}{class}\n", p.paint("failed", Style::Red), f.error));
-        out.push_str(&format!("  look at {}, or run `darn why {}`\n", f.path, f.node));
+        let look = f.log.as_deref().unwrap_or(&f.path);
+        out.push_str(&format!("  log: {look}\n  explain: darn why {}\n", f.node));
     }
     if !r.skipped.is_empty() {
         out.push_str(&format!(

@@ -220,7 +220,7 @@ pub fn report(engine: &Engine, plan: &Plan, select: &Select) -> StatusReport {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let model = exp.config.judge_models.get(i).cloned().unwrap_or_default();
+                let model = exp.judge_model(&loc.key, i + 1).to_string();
                 let recorded_model = rf.extras.slots.get(i).and_then(|x| x.model.clone()).filter(|m| *m != model);
                 SlotReport { slot: i + 1, model, status: s.name(), recorded_model }
             })

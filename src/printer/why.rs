@@ -17,6 +17,12 @@ pub struct TargetReport {
     pub root_causes: Vec<CauseReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<Vec<String>>,
+    /// For a judge slot: the model it is graded by, and whether that model was chosen for it
+    /// with `reconcile --judge-model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_model: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub judge_model_chosen: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,7 +82,17 @@ pub fn report(engine: &Engine, items: &[Explained], counts: Option<&RootCounts>)
                     failure: None,
                 });
             }
+            let slot = usize::from(engine.graph.node(i.node).slot);
+            let key = engine.graph.run_of(i.node).filter(|_| slot >= 1).map(|r| &engine.exp.runs[r].key);
+            let is_slot = key.is_some()
+                && engine.graph.registry.spec(engine.graph.node(i.node).rule).strategy
+                    == crate::rules::Strategy::Execute;
+            let judge_model = key.filter(|_| is_slot).map(|k| engine.exp.judge_model(k, slot).to_string());
+            let judge_model_chosen =
+                key.filter(|_| is_slot).is_some_and(|k| engine.exp.judge_choices.model(&k.to_string(), slot).is_some());
             TargetReport {
+                judge_model,
+                judge_model_chosen,
                 node: engine.graph.id(i.node),
                 fresh: i.fresh,
                 action: doing(i.doing),
@@ -98,6 +114,10 @@ pub fn render(r: &WhyReport, p: &Printer) -> String {
     for item in shown.iter().take(limit) {
         let state = if item.fresh { p.paint("up to date", Style::Green) } else { p.paint("stale", Style::Red) };
         out.push_str(&format!("{}: {state} ({})\n", p.paint(&item.node, Style::Bold), item.action));
+        if let Some(m) = &item.judge_model {
+            let how = if item.judge_model_chosen { " (chosen for this slot with --judge-model)" } else { "" };
+            out.push_str(&format!("  graded by {m}{how}\n"));
+        }
         for c in item.causes.iter().filter(|c| p.verbose > 0 || c.kind != CauseKind::NeverStamped) {
             out.push_str(&format!("  because {}\n", cause_text(c)));
         }

@@ -69,9 +69,13 @@ pub struct RunInfo<'a> {
 }
 
 impl RunInfo<'_> {
-    /// The configured model of a slot.
+    /// The configured model of a slot: the one chosen for it (`reconcile --judge-model`,
+    /// docs/contract.md#judge-models-for-single-slots), else `judge_models`.
     pub fn judge_model(&self, slot: u16) -> &str {
-        self.shared.judge_models.get(usize::from(slot).wrapping_sub(1)).map_or("", String::as_str)
+        if self.exp.judge_choices.is_empty() {
+            return self.shared.judge_models.get(usize::from(slot).wrapping_sub(1)).map_or("", String::as_str);
+        }
+        self.exp.judge_model(self.key, usize::from(slot))
     }
 }
 

@@ -78,6 +78,15 @@ impl RunRule for RunResultRule {
         out("run_path", &info.recorded_run_path);
         out("judge_models", &info.shared.judge_models_joined);
         out("baseline", info.baseline_text);
+        // `judges[].model` names a model chosen for a slot: the choice is a parameter too.
+        const CHOSEN: [&str; 9] = [
+            "chosen_1", "chosen_2", "chosen_3", "chosen_4", "chosen_5", "chosen_6", "chosen_7", "chosen_8", "chosen_9",
+        ];
+        for (i, name) in CHOSEN.iter().enumerate().take(usize::from(info.slots)) {
+            if let Some(m) = info.exp.judge_choices.model(&info.id, i + 1) {
+                out(name, m);
+            }
+        }
     }
 
     fn check(&self, run: &RunCx, _slot: u16) -> Finding {
