@@ -137,7 +137,7 @@ pub struct ReconcileArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Parallel executions (regeneration always uses every core) [default: [execution] jobs in
-    /// darn.toml, else 2]
+    /// darn.toml, else 2; with Slurm, [slurm] max_jobs first]
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Go on after a failed node (its dependents are skipped)

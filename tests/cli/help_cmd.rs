@@ -33,8 +33,11 @@ fn every_subcommand_help_has_examples() {
 fn reconcile_help_shows_defaults() {
     let help = text(&darn(&["reconcile", "--help"]).stdout);
     let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat.contains("[default: [execution] jobs in darn.toml, else 2]"), "{help}");
-    assert!(flat.contains("[default: local]"), "{help}");
+    assert!(
+        flat.contains("[default: [execution] jobs in darn.toml, else 2; with Slurm, [slurm] max_jobs first]"),
+        "{help}"
+    );
+    assert!(flat.contains("local (default) or slurm (default: [execution] backend in darn.toml)"), "{help}");
     assert!(flat.contains("[possible values: missing, failed, partial, results, completed]"), "{help}");
     insta::assert_snapshot!("reconcile_help", help);
 }
