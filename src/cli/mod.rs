@@ -37,6 +37,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let printer = Printer::new(cli.json, cli.verbose, cli.quiet, color);
     let ctx = Invocation { dir: cli.dir.clone(), config: cli.config.clone() };
+    // A load that takes more than a second says what it is doing (a first look reads everything).
+    let _loading = matches!(
+        cli.command,
+        Command::Status(_) | Command::Plan(_) | Command::Why(_) | Command::Graph(_) | Command::Reconcile(_)
+    )
+    .then(|| crate::printer::loading::Loading::start(&printer));
     match &cli.command {
         Command::Status(args) => status::run(&ctx, &args.select, &printer),
         Command::Plan(args) => plan::run(&ctx, &args.into(), &printer),

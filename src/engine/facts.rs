@@ -536,7 +536,14 @@ pub fn load_runs(cx: &Context, keep: &(dyn Fn(usize) -> bool + Sync)) -> Loaded 
     // In chunks: what one run's look leaves to absorb is kept for a chunk at a time, not for
     // every run at once.
     for chunk in runs.chunks(1024) {
-        let outs: Vec<RunOut> = chunk.par_iter().map(|&r| run_facts(cx, r, true, &|_| false)).collect();
+        let outs: Vec<RunOut> = chunk
+            .par_iter()
+            .map(|&r| {
+                let out = run_facts(cx, r, true, &|_| false);
+                crate::util::phase::step();
+                out
+            })
+            .collect();
         for out in outs {
             absorb(&mut facts, &mut loaded, out);
         }

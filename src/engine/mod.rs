@@ -149,6 +149,11 @@ impl Engine {
         let loaded = {
             let _t = crate::util::trace::span("scan");
             let cx = engine.context();
+            crate::util::phase::set_first_look(engine.stat.is_empty());
+            crate::util::phase::begin(
+                crate::util::phase::Phase::Runs,
+                (0..engine.graph.runs()).filter(|&r| keep(r)).count(),
+            );
             facts::load_runs(&cx, keep)
         };
         let _t = crate::util::trace::span("statuses");
@@ -169,8 +174,10 @@ impl Engine {
         drop(_t);
         if opts.aggregates {
             let _t = crate::util::trace::span("aggregates");
+            crate::util::phase::begin(crate::util::phase::Phase::Aggregates, 0);
             engine.assess_aggregates(&HashSet::new());
         }
+        crate::util::phase::begin(crate::util::phase::Phase::Idle, 0);
         let cx = engine_context(
             &engine.exp,
             &engine.graph,

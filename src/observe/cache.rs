@@ -100,6 +100,11 @@ impl StatCache {
         }
     }
 
+    /// Nothing remembered of any run (no cache, or one of another version).
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
     pub fn run(&self, rel: &str) -> Option<RunEntry> {
         self.runs.get(rel).and_then(|b| postcard::from_bytes(self.bytes_of(b)).ok())
     }

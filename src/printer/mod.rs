@@ -143,6 +143,7 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 
 pub mod demo;
 pub mod graph;
+pub mod loading;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
