@@ -58,6 +58,85 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
     }
 }
 
+/// [`parse`] without the values of the keys in `skip`, at any depth: they are passed over
+/// unread into memory. For reading a few recorded fields out of a file that embeds much more
+/// (an aggregate's previous `result.json` embeds every run).
+pub fn parse_pruned(bytes: &[u8], skip: &[&str]) -> Result<Value, ParseError> {
+    use serde::de::DeserializeSeed;
+    let patched;
+    let bytes = if has_nonfinite_token(bytes) {
+        patched = patch_nonfinite(bytes);
+        &patched[..]
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = Pruned(skip).deserialize(&mut de).map_err(|e| ParseError::from_serde(&e))?;
+    de.end().map_err(|e| ParseError::from_serde(&e))?;
+    Ok(v)
+}
+
+/// Builds a [`Value`], skipping the values of some keys.
+#[derive(Clone, Copy)]
+struct Pruned<'s>(&'s [&'s str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if self.0.contains(&k.as_str()) {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else {
+                let v = map.next_value_seed(self)?;
+                out.insert(k, v);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn has_nonfinite_token(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, b"Infinity").is_some() || memchr::memmem::find(bytes, b"NaN").is_some()
 }
@@ -679,11 +758,35 @@ mod properties {
         }
     }
 
+    proptest! {
+        /// A pruned read equals a whole read with those keys removed afterwards.
+        #[test]
+        fn pruned_reads_drop_only_the_skipped_keys(v in arb::value()) {
+            fn drop_key(v: &mut Value, key: &str) {
+                match v {
+                    Value::Object(m) => {
+                        m.shift_remove(key);
+                        m.values_mut().for_each(|x| drop_key(x, key));
+                    }
+                    Value::Array(a) => a.iter_mut().for_each(|x| drop_key(x, key)),
+                    _ => {}
+                }
+            }
+            let text = to_string(&v);
+            let mut want = parse(text.as_bytes()).unwrap_or(Value::Null);
+            drop_key(&mut want, "score");
+            let got = parse_pruned(text.as_bytes(), &["score"]);
+            prop_assert!(got.is_ok());
+            prop_assert_eq!(to_string(&got.unwrap_or(Value::Null)), to_string(&want));
+        }
+    }
+
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(deep.as_bytes()).is_err());
         let deep_inf = format!("{}Infinity{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(deep_inf.as_bytes()).is_err());
+        assert!(parse_pruned(deep.as_bytes(), &["runs"]).is_err());
     }
 }

@@ -12,6 +12,12 @@ pub fn read_json(path: &Path) -> Option<Value> {
     pyjson::parse(&std::fs::read(path).ok()?).ok()
 }
 
+/// An aggregate's previous file as a record: everything but the embedded runs, which no record
+/// reads (they are recomputed from the runs' own files), so a 172 MB `result.json` is not held.
+fn read_record(path: &Path) -> Option<Value> {
+    pyjson::parse_pruned(&std::fs::read(path).ok()?, &["runs"]).ok()
+}
+
 /// The `generated_at` stamps of existing reports in `dir`, so a check can rebuild their exact bytes.
 pub fn existing_generated(dir: &Path) -> Option<Generated> {
     let json = read_json(&dir.join("report.json"))?;
@@ -71,10 +77,10 @@ pub fn outputs(files: Vec<(&str, Vec<u8>)>) -> Vec<super::Output> {
 /// experiment's `result.json`; else what its `report.json` kept (duration, subtest order).
 pub fn tier_record(exp: &crate::experiment::Experiment, tier: &str) -> Option<Value> {
     let dir = exp.tier_dir(tier);
-    if let Some(v) = read_json(&dir.join("result.json")).filter(Value::is_object) {
+    if let Some(v) = read_record(&dir.join("result.json")).filter(Value::is_object) {
         return Some(v);
     }
-    if let Some(v) = read_json(&exp.root.join("result.json"))
+    if let Some(v) = read_record(&exp.root.join("result.json"))
         .and_then(|r| r.get("tier_results")?.get(tier).cloned())
         .filter(Value::is_object)
     {
@@ -100,7 +106,7 @@ pub fn tier_record(exp: &crate::experiment::Experiment, tier: &str) -> Option<Va
 /// The experiment's clock as the runner recorded it: its `result.json`; when that is gone or
 /// damaged, its `report.json` summary (written in the same step, with the same values).
 pub fn experiment_record(exp: &crate::experiment::Experiment) -> Option<Value> {
-    if let Some(v) = read_json(&exp.root.join("result.json")).filter(Value::is_object) {
+    if let Some(v) = read_record(&exp.root.join("result.json")).filter(Value::is_object) {
         return Some(v);
     }
     let summary = read_json(&exp.root.join("report.json"))?.get("summary")?.clone();
