@@ -532,6 +532,7 @@ pub struct Loaded {
 pub fn load_runs(cx: &Context, keep: &(dyn Fn(usize) -> bool + Sync)) -> Loaded {
     let mut facts = Facts::empty(cx.graph.len(), cx.graph.runs());
     let runs: Vec<usize> = (0..cx.graph.runs()).filter(|&r| keep(r)).collect();
+    crate::util::phase::begin(crate::util::phase::Phase::Runs, runs.len());
     let mut loaded = Loaded { facts: Facts::default(), entries: Vec::new(), used: Used::default() };
     // In chunks: what one run's look leaves to absorb is kept for a chunk at a time, not for
     // every run at once.

@@ -150,10 +150,6 @@ impl Engine {
             let _t = crate::util::trace::span("scan");
             let cx = engine.context();
             crate::util::phase::set_first_look(engine.stat.is_empty());
-            crate::util::phase::begin(
-                crate::util::phase::Phase::Runs,
-                (0..engine.graph.runs()).filter(|&r| keep(r)).count(),
-            );
             facts::load_runs(&cx, keep)
         };
         let _t = crate::util::trace::span("statuses");

@@ -172,7 +172,7 @@ pub fn scan_stdout(file: &std::fs::File) -> std::io::Result<Scanned> {
         let mut de = serde_json::Deserializer::from_reader(&mut reader);
         match serde::Deserialize::deserialize(&mut de).and_then(|w: WireLean| de.end().map(|()| w)) {
             // A success's text is never read: it is skipped, not held.
-            Ok(w) if w.is_error.as_ref().is_none_or(|e| matches!(e, Value::Null | Value::Bool(false))) => {
+            Ok(w) if !is_error(w.is_error.as_ref()) => {
                 let v = w.into_full().into_value();
                 return Ok(Scanned { parsed: Stdout::Json(Box::new(result_from_value(&v))), excerpt: String::new() });
             }
@@ -225,7 +225,7 @@ pub fn scan_stdout(file: &std::fs::File) -> std::io::Result<Scanned> {
                     if v.get("type").and_then(Value::as_str) == Some("result") {
                         last_result = Some(v.clone());
                     }
-                    if v.get("is_error").is_some_and(|e| !matches!(e, Value::Null | Value::Bool(false))) {
+                    if is_error(v.get("is_error")) {
                         if excerpt.len() == EXCERPT_LINES {
                             excerpt.pop_front();
                         }
@@ -252,6 +252,16 @@ pub fn scan_stdout(file: &std::fs::File) -> std::io::Result<Scanned> {
     Ok(Scanned { parsed, excerpt })
 }
 
+/// How darn reads a result's `is_error`: absent, `null` and `false` are not errors; any other
+/// value is.
+fn is_error(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Null) | None => false,
+        Some(_) => true,
+    }
+}
+
 fn result_from_value(v: &Value) -> ClaudeResult {
     let usage = v.get("usage");
     let tok = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64).unwrap_or(0);
@@ -263,11 +273,7 @@ fn result_from_value(v: &Value) -> ClaudeResult {
         }),
     };
     ClaudeResult {
-        is_error: match v.get("is_error") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::Null) | None => false,
-            Some(_) => true,
-        },
+        is_error: is_error(v.get("is_error")),
         subtype: v.get("subtype").and_then(Value::as_str).map(str::to_string),
         text,
         num_turns: v.get("num_turns").and_then(Value::as_i64),

@@ -50,11 +50,16 @@ impl ParseError {
 
 /// Parses a JSON document, accepting Python's bare `Infinity`, `-Infinity` and `NaN`.
 pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
+    serde_json::from_slice(&standard(bytes)).map_err(|e| ParseError::from_serde(&e))
+}
+
+/// The document with Python's bare non-finite tokens made standard JSON (a copy only when it
+/// has any).
+fn standard(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if has_nonfinite_token(bytes) {
-        let patched = patch_nonfinite(bytes);
-        serde_json::from_slice(&patched).map_err(|e| ParseError::from_serde(&e))
+        std::borrow::Cow::Owned(patch_nonfinite(bytes))
     } else {
-        serde_json::from_slice(bytes).map_err(|e| ParseError::from_serde(&e))
+        std::borrow::Cow::Borrowed(bytes)
     }
 }
 
@@ -63,14 +68,8 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
 /// (an aggregate's previous `result.json` embeds every run).
 pub fn parse_pruned(bytes: &[u8], skip: &[&str]) -> Result<Value, ParseError> {
     use serde::de::DeserializeSeed;
-    let patched;
-    let bytes = if has_nonfinite_token(bytes) {
-        patched = patch_nonfinite(bytes);
-        &patched[..]
-    } else {
-        bytes
-    };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let bytes = standard(bytes);
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
     let v = Pruned(skip).deserialize(&mut de).map_err(|e| ParseError::from_serde(&e))?;
     de.end().map_err(|e| ParseError::from_serde(&e))?;
     Ok(v)
