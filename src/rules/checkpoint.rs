@@ -169,18 +169,9 @@ fn regenerate(cx: &AggCx) -> String {
         let run = key.run.to_string();
         let progress = cx.inputs.progress(ri);
         if progress == RunProgress::AsRecorded {
-            let have = |k: &str| {
-                cp.get(k)
-                    .and_then(|v| v.get(&key.tier))
-                    .and_then(|v| v.get(&key.subtest))
-                    .and_then(|v| v.get(&run))
-                    .and_then(Value::as_str)
-            };
-            all_done &= if v3 {
-                have("run_states") == Some("worktree_cleaned")
-            } else {
-                matches!(have("completed_runs"), Some("passed" | "failed"))
-            };
+            // Its entries stay, and darn cannot say the experiment is complete: the
+            // experiment's own status stays as recorded too.
+            all_done = false;
             continue;
         }
         let (state, done) = progress.recorded();
