@@ -99,6 +99,10 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
 pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("NO_COLOR", "when set and not empty, no colours unless --color always"),
     ("DARN_TRACE", "1 prints each phase's time and resident memory on stderr"),
+    (
+        "DARN_CACHE_DIR",
+        "where read-only commands keep the caches of trees without .darn/ (default $XDG_CACHE_HOME/darn or ~/.cache/darn; empty: nowhere)",
+    ),
     ("TZ", "the time zone of the rate-limit resume time the progress bar shows"),
 ];
 

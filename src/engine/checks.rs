@@ -44,9 +44,9 @@ impl ChecksCache {
         ChecksCache::default()
     }
 
-    pub fn load(root: &Path, rules: Hash) -> Self {
-        let path = root.join(".darn").join("checks");
-        let stored = std::fs::read(&path)
+    /// Loads the cache in directory `read`, to be saved in `write` (`None`: never saved).
+    pub fn load(read: &Path, write: Option<&Path>, rules: Hash) -> Self {
+        let stored = std::fs::read(read.join("checks"))
             .ok()
             .and_then(|b| postcard::from_bytes::<Stored>(&b).ok())
             .filter(|s| s.version == VERSION && s.darn == env!("CARGO_PKG_VERSION") && s.rules == rules)
@@ -56,7 +56,8 @@ impl ChecksCache {
                 rules,
                 ..Stored::default()
             });
-        ChecksCache { path: Some(path), stored, ..ChecksCache::default() }
+        let dirty = write.is_some_and(|w| w != read);
+        ChecksCache { path: write.map(|w| w.join("checks")), stored, dirty, ..ChecksCache::default() }
     }
 
     /// The finding recorded for a node digest.

@@ -2,6 +2,7 @@
 //! built, and the one planner every command asks. Loading it is the same for `status`, `plan`,
 //! `why`, `graph` and `reconcile`.
 
+pub mod cache_home;
 pub mod checks;
 pub mod estimate;
 pub mod explain;
@@ -62,8 +63,9 @@ pub struct Engine {
     pub run_results: RunResults,
     status_rules: StatusRules,
     known: facts::Known,
-    /// The caches may be saved: darn owns `.darn/` and no other darn holds the lock.
-    save_caches: bool,
+    /// Where the caches are saved (`.darn/`, or the user's cache directory for a tree darn does
+    /// not manage); `None`: they are not.
+    cache_home: Option<cache_home::CacheHome>,
     /// Loaded to write (under the lock).
     writable: bool,
 }
@@ -95,7 +97,8 @@ impl Engine {
             }
         }
         let managed = exp.root.join(".darn").is_dir();
-        let save_caches = opts.writable || (managed && !lock::Lock::is_held(&exp.root));
+        let held = !opts.writable && managed && lock::Lock::is_held(&exp.root);
+        let cache_home = cache_home::CacheHome::choose(&exp.root, managed, opts.writable, held);
         let graph = {
             let _t = crate::util::trace::span("graph");
             Graph::new(&exp, registry)
@@ -110,17 +113,16 @@ impl Engine {
                 let _t = crate::util::trace::span("journal");
                 Journal::load(&exp.root)
             },
-            || {
-                if managed || opts.writable {
+            || match &cache_home {
+                Some(home) => {
                     let stat = {
                         let _t = crate::util::trace::span("stat cache");
-                        StatCache::load(&exp.root)
+                        StatCache::load(&home.read, home.write.as_deref())
                     };
                     let _t = crate::util::trace::span("check cache");
-                    (stat, ChecksCache::load(&exp.root, fingerprint))
-                } else {
-                    (StatCache::disabled(), ChecksCache::disabled())
+                    (stat, ChecksCache::load(&home.read, home.write.as_deref(), fingerprint))
                 }
+                None => (StatCache::disabled(), ChecksCache::disabled()),
             },
         );
         drop(journal_and_caches);
@@ -143,7 +145,7 @@ impl Engine {
             stat,
             checks,
             status_rules,
-            save_caches,
+            cache_home,
             writable: opts.writable,
         };
         let loaded = {
@@ -389,13 +391,13 @@ impl Engine {
     }
 
     pub fn save_caches(&mut self) -> std::io::Result<()> {
-        if !self.save_caches {
-            return Ok(());
-        }
+        let Some(home) = self.cache_home.as_ref().filter(|h| h.write.is_some()) else { return Ok(()) };
         let keep: HashSet<String> = self.exp.runs.iter().map(|l| self.exp.run_rel(l)).collect();
         self.stat.retain_runs(&keep);
         self.stat.save()?;
-        self.checks.save()
+        self.checks.save()?;
+        home.after_save();
+        Ok(())
     }
 
     /// The directory an aggregate node's files live in, or a run's.

@@ -71,12 +71,15 @@ impl StatCache {
         StatCache { racy_after_ns: now_ns() - 2_000_000_000, ..StatCache::default() }
     }
 
-    /// Loads `.darn/cache` (empty when absent, corrupt or from another version).
-    pub fn load(root: &Path) -> Self {
-        let path = root.join(".darn").join("cache");
-        let mut cache =
-            StatCache { path: Some(path.clone()), racy_after_ns: now_ns() - 2_000_000_000, ..Self::default() };
-        let Ok(bytes) = std::fs::read(&path) else { return cache };
+    /// Loads the cache in directory `read` (empty when absent, corrupt or from another
+    /// version), to be saved in `write` (`None`: never saved).
+    pub fn load(read: &Path, write: Option<&Path>) -> Self {
+        let mut cache = StatCache {
+            path: write.map(|w| w.join("cache")),
+            racy_after_ns: now_ns() - 2_000_000_000,
+            ..Self::default()
+        };
+        let Ok(bytes) = std::fs::read(read.join("cache")) else { return cache };
         let Some(stored) = postcard::from_bytes::<Stored>(&bytes).ok().filter(|s| {
             s.version == VERSION
                 && s.darn == env!("CARGO_PKG_VERSION")
@@ -90,6 +93,8 @@ impl StatCache {
         cache.digests = stored.digests.iter().map(|(k, b)| (Box::from(*k), blob(b))).collect();
         cache.files = stored.files.into_iter().map(|(k, e)| (k.to_string(), e)).collect();
         cache.bytes = bytes;
+        // Read from elsewhere (the user's cache): saved to its new home even if nothing changes.
+        cache.dirty = write.is_some_and(|w| w != read);
         cache
     }
 
@@ -221,19 +226,20 @@ mod tests {
     #[test]
     fn entries_survive_a_save_and_digests_need_the_same_origin() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(tmp.path().join(".darn")).expect("mkdir");
-        let mut c = StatCache::load(tmp.path());
+        let dir = tmp.path().join(".darn");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mut c = StatCache::load(&dir, Some(&dir));
         let (from, other) = ([1u8; 16], [2u8; 16]);
         c.store_node_digests("T0/00/run_01", &from, &[[7; 16], [8; 16]]);
         c.save().expect("save");
-        let mut c = StatCache::load(tmp.path());
+        let mut c = StatCache::load(&dir, Some(&dir));
         assert_eq!(c.node_digests("T0/00/run_01", &from, 2), Some(vec![[7; 16], [8; 16]]));
         assert_eq!(c.node_digests("T0/00/run_01", &other, 2), None, "computed from something else");
         assert_eq!(c.node_digests("T0/00/run_01", &from, 3), None, "another number of nodes");
         // A loaded entry and a new one are saved side by side.
         c.store_node_digests("T0/00/run_02", &other, &[[9; 16]]);
         c.save().expect("save");
-        let c = StatCache::load(tmp.path());
+        let c = StatCache::load(&dir, None);
         assert!(
             c.node_digests("T0/00/run_01", &from, 2).is_some() && c.node_digests("T0/00/run_02", &other, 1).is_some()
         );

@@ -178,6 +178,53 @@ fn status_writes_nothing() {
     }
 }
 
+/// A read-only command on a tree darn does not manage keeps its caches in the user's cache
+/// directory, never in the tree: a second look reads nothing unchanged, still sees every change,
+/// and the first command that manages the tree takes the caches over.
+#[test]
+fn a_first_look_is_remembered_outside_the_tree() {
+    let exp = Exp::fixture();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let darn = |home: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(crate::util::DARN)
+            .current_dir(exp.root())
+            .env("DARN_CACHE_DIR", home)
+            .args(args)
+            .output()
+            .expect("run darn");
+        assert_no_panic(&out);
+        out
+    };
+    let status = |home: &std::path::Path| -> Value {
+        let out = darn(home, &["--json", "status"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("status JSON")
+    };
+    // Files younger than two seconds are never remembered (their stat data is not yet stable).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let before = exp.listing();
+    let first = status(cache.path());
+    let entries = || std::fs::read_dir(cache.path()).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or(vec![]);
+    let entry = match entries().as_slice() {
+        [one] => one.clone(),
+        other => panic!("one cache entry for the experiment: {other:?}"),
+    };
+    assert!(entry.join("cache").is_file() && entry.join("checks").is_file());
+    assert_eq!(exp.listing(), before, "nothing written in the tree");
+    assert_eq!(status(cache.path()), first, "the same answer from the cache");
+    // A change after the first look is seen, as by a look without any cache.
+    exp.write(&format!("{RUN}/judge/judge_02/judgment.json"), "{\"score\": ");
+    let no_cache = tempfile::tempdir().expect("tempdir");
+    let changed = status(cache.path());
+    assert_ne!(changed, first);
+    assert_eq!(changed, status(&no_cache.path().join("none")));
+    // The first reconcile starts from the entry, then drops it for `.darn/`.
+    let out = darn(cache.path(), &["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(exp.path(".darn/cache").is_file() && exp.path(".darn/checks").is_file());
+    assert!(entries().is_empty(), "the entry is gone: {:?}", entries());
+}
+
 /// The shared demo is read by many tests at once; classifying it twice gives the same answer.
 #[test]
 fn status_is_deterministic() {
