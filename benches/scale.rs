@@ -29,6 +29,12 @@ fn measure(cmd: &mut Command) -> (f64, f64) {
     if let Some(dir) = cmd.get_current_dir() {
         timed.current_dir(dir);
     }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
     let start = Instant::now();
     let _ = timed.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run /usr/bin/time (Debian's `time`)");
     let secs = start.elapsed().as_secs_f64();
@@ -42,9 +48,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// darn on `root`, keeping the caches of a tree without `.darn/` nowhere: a measure of a first
+/// look must not find the previous pair's look remembered.
 fn darn(root: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(common::DARN);
-    c.arg("-C").arg(root).args(args);
+    c.arg("-C").arg(root).args(args).env("DARN_CACHE_DIR", "");
     c
 }
 
@@ -185,9 +193,25 @@ fn main() {
         let aside = root.join(".darn-bench-aside");
         std::fs::rename(&darn_dir, &aside).expect("move .darn aside");
         let (d, b, ratio, rss) = pairs(repeat, || measure(&mut darn(&root, &["status"])), python);
-        std::fs::rename(&aside, &darn_dir).expect("put .darn back");
         rows.push(Row {
             measure: format!("first status (no .darn/), {runs} runs / Python scan"),
+            darn: d,
+            baseline: b,
+            ratio,
+            rss,
+        });
+        // The next look at a tree without `.darn/`: the first one's caches are in the user's
+        // cache directory (here a fresh one, filled by one look before the pairs).
+        let user_cache = tempfile::tempdir().expect("tempdir");
+        let _ = darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path()).output();
+        let (d, b, ratio, rss) = pairs(
+            repeat,
+            || measure(darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path())),
+            python,
+        );
+        std::fs::rename(&aside, &darn_dir).expect("put .darn back");
+        rows.push(Row {
+            measure: format!("second status (no .darn/, caches in the user's), {runs} runs / Python scan"),
             darn: d,
             baseline: b,
             ratio,
