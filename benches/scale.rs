@@ -204,11 +204,8 @@ fn main() {
         // cache directory (here a fresh one, filled by one look before the pairs).
         let user_cache = tempfile::tempdir().expect("tempdir");
         let _ = darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path()).output();
-        let (d, b, ratio, rss) = pairs(
-            repeat,
-            || measure(darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path())),
-            python,
-        );
+        let (d, b, ratio, rss) =
+            pairs(repeat, || measure(darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path())), python);
         std::fs::rename(&aside, &darn_dir).expect("put .darn back");
         rows.push(Row {
             measure: format!("second status (no .darn/, caches in the user's), {runs} runs / Python scan"),

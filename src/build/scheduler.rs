@@ -332,7 +332,6 @@ pub fn run(
                 st.round.executed.push(n);
                 st.round.built.insert(n);
                 st.round.touched.insert(job.run);
-                engine.run_results.forget(job.run);
                 files.insert(job.run, relook(engine, job.run));
                 st.finish(engine, n, Done::Built(true), watch);
                 continue;
@@ -456,9 +455,6 @@ fn regenerate(
         if let Some(r) = engine.graph.run_of(n) {
             runs.insert(r);
             st.round.touched.insert(r);
-            if changed {
-                engine.run_results.forget(r);
-            }
         }
         if changed {
             st.round.regenerated.push(n);

@@ -5,7 +5,7 @@ use crate::engine::graph::Graph;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::experiment::files::RunFile;
-use crate::rules::{AggCx, AggInputs, Registry, Rule, RunProgress, RunResults};
+use crate::rules::{AggCx, AggInputs, Registry, Rule, RunProgress};
 use crate::util::hash::{ABSENT, Hash};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -38,8 +38,7 @@ pub fn write(root: &Path, damage: bool) -> Result<Vec<String>> {
             .and_then(crate::util::time::parse_iso)
             .unwrap_or(0),
     );
-    let run_results = RunResults::default();
-    let acx = AggCx::new(&exp, &NoInputs, &run_results, stamp);
+    let acx = AggCx::new(&exp, &NoInputs, stamp);
     for n in graph.nodes().filter(|n| graph.run_of(*n).is_none()) {
         let node = graph.node(n);
         let Rule::Aggregate(rule) = graph.registry.get(node.rule) else { continue };

@@ -334,7 +334,6 @@ fn write_files(dir: &Path, files: &Files) -> Result<()> {
     Ok(())
 }
 
-
 fn put(files: &mut Files, rel: &str, text: impl Into<Vec<u8>>) {
     files.insert(rel.to_string(), text.into());
 }

@@ -81,7 +81,9 @@ fn entry_name(canonical: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
     let name: String = canonical
         .file_name()
-        .map(|n| n.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(40).collect())
+        .map(|n| {
+            n.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(40).collect()
+        })
         .unwrap_or_default();
     let digest = hash_bytes(canonical.as_os_str().as_bytes());
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();

@@ -15,7 +15,7 @@ use crate::observe::dir::Dir;
 use crate::observe::files::{RunEntry, RunFiles, look};
 use crate::observe::sources::RunSources;
 use crate::rules::{
-    AggCx, AggInputs, Estimate, ExpInfo, Finding, History, Rule, RunCx, RunExtras, RunInfo, RunProgress, RunResults,
+    AggCx, AggInputs, Estimate, ExpInfo, Finding, History, Rule, RunCx, RunExtras, RunInfo, RunProgress,
 };
 use crate::util::hash::Hash;
 use rayon::prelude::*;
@@ -621,11 +621,6 @@ pub fn parts(cx: &Context, acx: Option<&AggCx>, facts: &Facts, n: NodeId) -> Opt
 }
 
 /// A context for aggregate rules over these facts.
-pub fn agg_cx<'a>(
-    cx: &'a Context<'a>,
-    inputs: &'a AggregateInputs<'a>,
-    run_results: &'a RunResults,
-    now: Option<&str>,
-) -> AggCx<'a> {
-    AggCx::new(cx.exp, inputs, run_results, now.map_or_else(crate::util::time::now_iso, str::to_string))
+pub fn agg_cx<'a>(cx: &'a Context<'a>, inputs: &'a AggregateInputs<'a>, now: Option<&str>) -> AggCx<'a> {
+    AggCx::new(cx.exp, inputs, now.map_or_else(crate::util::time::now_iso, str::to_string))
 }

@@ -18,7 +18,7 @@ pub mod targets;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::observe::cache::StatCache;
-use crate::rules::{AggCx, FailureClass, Registry, RunProgress, RunResults, Scope};
+use crate::rules::{AggCx, FailureClass, Registry, RunProgress, Scope};
 use checks::ChecksCache;
 use facts::{AggregateInputs, Context, Facts, Parts};
 use graph::{Graph, NodeId};
@@ -60,7 +60,6 @@ pub struct Engine {
     pub checks: ChecksCache,
     pub facts: Facts,
     pub statuses: Vec<Option<RunStatus>>,
-    pub run_results: RunResults,
     status_rules: StatusRules,
     known: facts::Known,
     /// Where the caches are saved (`.darn/`, or the user's cache directory for a tree darn does
@@ -138,7 +137,6 @@ impl Engine {
             known,
             facts: Facts::default(),
             statuses: Vec::new(),
-            run_results: RunResults::default(),
             exp: std::sync::Arc::new(exp),
             graph,
             journal,
@@ -235,7 +233,7 @@ impl Engine {
         let (results, used, remember) = {
             let cx = self.context();
             let inputs = AggregateInputs::new(&cx, &self.facts, &progress);
-            let acx = facts::agg_cx(&cx, &inputs, &self.run_results, None);
+            let acx = facts::agg_cx(&cx, &inputs, None);
             let (results, used) = facts::aggregate_facts(&cx, &acx, &nodes, &|n| trusted.contains(&n));
             let remember = std::mem::take(&mut *inputs.remember.lock().unwrap_or_else(|e| e.into_inner()));
             (results, used, remember)
@@ -274,7 +272,6 @@ impl Engine {
             }
             self.checks.record(checks::Used { findings: out.used.findings.clone(), extras: out.used.extras.clone() });
             let run = out.run;
-            self.run_results.forget(run);
             facts::set_run(&mut self.facts, out);
             self.statuses[run] = status::classify(&self.graph, &self.status_rules, &self.facts, run);
         }
@@ -314,7 +311,7 @@ impl Engine {
         }
         let progress = self.progress();
         let inputs = AggregateInputs::new(&cx, &self.facts, &progress);
-        let acx = facts::agg_cx(&cx, &inputs, &self.run_results, None);
+        let acx = facts::agg_cx(&cx, &inputs, None);
         facts::parts(&cx, Some(&acx), &self.facts, n)
     }
 
@@ -323,7 +320,7 @@ impl Engine {
         let cx = self.context();
         let progress = self.progress();
         let inputs = AggregateInputs::new(&cx, &self.facts, &progress);
-        let acx = facts::agg_cx(&cx, &inputs, &self.run_results, now);
+        let acx = facts::agg_cx(&cx, &inputs, now);
         f(&acx)
     }
 

@@ -67,17 +67,53 @@ fn standard(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// unread into memory. For reading a few recorded fields out of a file that embeds much more
 /// (an aggregate's previous `result.json` embeds every run).
 pub fn parse_pruned(bytes: &[u8], skip: &[&str]) -> Result<Value, ParseError> {
+    parse_with(bytes, Pruned { skip, run_keep: None, role: Role::Any })
+}
+
+/// [`parse`] keeping only the keys `keep` of every object in an array under a `"runs"` key (an
+/// aggregate's embedded runs), at any depth; everything else whole.
+pub fn parse_lean_runs(bytes: &[u8], keep: &[&str]) -> Result<Value, ParseError> {
+    parse_with(bytes, Pruned { skip: &[], run_keep: Some(keep), role: Role::Any })
+}
+
+fn parse_with(bytes: &[u8], seed: Pruned) -> Result<Value, ParseError> {
     use serde::de::DeserializeSeed;
     let bytes = standard(bytes);
     let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let v = Pruned(skip).deserialize(&mut de).map_err(|e| ParseError::from_serde(&e))?;
+    let v = seed.deserialize(&mut de).map_err(|e| ParseError::from_serde(&e))?;
     de.end().map_err(|e| ParseError::from_serde(&e))?;
     Ok(v)
 }
 
+/// Where a value is, for [`Pruned`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Any,
+    /// The value of a `"runs"` key.
+    Runs,
+    /// An element of such an array.
+    Run,
+}
+
 /// Builds a [`Value`], skipping the values of some keys.
 #[derive(Clone, Copy)]
-struct Pruned<'s>(&'s [&'s str]);
+struct Pruned<'s> {
+    /// Keys skipped everywhere.
+    skip: &'s [&'s str],
+    /// The only keys kept of a run object, when set.
+    run_keep: Option<&'s [&'s str]>,
+    role: Role,
+}
+
+impl Pruned<'_> {
+    fn at(self, role: Role) -> Self {
+        Pruned { role, ..self }
+    }
+
+    fn skips(&self, key: &str) -> bool {
+        self.skip.contains(&key) || (self.role == Role::Run && self.run_keep.is_some_and(|k| !k.contains(&key)))
+    }
+}
 
 impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
     type Value = Value;
@@ -117,7 +153,8 @@ impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(self)? {
+        let item = self.at(if self.role == Role::Runs { Role::Run } else { Role::Any });
+        while let Some(v) = seq.next_element_seed(item)? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -125,10 +162,10 @@ impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            if self.0.contains(&k.as_str()) {
+            if self.skips(&k) {
                 map.next_value::<serde::de::IgnoredAny>()?;
             } else {
-                let v = map.next_value_seed(self)?;
+                let v = map.next_value_seed(self.at(if k == "runs" { Role::Runs } else { Role::Any }))?;
                 out.insert(k, v);
             }
         }

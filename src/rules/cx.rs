@@ -19,7 +19,6 @@ use serde_json::Value;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 /// Values every node of the experiment shares, as strings for parameters.
 #[derive(Debug, Clone)]
@@ -289,45 +288,18 @@ pub trait AggInputs: Sync {
     fn progress(&self, run: usize) -> super::RunProgress;
 }
 
-/// Parsed `run_result.json` files, read once per command.
-#[derive(Debug, Default)]
-pub struct RunResults {
-    map: Mutex<HashMap<usize, Option<Arc<Value>>>>,
-}
-
-impl RunResults {
-    /// The run's `run_result.json`, if it exists and parses as an object.
-    pub fn get(&self, exp: &Experiment, run: usize) -> Option<Arc<Value>> {
-        if let Ok(map) = self.map.lock()
-            && let Some(v) = map.get(&run)
-        {
-            return v.clone();
-        }
-        let path = exp.run_dir(&exp.runs[run]).join("run_result.json");
-        let v = std::fs::read(&path)
-            .ok()
-            .and_then(|b| crate::py::json::parse(&b).ok())
-            .filter(Value::is_object)
-            .map(Arc::new);
-        if let Ok(mut map) = self.map.lock() {
-            map.insert(run, v.clone());
-        }
-        v
-    }
-
-    /// Forgets a run's result (after it was rewritten).
-    pub fn forget(&self, run: usize) {
-        if let Ok(mut map) = self.map.lock() {
-            map.remove(&run);
-        }
-    }
+/// A run's `run_result.json`, if it exists and parses as an object. Read afresh by each
+/// aggregate that needs it and dropped after: kept for the whole command, every run's result
+/// would be held at once (about 60 KB parsed, each).
+pub fn read_run_result(exp: &Experiment, run: usize) -> Option<Value> {
+    let path = exp.run_dir(&exp.runs[run]).join("run_result.json");
+    std::fs::read(&path).ok().and_then(|b| crate::py::json::parse(&b).ok()).filter(Value::is_object)
 }
 
 /// The experiment as the aggregate rules see it.
 pub struct AggCx<'a> {
     pub exp: &'a Experiment,
     pub inputs: &'a dyn AggInputs,
-    pub run_results: &'a RunResults,
     /// The `generated_at` of reports built now.
     pub now: String,
     /// Runs of each subtest (by subtest index) and of each tier (by tier index).
@@ -343,7 +315,7 @@ pub struct AggCx<'a> {
 }
 
 impl<'a> AggCx<'a> {
-    pub fn new(exp: &'a Experiment, inputs: &'a dyn AggInputs, run_results: &'a RunResults, now: String) -> Self {
+    pub fn new(exp: &'a Experiment, inputs: &'a dyn AggInputs, now: String) -> Self {
         let subtests: Vec<(String, String)> =
             exp.tiers.iter().flat_map(|t| exp.subtests_of(t).iter().map(move |s| (t.clone(), s.clone()))).collect();
         let index: HashMap<(&str, &str), usize> =
@@ -363,17 +335,7 @@ impl<'a> AggCx<'a> {
         let config_digest = crate::util::hash::short_hex(&crate::util::hash::hash_bytes(
             crate::py::json::to_string(&exp.config.raw).as_bytes(),
         ));
-        AggCx {
-            exp,
-            inputs,
-            run_results,
-            now,
-            runs_of_subtest,
-            runs_of_tier,
-            subtests,
-            completion_order,
-            config_digest,
-        }
+        AggCx { exp, inputs, now, runs_of_subtest, runs_of_tier, subtests, completion_order, config_digest }
     }
 
     /// Each of `runs`' `run_result.json`, as an aggregate's input (named by run).

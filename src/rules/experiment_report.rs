@@ -4,7 +4,7 @@
 use super::content::aggregate::{self, Generated};
 use super::cx::AggCx;
 use super::finding::{Finding, Waiting};
-use super::on_disk::{check_stamps, compare, outputs, read_json};
+use super::on_disk::{check_stamps, compare, outputs, read_for_reports};
 use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
 
 pub static EXPERIMENT_REPORT: ExperimentReport = ExperimentReport;
@@ -25,8 +25,8 @@ static SPEC: Spec = Spec {
 };
 
 fn files(cx: &AggCx, generated: &Generated) -> Result<Vec<(&'static str, Vec<u8>)>, Finding> {
-    let v = read_json(&cx.exp.root.join("result.json")).ok_or(Finding::Waiting(Waiting::ExperimentResult))?;
-    let f = aggregate::experiment_files(cx.exp.era, &v, generated);
+    let v = read_for_reports(&cx.exp.root.join("result.json")).ok_or(Finding::Waiting(Waiting::ExperimentResult))?;
+    let f = aggregate::experiment_reports(cx.exp.era, &v, generated);
     Ok(vec![
         ("report.json", f.report_json.into_bytes()),
         ("report.md", f.report_md.into_bytes()),

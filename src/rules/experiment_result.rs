@@ -2,7 +2,7 @@
 //! (docs/format.md#experiment-aggregates), from the tier results, keeping what no file below records (the experiment's
 //! clock, the tier order).
 
-use super::content::aggregate::{self, ExperimentTimes, Generated};
+use super::content::aggregate::{self, ExperimentTimes};
 use super::cx::AggCx;
 use super::finding::Finding;
 use super::on_disk::{compare, outputs, read_json};
@@ -111,8 +111,8 @@ pub(super) fn value(cx: &AggCx) -> Value {
 }
 
 fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {
-    let f = aggregate::experiment_files(cx.exp.era, &value(cx), &Generated::same(&cx.now));
-    vec![("result.json", f.result_json.into_bytes()), ("tier_comparison.json", f.tier_comparison_json.into_bytes())]
+    let (result, comparison) = aggregate::experiment_result_files(&value(cx));
+    vec![("result.json", result.into_bytes()), ("tier_comparison.json", comparison.into_bytes())]
 }
 
 impl AggregateRule for ExperimentResult {

@@ -32,7 +32,7 @@ mod tier_report;
 mod tier_result;
 
 pub use checkpoint::{RunProgress, config_hash};
-pub use cx::{AggCx, AggInputs, BuildEnv, ExpInfo, History, RunCx, RunExtras, RunInfo, RunResults, SlotDisk};
+pub use cx::{AggCx, AggInputs, BuildEnv, ExpInfo, History, RunCx, RunExtras, RunInfo, SlotDisk};
 pub use finding::{FailureClass, Finding};
 pub use judge_prompt::{PromptEffects, WorkspaceChanges};
 

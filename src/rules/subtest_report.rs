@@ -29,7 +29,7 @@ pub(super) fn subtest_value(cx: &AggCx, at: usize) -> Value {
     let (tier, subtest) = &cx.subtests[at];
     let mut runs: Vec<(u32, Value)> = cx.runs_of_subtest[at]
         .iter()
-        .filter_map(|&ri| cx.run_results.get(cx.exp, ri).map(|v| (cx.exp.runs[ri].key.run, (*v).clone())))
+        .filter_map(|&ri| super::cx::read_run_result(cx.exp, ri).map(|v| (cx.exp.runs[ri].key.run, v)))
         .collect();
     runs.sort_by_key(|(n, _)| *n);
     let values: Vec<Value> = runs.into_iter().map(|(_, v)| v).collect();

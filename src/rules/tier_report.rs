@@ -1,10 +1,10 @@
 //! `T0/report.json` (and `report.md`, `summary.md`): a tier's reports, rendered from its
 //! `result.json` and `best_subtest.json` (docs/format.md#tier-files).
 
-use super::content::aggregate::{self, Generated, TierOutput};
+use super::content::aggregate::{self, Generated};
 use super::cx::AggCx;
 use super::finding::{Finding, Waiting};
-use super::on_disk::{check_stamps, compare, outputs, read_json};
+use super::on_disk::{check_stamps, compare, outputs, read_for_reports};
 use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
 
 pub static TIER_REPORT: TierReport = TierReport;
@@ -26,9 +26,8 @@ static SPEC: Spec = Spec {
 
 fn files(cx: &AggCx, at: usize, generated: &Generated) -> Result<Vec<(&'static str, Vec<u8>)>, Finding> {
     let dir = cx.exp.tier_dir(&cx.exp.tiers[at]);
-    let result = read_json(&dir.join("result.json")).ok_or(Finding::Waiting(Waiting::TierResult))?;
-    let best_subtest = read_json(&dir.join("best_subtest.json"));
-    let f = aggregate::tier_files(cx.exp.era, &TierOutput { result, best_subtest }, generated);
+    let result = read_for_reports(&dir.join("result.json")).ok_or(Finding::Waiting(Waiting::TierResult))?;
+    let f = aggregate::tier_reports(cx.exp.era, &result, generated);
     Ok(vec![
         ("report.json", f.report_json.into_bytes()),
         ("report.md", f.report_md.into_bytes()),

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    FOOTER, Generated, RunView, TokenStats, best_run, best_subtest_of, criteria_table, field_or, num, number_or,
-    py_str, run_duration_sum, runs_of, subtests_of, tier_rank,
+    FOOTER, Generated, Reports, RunView, TokenStats, best_run, best_subtest_of, criteria_table, field_or, num,
+    number_or, py_str, run_duration_sum, runs_of, subtests_of, tier_rank,
 };
 use crate::experiment::era::{AggregateShape, Era};
 use crate::py::fmt as pyfmt;
@@ -153,7 +153,9 @@ fn order_tiers(
     ordered
 }
 
-/// The experiment's root files, rendered from an ExperimentResult.
+/// The experiment's root files, rendered from an ExperimentResult (all of them at once: the parity
+/// goldens; the rules render the result and the reports separately).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExperimentFiles {
     /// `result.json`.
@@ -170,13 +172,31 @@ pub struct ExperimentFiles {
 
 /// Renders the root files from an ExperimentResult (as built by [`experiment_result`] or read
 /// from an existing `result.json`).
+#[cfg(test)]
 pub fn experiment_files(era: Era, result: &Value, generated: &Generated) -> ExperimentFiles {
+    let (result_json, tier_comparison_json) = experiment_result_files(result);
+    let r = experiment_reports(era, result, generated);
     ExperimentFiles {
-        result_json: pyjson::to_string(result),
+        result_json,
+        report_json: r.report_json,
+        report_md: r.report_md,
+        summary_md: r.summary_md,
+        tier_comparison_json,
+    }
+}
+
+/// `result.json` and `tier_comparison.json` alone.
+pub fn experiment_result_files(result: &Value) -> (String, String) {
+    (pyjson::to_string(result), pyjson::to_string(&tier_comparison(result)))
+}
+
+/// The reports alone: they read only what [`REPORTED_RUN_KEYS`] keeps of the embedded runs, so a
+/// result read with [`crate::py::json::parse_lean_runs`] renders the same reports.
+pub fn experiment_reports(era: Era, result: &Value, generated: &Generated) -> Reports {
+    Reports {
         report_json: pyjson::to_string(&report_json(result, &generated.report_json)),
         report_md: report_md(era, result, &generated.report_md),
         summary_md: summary_md(result),
-        tier_comparison_json: pyjson::to_string(&tier_comparison(result)),
     }
 }
 

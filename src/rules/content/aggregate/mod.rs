@@ -24,9 +24,11 @@ mod experiment;
 mod subtest;
 mod tier;
 
-pub use experiment::{ExperimentTimes, experiment_files, experiment_result};
+#[cfg(test)]
+pub use experiment::experiment_files;
+pub use experiment::{ExperimentTimes, experiment_reports, experiment_result, experiment_result_files};
 pub use subtest::{subtest_files, subtest_result};
-pub use tier::{TierOutput, tier_files, tier_result};
+pub use tier::{TierOutput, tier_files, tier_reports, tier_result};
 
 use std::collections::BTreeSet;
 
@@ -53,6 +55,29 @@ impl Generated {
         Generated { report_json: stamp.to_string(), report_md: stamp.to_string() }
     }
 }
+
+/// A tier's or the experiment's reports (`report.json`, `report.md`, `summary.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reports {
+    pub report_json: String,
+    pub report_md: String,
+    pub summary_md: String,
+}
+
+/// What the tier and experiment reports read of an embedded run ([`RunView`]): reading a
+/// `result.json` for them keeps only these keys of each run (the judges, process lists and paths
+/// are most of a run's bytes), so the experiment's 172 MB `result.json` at 10,000 runs is not
+/// held whole to render its reports.
+pub const REPORTED_RUN_KEYS: &[&str] = &[
+    "run_number",
+    "judge_score",
+    "judge_passed",
+    "cost_usd",
+    "duration_seconds",
+    "token_stats",
+    "judge_grade",
+    "criteria_scores",
+];
 
 /// Grades from worst to best: the order used for `min_grade` / `max_grade` (docs/format.md#subtest-statistics).
 pub const GRADES_WORST_FIRST: [&str; 6] = ["F", "D", "C", "B", "A", "S"];

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    FOOTER, Generated, RunView, TokenStats, best_run, criteria_table, field_or, non_empty_str, num, number_or, py_str,
-    run_duration_sum, runs_of, subtests_of,
+    FOOTER, Generated, Reports, RunView, TokenStats, best_run, criteria_table, field_or, non_empty_str, num, number_or,
+    py_str, run_duration_sum, runs_of, subtests_of,
 };
 use crate::experiment::era::{AggregateShape, Era};
 use crate::py::fmt as pyfmt;
@@ -255,10 +255,20 @@ pub struct TierFiles {
 /// Renders the tier files. The reports depend only on `out.result`, so a TierResult read back
 /// from disk renders the same reports.
 pub fn tier_files(era: Era, out: &TierOutput, generated: &Generated) -> TierFiles {
-    let result = &out.result;
+    let r = tier_reports(era, &out.result, generated);
     TierFiles {
-        result_json: pyjson::to_string(result),
+        result_json: pyjson::to_string(&out.result),
         best_subtest_json: out.best_subtest.as_ref().map(pyjson::to_string),
+        report_json: r.report_json,
+        report_md: r.report_md,
+        summary_md: r.summary_md,
+    }
+}
+
+/// The tier's reports alone, from its TierResult: like the experiment's, they read only what
+/// [`super::REPORTED_RUN_KEYS`] keeps of the embedded runs.
+pub fn tier_reports(era: Era, result: &Value, generated: &Generated) -> Reports {
+    Reports {
         report_json: pyjson::to_string(&tier_report_json(result, &generated.report_json)),
         report_md: tier_report_md(era, result, &generated.report_md),
         summary_md: tier_summary_md(result),
