@@ -257,6 +257,50 @@ pub fn to_string(v: &Value) -> String {
     out
 }
 
+/// A string value [`splice`] replaces: a NUL, then a number drawn afresh by each process, so no
+/// file can hold one.
+pub fn splice_marker(name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(|| std::collections::hash_map::RandomState::new().build_hasher().finish());
+    format!("\u{0}darn-splice:{nonce:016x}:{name}")
+}
+
+/// Replaces, in `rendered` (from [`to_string`]), each string value made by
+/// [`splice_marker`]`(name)` with its `text`, a value rendered on its own by [`to_string`],
+/// re-indented to where the marker stands. The output is what rendering the whole value at once
+/// gives: a nested value's lines are its own lines indented by its depth. Large parts can so be
+/// rendered and dropped before the rest is built. `None` when a marker is not there.
+pub fn splice(rendered: &str, parts: &[(String, String)]) -> Option<String> {
+    let mut at: Vec<(usize, usize, &str)> = Vec::with_capacity(parts.len());
+    for (name, text) in parts {
+        let mut quoted = String::new();
+        write_str(&mut quoted, &splice_marker(name));
+        let start = rendered.find(&quoted)?;
+        at.push((start, start + quoted.len(), text));
+    }
+    at.sort_by_key(|a| a.0);
+    let size = rendered.len() + parts.iter().map(|(_, t)| t.len() + t.len() / 4).sum::<usize>();
+    let mut out = String::with_capacity(size);
+    let mut done = 0;
+    for (start, end, text) in at {
+        out.push_str(&rendered[done..start]);
+        let line_start = rendered[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line = &rendered[line_start..start];
+        let pad = &line[..line.len() - line.trim_start_matches(' ').len()];
+        for (i, l) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+                out.push_str(pad);
+            }
+            out.push_str(l);
+        }
+        done = end;
+    }
+    out.push_str(&rendered[done..]);
+    Some(out)
+}
+
 fn indent(out: &mut String, level: usize) {
     for _ in 0..level {
         out.push_str("  ");
@@ -494,6 +538,21 @@ fn write_compact(out: &mut String, v: &Value, style: &CompactStyle) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spliced_rendering_is_the_whole_rendering() {
+        let part = |n: i64| serde_json::json!({"id": n, "runs": [{"s": 0.5, "t": "\u{e9}\n"}, {}], "empty": [], "m": {"k": [n]}});
+        let whole = serde_json::json!({"a": 1, "tiers": {"T0": part(0), "T1": part(1)}, "z": [[part(2)], "x"]});
+        let mut marked = whole.clone();
+        marked["tiers"]["T0"] = Value::String(splice_marker("T0"));
+        marked["tiers"]["T1"] = Value::String(splice_marker("T1"));
+        marked["z"][0][0] = Value::String(splice_marker("deep"));
+        let parts: Vec<(String, String)> =
+            [("T1", part(1)), ("deep", part(2)), ("T0", part(0))].map(|(n, v)| (n.to_string(), to_string(&v))).into();
+        let out = splice(&to_string(&marked), &parts).expect("the markers are there");
+        assert_eq!(out, to_string(&whole));
+        assert_eq!(splice(&out, &parts[..1]), None, "no marker left");
+    }
 
     #[test]
     fn float_repr_matches_python() {

@@ -9,6 +9,7 @@ use super::on_disk::{compare, outputs, read_json};
 use super::{AggregateRule, Dep, Link, Output, ParamSink, Scope, Spec, Stage, StaleWhen, Strategy};
 use crate::experiment::Experiment;
 use crate::experiment::era::{AggregateShape, TierOrder};
+use crate::py::json as pyjson;
 use serde_json::Value;
 
 pub static EXPERIMENT_RESULT: ExperimentResult = ExperimentResult;
@@ -81,37 +82,61 @@ fn times(exp: &Experiment) -> ExperimentTimes {
     }
 }
 
-/// The ExperimentResult from the tier results on disk.
-pub(super) fn value(cx: &AggCx) -> Value {
+/// A tier's `result.json` as the experiment embeds it: pydantic's dump of the experiment leaves
+/// out the tiers' computed cost of pass.
+fn embedded(exp: &Experiment, mut tier: Value) -> Value {
+    if exp.era.aggregates == AggregateShape::M
+        && let Some(o) = tier.as_object_mut()
+    {
+        o.shift_remove("cost_of_pass");
+    }
+    tier
+}
+
+/// The experiment's `result.json` and `tier_comparison.json` from the tier results on disk.
+///
+/// The tiers embed every run (22 MB each at 10,000 runs), so they are not held together: each
+/// is parsed, rendered and dropped in turn, the experiment is computed from the tiers without
+/// their runs (nothing it computes reads them), and the rendered tiers are spliced in where
+/// they belong.
+fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {
     let exp = cx.exp;
     let previous = super::on_disk::experiment_record(exp);
-    let tiers: Vec<(String, Value)> = exp
-        .tiers
-        .iter()
-        .filter_map(|t| read_json(&exp.tier_dir(t).join("result.json")).map(|v| (t.clone(), v)))
-        .map(|(t, mut v)| {
-            // pydantic's dump of the experiment leaves out the tiers' computed cost of pass.
-            if exp.era.aggregates == AggregateShape::M
-                && let Some(o) = v.as_object_mut()
-            {
-                o.shift_remove("cost_of_pass");
-            }
-            (t, v)
-        })
-        .collect();
-    // The current runner dumps its in-memory config, which only the previous file records.
-    // The runner dumps its in-memory config, which after a resume by a newer runner has that
-    // runner's keys: the previous file records it, the experiment's own config is the fallback.
+    let mut lean: Vec<(String, Value)> = Vec::new();
+    let mut rendered: Vec<(String, String)> = Vec::new();
+    for t in &exp.tiers {
+        let Ok(bytes) = std::fs::read(exp.tier_dir(t).join("result.json")) else { continue };
+        let (Ok(full), Ok(runless)) = (pyjson::parse(&bytes), pyjson::parse_pruned(&bytes, &["runs"])) else {
+            continue;
+        };
+        rendered.push((t.clone(), pyjson::to_string(&embedded(exp, full))));
+        lean.push((t.clone(), embedded(exp, runless)));
+    }
+    // The current runner dumps its in-memory config, which after a resume by a newer runner has
+    // that runner's keys: the previous file records it, the experiment's own config is the
+    // fallback.
     let config = match previous.as_ref().and_then(|p| p.get("config")) {
         Some(c) if c.is_object() => c.clone(),
         _ => exp.config.raw.clone(),
     };
     let order = completion_order(exp);
-    aggregate::experiment_result(exp.era.summation, &config, tiers, previous.as_ref(), &order, &times(exp))
-}
-
-fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {
-    let (result, comparison) = aggregate::experiment_result_files(&value(cx));
+    let mut value =
+        aggregate::experiment_result(exp.era.summation, &config, lean, previous.as_ref(), &order, &times(exp));
+    let (_, comparison) = aggregate::experiment_result_files(&value);
+    let placed: Vec<(String, String)> = match value.get_mut("tier_results").and_then(Value::as_object_mut) {
+        Some(tiers) => rendered
+            .into_iter()
+            .filter_map(|(t, text)| {
+                *tiers.get_mut(&t)? = Value::String(pyjson::splice_marker(&t));
+                Some((t, text))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let marked = pyjson::to_string(&value);
+    drop(value);
+    // Each placed tier has its marker in `marked`, rendered just above.
+    let Some(result) = pyjson::splice(&marked, &placed) else { unreachable!("every placed marker is rendered") };
     vec![("result.json", result.into_bytes()), ("tier_comparison.json", comparison.into_bytes())]
 }
 
