@@ -101,7 +101,7 @@ fn prune(base: &Path, keep: usize) {
     if entries.len() <= keep {
         return;
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (_, path) in entries.into_iter().skip(keep) {
         let _ = std::fs::remove_dir_all(path);
     }
