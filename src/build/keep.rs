@@ -19,28 +19,6 @@ const MEASURED: [&str; 10] = [
     "timestamp",
 ];
 
-/// Every measured value of a JSON document, by its path.
-fn measured(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                let path = format!("{at}/{k}");
-                if MEASURED.contains(&k.as_str()) && !x.is_object() && !x.is_array() {
-                    out.push((path, x.clone()));
-                } else {
-                    measured(x, &path, out);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, x) in items.iter().enumerate() {
-                measured(x, &format!("{at}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Equal values, numbers compared as floats (`1` equals `1.0`).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -49,15 +27,17 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Whether replacing `old` by `new` loses or changes a measured value.
+/// Whether replacing `old` by `new` loses or changes a measured value. Both are read as streams
+/// of their measured values only, and compared by path through a map: an aggregate embedding
+/// 100,000 runs (about a million measured values) is compared in linear time.
 pub fn loses_measurements(old: &[u8], new: &[u8]) -> bool {
-    let (Ok(old), Ok(new)) = (crate::py::json::parse(old), crate::py::json::parse(new)) else {
+    let (Ok(before), Ok(after)) =
+        (crate::py::json::scalars_under(old, &MEASURED), crate::py::json::scalars_under(new, &MEASURED))
+    else {
         return false;
     };
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-    measured(&old, "", &mut before);
-    measured(&new, "", &mut after);
-    before.iter().any(|(path, value)| !after.iter().any(|(p, v)| p == path && same(v, value)))
+    let after: std::collections::HashMap<&str, &Value> = after.iter().map(|(p, v)| (p.as_str(), v)).collect();
+    before.iter().any(|(path, value)| !after.get(path.as_str()).is_some_and(|v| same(v, value)))
 }
 
 /// Where old files of this reconcile go.
