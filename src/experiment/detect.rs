@@ -185,9 +185,7 @@ pub fn detect(
     if let Some(r) = report {
         era.report = r;
     }
-    if let Some(a) = aggregates {
-        era.aggregates = a;
-    }
+    era.aggregates = settle_aggregates(era.aggregates, aggregates);
     if let Some(c) = checkpoint_shape {
         era.checkpoint = c;
         // The state machine (v3) brought cumulative judge timings and the current preparation.
@@ -210,34 +208,50 @@ pub fn detect(
     era
 }
 
-/// The aggregates' shape from surviving tier and experiment files.
-fn aggregate_cue(root: &Path, layout: Layout, tiers: &[String]) -> Option<AggregateShape> {
+/// The aggregates' shape from surviving tier and experiment files, and whether their JSON
+/// decided it. Markdown cannot tell M from F (pydantic changed only the JSON): a shape that
+/// only markdown gave is F-or-M. The JSON of a large experiment is over [`LARGEST`] and unread,
+/// so for it the markdown is all there is.
+fn aggregate_cue(root: &Path, layout: Layout, tiers: &[String]) -> Option<(AggregateShape, bool)> {
     let base = match layout {
         Layout::Phased => root.join("completed"),
         Layout::Flat => root.to_path_buf(),
     };
     let mut md = Vec::new();
+    let mut json_says_not_m = false;
     for t in tiers {
-        if let Some(v) = read_json(&base.join(t).join("result.json"))
-            && let Some(shape) = tier_result_shape(&v)
-        {
-            return Some(shape);
+        if let Some(v) = read_json(&base.join(t).join("result.json")) {
+            match tier_result_shape(&v) {
+                Some(shape) => return Some((shape, true)),
+                None => json_says_not_m |= v.get("cost_of_pass").is_some() && v.get("token_stats").is_some(),
+            }
         }
         if let Ok(text) = std::fs::read_to_string(base.join(t).join("report.md")) {
             md.push(text);
         }
     }
-    if let Some(v) = read_json(&root.join("result.json"))
+    if !json_says_not_m
+        && let Some(v) = read_json(&root.join("result.json"))
         && let Some(first) = v.get("tier_results").and_then(Value::as_object).and_then(|t| t.values().next())
         && first.get("token_stats").is_some()
         && first.get("cost_of_pass").is_none()
     {
-        return Some(AggregateShape::M);
+        return Some((AggregateShape::M, true));
     }
     if let Ok(text) = std::fs::read_to_string(root.join("report.md")) {
         md.push(text);
     }
-    md.iter().filter_map(|t| aggregate_md_shape(t)).max()
+    md.iter().filter_map(|t| aggregate_md_shape(t)).max().map(|shape| (shape, json_says_not_m))
+}
+
+/// The aggregates' shape: what the files decided, except that a markdown-only F stays the M the
+/// runs' era has (the same markdown).
+fn settle_aggregates(anchored: AggregateShape, cue: Option<(AggregateShape, bool)>) -> AggregateShape {
+    match cue {
+        Some((AggregateShape::F, false)) if anchored == AggregateShape::M => AggregateShape::M,
+        Some((shape, _)) => shape,
+        None => anchored,
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +285,13 @@ mod tests {
         assert_eq!(aggregate_md_shape(j), Some(AggregateShape::J));
         assert_eq!(aggregate_md_shape(f), Some(AggregateShape::F));
         assert_eq!(aggregate_md_shape("| Metric | Value |\n|--------|-------|\n"), None);
+        // Markdown alone cannot tell F from M: the runs' era decides; JSON that rules M out wins.
+        use AggregateShape::{F, J, M};
+        assert_eq!(settle_aggregates(M, Some((F, false))), M);
+        assert_eq!(settle_aggregates(M, Some((F, true))), F);
+        assert_eq!(settle_aggregates(F, Some((F, false))), F);
+        assert_eq!(settle_aggregates(M, Some((J, false))), J);
+        assert_eq!(settle_aggregates(M, None), M);
     }
 
     #[test]

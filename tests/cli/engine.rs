@@ -546,3 +546,23 @@ mod property {
         }
     }
 }
+
+/// A current experiment whose tier and experiment results are lost gets them back byte for byte:
+/// only markdown is left to tell the aggregates' shape, and the markdown of the current shape
+/// is the previous one's, so the runs' shape decides. (A large experiment is in that case
+/// whenever it runs: its results are too large to read for the shape.)
+#[test]
+fn lost_aggregates_of_a_current_experiment_come_back_in_its_shape() {
+    let spec = darn::DemoSpec { tiers: 2, subtests: 2, runs_per_subtest: 2, damage: false, ..Default::default() };
+    let (exp, _) = Exp::demo(spec);
+    let files = ["completed/T0/result.json", "completed/T1/result.json", "result.json"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| exp.read(f)).collect();
+    for f in files {
+        exp.remove(f);
+    }
+    let out = exp.darn(&["reconcile", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    for (f, want) in files.iter().zip(&before) {
+        assert!(exp.read(f) == *want, "{f} differs from the runner's");
+    }
+}
