@@ -70,6 +70,19 @@ pub fn parse_pruned(bytes: &[u8], skip: &[&str]) -> Result<Value, ParseError> {
     parse_with(bytes, Pruned { skip, run_keep: None, role: Role::Any })
 }
 
+/// Removes `key` from every object of `v`, at any depth: [`parse_pruned`] for a value already
+/// in memory.
+pub fn remove_key(v: &mut Value, key: &str) {
+    match v {
+        Value::Object(m) => {
+            m.shift_remove(key);
+            m.values_mut().for_each(|x| remove_key(x, key));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| remove_key(x, key)),
+        _ => {}
+    }
+}
+
 /// [`parse`] keeping only the keys `keep` of every object in an array under a `"runs"` key (an
 /// aggregate's embedded runs), at any depth; everything else whole.
 pub fn parse_lean_runs(bytes: &[u8], keep: &[&str]) -> Result<Value, ParseError> {
@@ -112,11 +125,12 @@ struct Walk<'s> {
 }
 
 impl Walk<'_> {
-    fn scalar(self, v: Value) {
+    /// Records a scalar when it stands under a key (the value is made only then).
+    fn scalar(self, v: impl FnOnce() -> Value) {
         if self.record {
             let mut st = self.state.borrow_mut();
             let path = st.path.clone();
-            st.out.push((path, v));
+            st.out.push((path, v()));
         }
     }
 
@@ -147,31 +161,31 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
         f.write_str("a JSON value")
     }
     fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.scalar(Value::Bool(v));
+        self.scalar(|| Value::Bool(v));
         Ok(())
     }
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.scalar(Value::from(v));
+        self.scalar(|| Value::from(v));
         Ok(())
     }
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.scalar(Value::from(v));
+        self.scalar(|| Value::from(v));
         Ok(())
     }
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.scalar(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number));
+        self.scalar(|| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number));
         Ok(())
     }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.scalar(Value::String(v.to_string()));
+        self.scalar(|| Value::String(v.to_string()));
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
-        self.scalar(Value::Null);
+        self.scalar(|| Value::Null);
         Ok(())
     }
     fn visit_none<E>(self) -> Result<(), E> {
-        self.scalar(Value::Null);
+        self.scalar(|| Value::Null);
         Ok(())
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {

@@ -106,11 +106,12 @@ fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {
     let mut rendered: Vec<(String, String)> = Vec::new();
     for t in &exp.tiers {
         let Ok(bytes) = std::fs::read(exp.tier_dir(t).join("result.json")) else { continue };
-        let (Ok(full), Ok(runless)) = (pyjson::parse(&bytes), pyjson::parse_pruned(&bytes, &["runs"])) else {
-            continue;
-        };
-        rendered.push((t.clone(), pyjson::to_string(&embedded(exp, full))));
-        lean.push((t.clone(), embedded(exp, runless)));
+        let Ok(tier) = pyjson::parse(&bytes) else { continue };
+        drop(bytes);
+        let mut tier = embedded(exp, tier);
+        rendered.push((t.clone(), pyjson::to_string(&tier)));
+        pyjson::remove_key(&mut tier, "runs");
+        lean.push((t.clone(), tier));
     }
     // The current runner dumps its in-memory config, which after a resume by a newer runner has
     // that runner's keys: the previous file records it, the experiment's own config is the
@@ -122,7 +123,7 @@ fn files(cx: &AggCx) -> Vec<(&'static str, Vec<u8>)> {
     let order = completion_order(exp);
     let mut value =
         aggregate::experiment_result(exp.era.summation, &config, lean, previous.as_ref(), &order, &times(exp));
-    let (_, comparison) = aggregate::experiment_result_files(&value);
+    let comparison = aggregate::tier_comparison_json(&value);
     let placed: Vec<(String, String)> = match value.get_mut("tier_results").and_then(Value::as_object_mut) {
         Some(tiers) => rendered
             .into_iter()

@@ -174,20 +174,19 @@ pub struct ExperimentFiles {
 /// from an existing `result.json`).
 #[cfg(test)]
 pub fn experiment_files(era: Era, result: &Value, generated: &Generated) -> ExperimentFiles {
-    let (result_json, tier_comparison_json) = experiment_result_files(result);
     let r = experiment_reports(era, result, generated);
     ExperimentFiles {
-        result_json,
+        result_json: pyjson::to_string(result),
         report_json: r.report_json,
         report_md: r.report_md,
         summary_md: r.summary_md,
-        tier_comparison_json,
+        tier_comparison_json: tier_comparison_json(result),
     }
 }
 
-/// `result.json` and `tier_comparison.json` alone.
-pub fn experiment_result_files(result: &Value) -> (String, String) {
-    (pyjson::to_string(result), pyjson::to_string(&tier_comparison(result)))
+/// `tier_comparison.json`: it reads only the tiers' own fields, not their subtests' runs.
+pub fn tier_comparison_json(result: &Value) -> String {
+    pyjson::to_string(&tier_comparison(result))
 }
 
 /// The reports alone: they read only what [`REPORTED_RUN_KEYS`] keeps of the embedded runs, so a

@@ -26,7 +26,7 @@ mod tier;
 
 #[cfg(test)]
 pub use experiment::experiment_files;
-pub use experiment::{ExperimentTimes, experiment_reports, experiment_result, experiment_result_files};
+pub use experiment::{ExperimentTimes, experiment_reports, experiment_result, tier_comparison_json};
 pub use subtest::{subtest_files, subtest_result};
 pub use tier::{TierOutput, tier_files, tier_reports, tier_result};
 
