@@ -46,13 +46,14 @@ pub fn consensus_shape(v: &Value) -> Option<ConsensusShape> {
     })
 }
 
-/// The shape of one tier `result.json`: where `cost_of_pass` stands.
-pub fn tier_result_shape(v: &Value) -> Option<AggregateShape> {
+/// Whether a tier `result.json` is pydantic's (M): `cost_of_pass` after `token_stats`. `None`
+/// when it lacks either. Before pydantic, J and F wrote the same JSON: only the markdown tells
+/// them apart.
+fn tier_json_is_m(v: &Value) -> Option<bool> {
     let keys: Vec<&str> = v.as_object()?.keys().map(String::as_str).collect();
     let cop = keys.iter().position(|k| *k == "cost_of_pass")?;
     let tokens = keys.iter().position(|k| *k == "token_stats")?;
-    // Before pydantic, J and F wrote the same JSON: only the markdown tells them apart.
-    (cop > tokens).then_some(AggregateShape::M)
+    Some(cop > tokens)
 }
 
 /// How a tier's or the experiment's `result.json` totals were added, when its numbers tell (the two ways differ in
@@ -221,9 +222,10 @@ fn aggregate_cue(root: &Path, layout: Layout, tiers: &[String]) -> Option<(Aggre
     let mut json_says_not_m = false;
     for t in tiers {
         if let Some(v) = read_json(&base.join(t).join("result.json")) {
-            match tier_result_shape(&v) {
-                Some(shape) => return Some((shape, true)),
-                None => json_says_not_m |= v.get("cost_of_pass").is_some() && v.get("token_stats").is_some(),
+            match tier_json_is_m(&v) {
+                Some(true) => return Some((AggregateShape::M, true)),
+                Some(false) => json_says_not_m = true,
+                None => {}
             }
         }
         if let Ok(text) = std::fs::read_to_string(base.join(t).join("report.md")) {
@@ -277,9 +279,9 @@ mod tests {
     #[test]
     fn aggregate_cues() {
         let m = json!({"tier_id": "T0", "token_stats": {}, "cost_of_pass": 1.0});
-        assert_eq!(tier_result_shape(&m), Some(AggregateShape::M));
+        assert_eq!(tier_json_is_m(&m), Some(true));
         let jf = json!({"tier_id": "T0", "cost_of_pass": 1.0, "token_stats": {}});
-        assert_eq!(tier_result_shape(&jf), None, "J and F are the same JSON");
+        assert_eq!(tier_json_is_m(&jf), Some(false), "J and F are the same JSON");
         let j = "## Per-Criteria Scores\n\n| Criterion | 00 |\n|-----------|------|\n";
         let f = "## Per-Criteria Scores\n\n| Criterion | 00 |\n|-----------|--------|\n";
         assert_eq!(aggregate_md_shape(j), Some(AggregateShape::J));
