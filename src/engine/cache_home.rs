@@ -23,13 +23,19 @@ pub struct CacheHome {
     pub write: Option<PathBuf>,
     /// A user cache entry that a save into `.darn/` supersedes, removed after it.
     pub superseded: Option<PathBuf>,
+    /// The user cache directory, when the caches are saved in it (its oldest entries are
+    /// forgotten after a save). Never the experiment's own directory.
+    pub user_base: Option<PathBuf>,
 }
 
 impl CacheHome {
     /// Chooses for an experiment: `managed` when it has `.darn/`, `writable` when this command
     /// writes (and holds the lock), `lock_held` when another darn writes now.
     pub fn choose(root: &Path, managed: bool, writable: bool, lock_held: bool) -> Option<CacheHome> {
-        let user = user_entry(root);
+        let (base, user) = match user_base() {
+            Some(base) => (Some(base.clone()), user_entry(&base, root)),
+            None => (None, None),
+        };
         if managed || writable {
             let tree = root.join(".darn");
             let read = match &user {
@@ -38,10 +44,10 @@ impl CacheHome {
             };
             let write = (writable || !lock_held).then_some(tree);
             let superseded = write.as_ref().and(user).filter(|u| u.is_dir());
-            return Some(CacheHome { read, write, superseded });
+            return Some(CacheHome { read, write, superseded, user_base: None });
         }
         let user = user?;
-        Some(CacheHome { read: user.clone(), write: Some(user), superseded: None })
+        Some(CacheHome { read: user.clone(), write: Some(user), superseded: None, user_base: base })
     }
 
     /// After the caches were saved: drops a superseded user entry, or makes room in the user
@@ -49,7 +55,7 @@ impl CacheHome {
     pub fn after_save(&self) {
         if let Some(old) = &self.superseded {
             let _ = std::fs::remove_dir_all(old);
-        } else if let Some(base) = self.write.as_ref().filter(|w| !w.ends_with(".darn")).and_then(|w| w.parent()) {
+        } else if let Some(base) = &self.user_base {
             prune(base, KEEP_ENTRIES);
         }
     }
@@ -71,8 +77,7 @@ fn user_base() -> Option<PathBuf> {
 
 /// An experiment's entry: its directory's name (for a person looking) and a digest of its
 /// canonical path (so two experiments never share one).
-fn user_entry(root: &Path) -> Option<PathBuf> {
-    let base = user_base()?;
+fn user_entry(base: &Path, root: &Path) -> Option<PathBuf> {
     let canonical = std::fs::canonicalize(root).ok()?;
     Some(base.join(entry_name(&canonical)))
 }
