@@ -129,7 +129,8 @@ struct Row {
     rss: f64,
 }
 
-fn pairs(repeat: usize, mut a: impl FnMut() -> (f64, f64), mut b: impl FnMut() -> f64) -> (f64, f64, f64, f64) {
+/// `repeat` pairs of darn (`a`) and its baseline (`b`) back to back, as one row of the table.
+fn pairs(measure: String, repeat: usize, mut a: impl FnMut() -> (f64, f64), mut b: impl FnMut() -> f64) -> Row {
     let (mut ta, mut tb, mut ratios, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeat {
         let (t, m) = a();
@@ -139,7 +140,7 @@ fn pairs(repeat: usize, mut a: impl FnMut() -> (f64, f64), mut b: impl FnMut() -
         ratios.push(t / u);
         rss.push(m);
     }
-    (median(ta), median(tb), median(ratios), median(rss))
+    Row { measure, darn: median(ta), baseline: median(tb), ratio: median(ratios), rss: median(rss) }
 }
 
 fn main() {
@@ -167,53 +168,32 @@ fn main() {
         for _ in 0..2 {
             let _ = measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"]));
         }
-        let (d, b, ratio, rss) = pairs(
+        let noop = pairs(
+            format!("no-op reconcile, {runs} runs / ninja -n"),
             repeat,
             || measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"])),
             || measure(Command::new("ninja").arg("-n").arg("-C").arg(&root)).0,
         );
-        noop_times.push((runs, d));
-        rows.push(Row {
-            measure: format!("no-op reconcile, {runs} runs / ninja -n"),
-            darn: d,
-            baseline: b,
-            ratio,
-            rss,
-        });
+        noop_times.push((runs, noop.darn));
+        rows.push(noop);
         let python = || measure(Command::new("python3").arg(&scan).arg(&root)).0;
-        let (d, b, ratio, rss) = pairs(repeat, || measure(&mut darn(&root, &["status"])), python);
-        rows.push(Row {
-            measure: format!("status with .darn/, {runs} runs / Python scan"),
-            darn: d,
-            baseline: b,
-            ratio,
-            rss,
-        });
+        let status = || measure(&mut darn(&root, &["status"]));
+        rows.push(pairs(format!("status with .darn/, {runs} runs / Python scan"), repeat, status, python));
         let darn_dir = root.join(".darn");
         let aside = root.join(".darn-bench-aside");
         std::fs::rename(&darn_dir, &aside).expect("move .darn aside");
-        let (d, b, ratio, rss) = pairs(repeat, || measure(&mut darn(&root, &["status"])), python);
-        rows.push(Row {
-            measure: format!("first status (no .darn/), {runs} runs / Python scan"),
-            darn: d,
-            baseline: b,
-            ratio,
-            rss,
-        });
+        rows.push(pairs(format!("first status (no .darn/), {runs} runs / Python scan"), repeat, status, python));
         // The next look at a tree without `.darn/`: the first one's caches are in the user's
         // cache directory (here a fresh one, filled by one look before the pairs).
         let user_cache = tempfile::tempdir().expect("tempdir");
         let _ = darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path()).output();
-        let (d, b, ratio, rss) =
-            pairs(repeat, || measure(darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path())), python);
+        rows.push(pairs(
+            format!("second status (no .darn/, caches in the user's), {runs} runs / Python scan"),
+            repeat,
+            || measure(darn(&root, &["status"]).env("DARN_CACHE_DIR", user_cache.path())),
+            python,
+        ));
         std::fs::rename(&aside, &darn_dir).expect("put .darn back");
-        rows.push(Row {
-            measure: format!("second status (no .darn/, caches in the user's), {runs} runs / Python scan"),
-            darn: d,
-            baseline: b,
-            ratio,
-            rss,
-        });
     }
     for r in &rows {
         eprintln!("{}: {:.3} s vs {:.3} s, {:.2}×, {:.0} MiB", r.measure, r.darn, r.baseline, r.ratio, r.rss);
