@@ -57,42 +57,39 @@ fn darn(root: &Path, args: &[&str]) -> Command {
 }
 
 /// A `build.ninja` with one edge per derived node of every run and aggregate, over the files
-/// darn reads and writes for it, made up to date once with `touch`.
+/// darn reads and writes for it (the run's part from darn's rules themselves), made up to date
+/// with `touch` when it changed. A rule that also reads what a later rule writes (the agent's
+/// check reads `agent/result.json`) does not get that input: ninja's graph must be acyclic.
 fn write_ninja(root: &Path) {
     let exp = darn::Experiment::open(root, None).expect("open");
     let mut out = String::from("rule touch\n  command = touch $out\n\n");
     let rel = |p: &Path| p.strip_prefix(root).map_or_else(|_| p.display().to_string(), |r| r.display().to_string());
     let mut edge = |outs: &[PathBuf], ins: &[PathBuf]| {
-        let ins: Vec<&PathBuf> = ins.iter().filter(|p| p.exists()).collect();
-        let o: Vec<String> = outs.iter().filter(|p| p.exists()).map(|p| rel(p).replace(' ', "$ ")).collect();
+        let ins: Vec<&PathBuf> = ins.iter().filter(|p| p.is_file()).collect();
+        let o: Vec<String> = outs.iter().filter(|p| p.is_file()).map(|p| rel(p).replace(' ', "$ ")).collect();
         if o.is_empty() {
             return;
         }
         let i: Vec<String> = ins.iter().map(|p| rel(p).replace(' ', "$ ")).collect();
         let _ = writeln!(out, "build {}: touch {}", o.join(" "), i.join(" "));
     };
+    let mut run_edges = darn::run_file_edges(exp.config.judge_models.len() as u16);
+    let mut written_later: std::collections::HashSet<&str> = run_edges.iter().flat_map(|(o, _)| o.clone()).collect();
+    for (outs, ins) in &mut run_edges {
+        outs.iter().for_each(|o| {
+            written_later.remove(o);
+        });
+        ins.retain(|i| !written_later.contains(i));
+    }
     let mut subtest_reports: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
     let mut all_results = Vec::new();
     for loc in &exp.runs {
         let d = exp.run_dir(loc);
-        let j = |s: &str| d.join(s);
-        edge(
-            &[j("agent/output.txt"), j("agent/result.json"), j("agent/timing.json")],
-            &[j("agent/stdout.log"), j("agent/stderr.log"), j("agent/command_log.json")],
-        );
-        edge(&[j("judge_prompt.md")], &[j("agent/prompt.md"), j("agent/output.txt")]);
-        let mut judgments = Vec::new();
-        for s in 1..=exp.config.judge_models.len() {
-            let slot = format!("judge/judge_{s:02}");
-            edge(
-                &[j(&format!("{slot}/judgment.json"))],
-                &[j(&format!("{slot}/response.txt")), j(&format!("{slot}/stdout.log"))],
-            );
-            judgments.push(j(&format!("{slot}/judgment.json")));
+        let files = |fs: &[&str]| fs.iter().map(|f| d.join(f)).collect::<Vec<_>>();
+        for (outs, ins) in &run_edges {
+            edge(&files(outs), &files(ins));
         }
-        edge(&[j("judge/result.json"), j("judge/timing.json")], &judgments);
-        edge(&[j("run_result.json")], &[j("agent/result.json"), j("agent/timing.json"), j("judge/result.json")]);
-        edge(&[j("report.json"), j("report.md")], &[j("run_result.json")]);
+        let j = |s: &str| d.join(s);
         subtest_reports.entry(format!("{}/{}", loc.key.tier, loc.key.subtest)).or_default().push(j("run_result.json"));
         all_results.push(j("run_result.json"));
     }
@@ -115,6 +112,9 @@ fn write_ninja(root: &Path) {
         &tier_results,
     );
     edge(&[r("checkpoint.json")], &all_results);
+    if std::fs::read_to_string(root.join("build.ninja")).is_ok_and(|old| old == out) {
+        return;
+    }
     std::fs::write(root.join("build.ninja"), out).expect("write build.ninja");
     let status =
         Command::new("ninja").arg("-C").arg(root).stdout(Stdio::null()).status().expect("run ninja (is it on PATH?)");
@@ -161,9 +161,7 @@ fn main() {
         let root = common::tree(&format!("scale-{n}"), &DemoSpec { damage: false, ..DemoSpec::with_runs(n) });
         eprintln!("scale {n}: tree ready in {:.1} s", t0.elapsed().as_secs_f64());
         let runs = darn::Experiment::open(&root, None).expect("open").runs.len();
-        if !root.join("build.ninja").exists() {
-            write_ninja(&root);
-        }
+        write_ninja(&root);
         // Stamp everything (after ninja's touches): afterwards reconcile has nothing to do.
         for _ in 0..2 {
             let _ = measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"]));

@@ -33,3 +33,10 @@ pub use experiment::Experiment;
 pub use experiment::era::Era;
 pub use observe::files::FileState;
 pub use printer::status::report as status_report;
+
+/// The run and slot nodes of a run with `judges` judge slots, each as the files it writes and the
+/// files it reads, relative to the run directory (for the scale bench's `build.ninja`).
+pub fn run_file_edges(judges: u16) -> Vec<(Vec<&'static str>, Vec<&'static str>)> {
+    let strs = |fs: Vec<experiment::files::RunFile>| fs.into_iter().map(|f| f.as_str()).collect();
+    rules::Registry::standard().file_edges(judges).into_iter().map(|(o, i)| (strs(o), strs(i))).collect()
+}

@@ -465,6 +465,36 @@ impl Registry {
         crate::observe::files::Declared::new(files, dirs)
     }
 
+    /// The run and slot nodes of a run with `slots` judge slots in files: for each, the files it
+    /// writes and the files it reads (its own reads and what the nodes upstream of it write).
+    /// The scale bench writes the same graph as a `build.ninja` from it.
+    pub fn file_edges(&self, slots: u16) -> Vec<(Vec<RunFile>, Vec<RunFile>)> {
+        let slots_of = |scope: Scope, link: Option<(Link, u16)>| -> Vec<u16> {
+            match (scope, link) {
+                (Scope::Run, _) => vec![0],
+                (Scope::Slot, Some((Link::Same, s))) => vec![s],
+                (Scope::Slot, _) => (1..=slots).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let mut edges = Vec::new();
+        for (ix, rule) in self.iter() {
+            for s in slots_of(rule.spec().scope, None) {
+                let outs = self.outputs(ix, s, slots);
+                let mut ins: Vec<RunFile> = self.reads(ix, s, slots);
+                for &(up, link) in self.after(ix) {
+                    for u in slots_of(self.spec(up).scope, Some((link, s))) {
+                        ins.extend(self.outputs(up, u, slots));
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                ins.retain(|f| !outs.contains(f) && seen.insert(*f));
+                edges.push((outs, ins));
+            }
+        }
+        edges
+    }
+
     /// A fingerprint of the rules (names and versions) and of the file vocabulary, for caches
     /// of their verdicts.
     pub fn fingerprint(&self) -> crate::util::hash::Hash {
