@@ -105,12 +105,18 @@ impl Engine {
         let status_rules =
             StatusRules::of(&graph).ok_or_else(|| Error::Usage("the rules lack one that statuses need".into()))?;
         let fingerprint = graph.registry.fingerprint();
-        // Stamps do not depend on the runs: they load while the caches load.
+        // Stamps do not depend on the runs: they load while the caches load, bound to the nodes
+        // as they are read.
         let journal_and_caches = crate::util::trace::span("journal and caches");
         let (journal, (stat, checks)) = rayon::join(
             || {
+                let keys = {
+                    let _t = crate::util::trace::span("node keys");
+                    use rayon::prelude::*;
+                    (0..graph.len() as u32).into_par_iter().map(|i| graph.key(graph::NodeId(i))).collect()
+                };
                 let _t = crate::util::trace::span("journal");
-                Journal::load(&exp.root)
+                Journal::load_bound(&exp.root, keys)
             },
             || match &cache_home {
                 Some(home) => {
@@ -125,13 +131,6 @@ impl Engine {
             },
         );
         drop(journal_and_caches);
-        let mut journal = journal;
-        {
-            let _t = crate::util::trace::span("node keys");
-            use rayon::prelude::*;
-            let keys = (0..graph.len() as u32).into_par_iter().map(|i| graph.key(graph::NodeId(i))).collect();
-            journal.bind(keys);
-        }
         let known = facts::Known::of(&exp);
         let mut engine = Engine {
             known,
