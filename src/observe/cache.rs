@@ -12,7 +12,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const VERSION: u32 = 9;
+const VERSION: u32 = 10;
+
+/// The file starts with this, then the header's length (u64, little-endian), the header, and
+/// the entries' bytes.
+const MAGIC: &[u8; 8] = b"DARNC10\n";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FileEntry {
@@ -20,29 +24,31 @@ struct FileEntry {
     hash: Hash,
 }
 
-/// The cache as stored. Per-run entries are borrowed from the file's bytes when loading and
-/// decoded only for the runs looked at; the encoding of a list of pairs is that of a map.
+/// The cache's header. Entries are read from the file a run at a time as runs are looked at,
+/// so the file is never held whole (180 MB at 100,000 runs).
 #[derive(Debug, Serialize, Deserialize)]
-struct Stored<'a> {
+struct Header<'a> {
     version: u32,
     darn: &'a str,
     /// The file vocabulary the entries' file numbers refer to.
     vocabulary: Hash,
-    /// By run directory relative to the experiment: each run's [`RunEntry`], encoded.
+    /// By run directory relative to the experiment: where its [`RunEntry`], encoded, is among
+    /// the bytes after the header (offset, length).
     #[serde(borrow)]
-    runs: Vec<(&'a str, &'a [u8])>,
-    /// By run directory: the digests of the run's nodes, after the digest of what they were
-    /// computed from (the run's files and parameters), so an unchanged run needs none computed.
+    runs: Vec<(&'a str, u64, u32)>,
+    /// By run directory: where the digests of the run's nodes are, after the digest of what
+    /// they were computed from (the run's files and parameters), so an unchanged run needs none
+    /// computed.
     #[serde(borrow)]
-    digests: Vec<(&'a str, &'a [u8])>,
+    digests: Vec<(&'a str, u64, u32)>,
     /// Files outside runs (aggregates), by path relative to the experiment.
     files: Vec<(&'a str, FileEntry)>,
 }
 
-/// Bytes of one entry: a range of the loaded file, or new.
+/// Bytes of one entry: a range of the loaded file's entries, or new.
 #[derive(Debug, Clone, PartialEq)]
 enum Blob {
-    Loaded(u32, u32),
+    Loaded(u64, u32),
     New(Vec<u8>),
 }
 
@@ -50,8 +56,10 @@ enum Blob {
 #[derive(Debug, Default)]
 pub struct StatCache {
     path: Option<PathBuf>,
-    /// The file as read: entries point into it.
-    bytes: Vec<u8>,
+    /// The file loaded, open: entries are read from it when asked for.
+    file: Option<std::fs::File>,
+    /// Where its entries' bytes start.
+    base: u64,
     runs: HashMap<Box<str>, Blob>,
     digests: HashMap<Box<str>, Blob>,
     files: HashMap<String, FileEntry>,
@@ -79,29 +87,60 @@ impl StatCache {
             racy_after_ns: now_ns() - 2_000_000_000,
             ..Self::default()
         };
-        let Ok(bytes) = std::fs::read(read.join("cache")) else { return cache };
-        let Some(stored) = postcard::from_bytes::<Stored>(&bytes).ok().filter(|s| {
-            s.version == VERSION
-                && s.darn == env!("CARGO_PKG_VERSION")
-                && s.vocabulary == crate::experiment::files::vocabulary_digest()
-        }) else {
-            return cache;
-        };
-        let base = bytes.as_ptr() as usize;
-        let blob = |b: &[u8]| Blob::Loaded((b.as_ptr() as usize - base) as u32, b.len() as u32);
-        cache.runs = stored.runs.iter().map(|(k, b)| (Box::from(*k), blob(b))).collect();
-        cache.digests = stored.digests.iter().map(|(k, b)| (Box::from(*k), blob(b))).collect();
-        cache.files = stored.files.into_iter().map(|(k, e)| (k.to_string(), e)).collect();
-        cache.bytes = bytes;
+        cache.read_header(&read.join("cache"));
         // Read from elsewhere (the user's cache): saved to its new home even if nothing changes.
         cache.dirty = write.is_some_and(|w| w != read);
         cache
     }
 
-    fn bytes_of<'s>(&'s self, b: &'s Blob) -> &'s [u8] {
+    /// Reads the header of the cache file at `path`; nothing when it is absent, damaged or from
+    /// another version.
+    fn read_header(&mut self, path: &Path) -> Option<()> {
+        use std::io::Read as _;
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut start = [0u8; 16];
+        file.read_exact(&mut start).ok()?;
+        if start[..8] != MAGIC[..] {
+            return None;
+        }
+        let len = u64::from_le_bytes(start[8..].try_into().ok()?);
+        let size = file.metadata().ok()?.len();
+        if len > size.saturating_sub(16) {
+            return None;
+        }
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact(&mut bytes).ok()?;
+        let header = postcard::from_bytes::<Header>(&bytes).ok().filter(|h| {
+            h.version == VERSION
+                && h.darn == env!("CARGO_PKG_VERSION")
+                && h.vocabulary == crate::experiment::files::vocabulary_digest()
+        })?;
+        let base = 16 + len;
+        let fits = |&(_, at, n): &(&str, u64, u32)| {
+            base.checked_add(at).and_then(|x| x.checked_add(u64::from(n))).is_some_and(|end| end <= size)
+        };
+        if !header.runs.iter().chain(&header.digests).all(fits) {
+            return None;
+        }
+        self.runs = header.runs.iter().map(|&(k, at, n)| (Box::from(k), Blob::Loaded(at, n))).collect();
+        self.digests = header.digests.iter().map(|&(k, at, n)| (Box::from(k), Blob::Loaded(at, n))).collect();
+        self.files = header.files.into_iter().map(|(k, e)| (k.to_string(), e)).collect();
+        self.file = Some(file);
+        self.base = base;
+        Some(())
+    }
+
+    /// The bytes of an entry (`None` if the file cannot be read: the entry is then as good as
+    /// absent).
+    fn bytes_of<'s>(&'s self, b: &'s Blob) -> Option<std::borrow::Cow<'s, [u8]>> {
+        use std::os::unix::fs::FileExt;
         match b {
-            Blob::Loaded(at, len) => self.bytes.get(*at as usize..(*at + *len) as usize).unwrap_or_default(),
-            Blob::New(v) => v,
+            Blob::Loaded(at, len) => {
+                let mut buf = vec![0u8; *len as usize];
+                self.file.as_ref()?.read_exact_at(&mut buf, self.base + at).ok()?;
+                Some(std::borrow::Cow::Owned(buf))
+            }
+            Blob::New(v) => Some(std::borrow::Cow::Borrowed(v)),
         }
     }
 
@@ -111,7 +150,7 @@ impl StatCache {
     }
 
     pub fn run(&self, rel: &str) -> Option<RunEntry> {
-        self.runs.get(rel).and_then(|b| postcard::from_bytes(self.bytes_of(b)).ok())
+        self.runs.get(rel).and_then(|b| postcard::from_bytes(&self.bytes_of(b)?).ok())
     }
 
     pub fn store_run(&mut self, rel: &str, entry: &RunEntry) {
@@ -123,7 +162,7 @@ impl StatCache {
 
     /// The node digests stored for a run, when they were computed from `from`.
     pub fn node_digests(&self, rel: &str, from: &Hash, nodes: usize) -> Option<Vec<Hash>> {
-        let blob = self.bytes_of(self.digests.get(rel)?);
+        let blob = self.bytes_of(self.digests.get(rel)?)?;
         if blob.len() != 16 * (nodes + 1) || blob[..16] != from[..] {
             return None;
         }
@@ -135,7 +174,7 @@ impl StatCache {
         let mut blob = Vec::with_capacity(16 * (digests.len() + 1));
         blob.extend_from_slice(from);
         digests.iter().for_each(|d| blob.extend_from_slice(d));
-        if self.digests.get(rel).map(|b| self.bytes_of(b)) != Some(&blob[..]) {
+        if self.digests.get(rel).and_then(|b| self.bytes_of(b)).as_deref() != Some(&blob[..]) {
             self.digests.insert(rel.into(), Blob::New(blob));
             self.dirty = true;
         }
@@ -189,22 +228,58 @@ impl StatCache {
         self.dirty
     }
 
-    /// Saves the cache if it changed (atomic rename; a lost cache only costs time).
+    /// Saves the cache if it changed (atomic rename; a lost cache only costs time). Entries
+    /// are copied from the loaded file one at a time, never all held.
     pub fn save(&mut self) -> std::io::Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = self.path.clone() else { return Ok(()) };
         if !self.dirty {
             return Ok(());
         }
-        let stored = Stored {
+        let mut at = 0u64;
+        let mut place = |m: &HashMap<Box<str>, Blob>| -> Vec<(Box<str>, u64, u32)> {
+            let mut v: Vec<(Box<str>, u64, u32)> = m
+                .iter()
+                .map(|(k, b)| {
+                    let n = match b {
+                        Blob::Loaded(_, n) => *n,
+                        Blob::New(v) => v.len() as u32,
+                    };
+                    (k.clone(), 0, n)
+                })
+                .collect();
+            v.sort_unstable();
+            for e in &mut v {
+                e.1 = at;
+                at += u64::from(e.2);
+            }
+            v
+        };
+        let runs = place(&self.runs);
+        let digests = place(&self.digests);
+        let header = Header {
             version: VERSION,
             darn: env!("CARGO_PKG_VERSION"),
             vocabulary: crate::experiment::files::vocabulary_digest(),
-            runs: self.runs.iter().map(|(k, b)| (&**k, self.bytes_of(b))).collect(),
-            digests: self.digests.iter().map(|(k, b)| (&**k, self.bytes_of(b))).collect(),
+            runs: runs.iter().map(|(k, a, n)| (&**k, *a, *n)).collect(),
+            digests: digests.iter().map(|(k, a, n)| (&**k, *a, *n)).collect(),
             files: self.files.iter().map(|(k, e)| (k.as_str(), e.clone())).collect(),
         };
-        let bytes = postcard::to_allocvec(&stored).map_err(std::io::Error::other)?;
-        crate::util::fs::replace(path, &bytes)?;
+        let head = postcard::to_allocvec(&header).map_err(std::io::Error::other)?;
+        crate::util::fs::replace_with(&path, |w| {
+            w.write_all(MAGIC)?;
+            w.write_all(&(head.len() as u64).to_le_bytes())?;
+            w.write_all(&head)?;
+            for (list, map) in [(&runs, &self.runs), (&digests, &self.digests)] {
+                for (k, _, _) in list {
+                    let bytes = map
+                        .get(k)
+                        .and_then(|b| self.bytes_of(b))
+                        .ok_or_else(|| std::io::Error::other("the stat cache's file could not be read back"))?;
+                    w.write_all(&bytes)?;
+                }
+            }
+            Ok(())
+        })?;
         self.dirty = false;
         Ok(())
     }
@@ -243,5 +318,12 @@ mod tests {
         assert!(
             c.node_digests("T0/00/run_01", &from, 2).is_some() && c.node_digests("T0/00/run_02", &other, 1).is_some()
         );
+        // A file cut short (a full disk) is no cache at all, not a wrong one.
+        let path = dir.join("cache");
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write");
+        assert!(StatCache::load(&dir, None).is_empty());
+        std::fs::write(&path, &bytes[..20]).expect("write");
+        assert!(StatCache::load(&dir, None).is_empty());
     }
 }
