@@ -84,15 +84,18 @@ fn adopt(engine: &mut Engine, plan: &Plan, at: i64) -> Result<usize> {
     Ok(count)
 }
 
-/// Brings the plan's scope up to date.
+/// Brings the plan's scope up to date. `first`: the plan of `opts` the caller already made (to
+/// check and show what will run), used as the first round's instead of planning again.
 pub fn reconcile(
     engine: &mut Engine,
     opts: &PlanOptions,
+    first: Option<Plan>,
     exec: &ExecOptions,
     backend: Option<Arc<dyn Backend + Send + Sync>>,
     watch: &dyn Watch,
 ) -> Result<Outcome> {
     let _t = crate::util::trace::span("reconcile");
+    let mut first = first;
     let mut out = Outcome::default();
     let mut rebuilt: HashSet<NodeId> = HashSet::new();
     let mut failed: HashSet<NodeId> = HashSet::new();
@@ -112,7 +115,10 @@ pub fn reconcile(
             failed: failed.clone(),
             ..opts.clone()
         };
-        let plan = engine.plan(&round_opts);
+        let plan = match first.take() {
+            Some(plan) if round == 0 => plan,
+            _ => engine.plan(&round_opts),
+        };
         if round == 0 {
             out.estimated_cost_usd = plan.cost_usd;
         }
@@ -262,7 +268,7 @@ mod tests {
             keep_going: false,
             retry: RetryPolicy { retries: 0, backoff: std::time::Duration::ZERO },
         };
-        reconcile(engine, &opts, &exec, None, &Quiet).expect("reconcile")
+        reconcile(engine, &opts, None, &exec, None, &Quiet).expect("reconcile")
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub fn run(ctx: &Invocation, args: &ReconcileArgs, printer: &Printer) -> Result<
         None
     };
     let bar = crate::printer::progress::Bar::new(printer, expected, names);
-    let outcome = reconcile(&mut engine, &opts, &exec, backend, &bar)?;
+    let outcome = reconcile(&mut engine, &opts, Some(first), &exec, backend, &bar)?;
     bar.finish();
     if let Err(e) = engine.save_caches() {
         printer.warn(&format!("could not save darn's caches: {e} (the next run will be slower, nothing else)"));
