@@ -11,6 +11,7 @@ use crate::util::hash::Hash;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const VERSION: u32 = 1;
 
@@ -23,7 +24,8 @@ struct Stored {
     /// record as such).
     findings: HashMap<Hash, Finding>,
     fresh: std::collections::HashSet<Hash>,
-    extras: HashMap<Hash, RunExtras>,
+    /// Shared with the facts of the runs that use them.
+    extras: HashMap<Hash, Arc<RunExtras>>,
 }
 
 /// The loaded check cache.
@@ -68,7 +70,7 @@ impl ChecksCache {
         self.stored.findings.get(digest).cloned()
     }
 
-    pub fn extras(&self, digest: &Hash) -> Option<&RunExtras> {
+    pub fn extras(&self, digest: &Hash) -> Option<&Arc<RunExtras>> {
         self.stored.extras.get(digest)
     }
 
@@ -120,5 +122,5 @@ impl ChecksCache {
 #[derive(Debug, Default)]
 pub struct Used {
     pub findings: Vec<(Hash, Option<Finding>)>,
-    pub extras: Vec<(Hash, Option<RunExtras>)>,
+    pub extras: Vec<(Hash, Option<Arc<RunExtras>>)>,
 }

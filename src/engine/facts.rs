@@ -132,7 +132,7 @@ impl Parts {
 #[derive(Debug, Clone)]
 pub struct RunFacts {
     pub files: RunFiles,
-    pub extras: RunExtras,
+    pub extras: std::sync::Arc<RunExtras>,
     /// The run directory relative to the experiment.
     pub rel: String,
 }
@@ -409,8 +409,8 @@ pub fn run_facts(cx: &Context, run: usize, use_cache: bool, trusted: &(dyn Fn(No
                     *finding = Some(f);
                 }
             }
-            let extras = rcx.extras();
-            used.extras.push((content, Some(extras.clone())));
+            let extras = std::sync::Arc::new(rcx.extras());
+            used.extras.push((content, Some(std::sync::Arc::clone(&extras))));
             (extras, rcx.src.changed())
         };
         if changed && attempt == 0 {
@@ -587,7 +587,7 @@ pub fn estimate(cx: &Context, facts: &mut Facts) {
             .runs
             .iter()
             .enumerate()
-            .filter_map(|(r, f)| f.as_ref().map(|f| (cx.exp.runs[r].key.tier.as_str(), &f.extras))),
+            .filter_map(|(r, f)| f.as_ref().map(|f| (cx.exp.runs[r].key.tier.as_str(), &*f.extras))),
     );
     let mut estimates = HashMap::new();
     for run in 0..cx.graph.runs() {

@@ -92,10 +92,13 @@ const MAGIC: &[u8; 8] = b"DARNJ02\n";
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     digest: Hash,
-    /// Offset and length of the record's postcard payload in the file.
+    /// Offset and length of the record's postcard payload in the file (never empty: an
+    /// `Option<Entry>` per node then takes no more room than an entry).
     at: u64,
-    len: u32,
+    len: std::num::NonZeroU32,
 }
+
+const _: () = assert!(std::mem::size_of::<Option<Entry>>() == std::mem::size_of::<Entry>());
 
 /// What the planner needs of the stamps: a digest to compare, and the named parts to explain a
 /// difference. The journal implements it; the planner's unit tests use a map.
@@ -290,10 +293,12 @@ impl Journal {
             }
             let mut key = [0u8; 16];
             key.copy_from_slice(&payload[..16]);
-            let entry = (payload[16] == 1).then(|| {
+            // A stamp with an empty body could not be decoded: as good as none.
+            let body = std::num::NonZeroU32::new(size - FIXED as u32);
+            let entry = body.filter(|_| payload[16] == 1).map(|len| {
                 let mut digest = [0u8; 16];
                 digest.copy_from_slice(&payload[17..33]);
-                Entry { digest, at: pos + (HEAD + FIXED) as u64, len: size - FIXED as u32 }
+                Entry { digest, at: pos + (HEAD + FIXED) as u64, len }
             });
             record(key, entry);
             self.records += 1;
@@ -335,7 +340,7 @@ impl Journal {
 
     fn decode(&self, e: Entry, key: &Key) -> Option<Stamp> {
         use std::os::unix::fs::FileExt;
-        let mut buf = vec![0u8; e.len as usize];
+        let mut buf = vec![0u8; e.len.get() as usize];
         self.file.as_ref()?.read_exact_at(&mut buf, e.at).ok()?;
         let record: Record = postcard::from_bytes(&buf).ok()?;
         (key_of(&record.id) == *key).then_some(record.stamp).flatten()
@@ -379,10 +384,11 @@ impl Journal {
         let mut pos = self.file_bytes;
         for ((n, id, stamp), rec) in records.iter().zip(&encoded) {
             let key = key_of(id);
-            let entry = stamp.as_ref().map(|s| Entry {
+            let body = std::num::NonZeroU32::new((rec.len() - HEAD - FIXED) as u32);
+            let entry = stamp.as_ref().zip(body).map(|(s, len)| Entry {
                 digest: s.digest(),
                 at: pos + (HEAD + FIXED) as u64,
-                len: (rec.len() - HEAD - FIXED) as u32,
+                len,
             });
             if self.bound {
                 if let Some(slot) = self.by_node.get_mut(n.index()) {
@@ -414,7 +420,7 @@ impl Journal {
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut buf = Vec::from(&MAGIC[..]);
         let mut live: Vec<(u64, usize)> =
-            self.live().map(|e| (e.at - (HEAD + FIXED) as u64, HEAD + FIXED + e.len as usize)).collect();
+            self.live().map(|e| (e.at - (HEAD + FIXED) as u64, HEAD + FIXED + e.len.get() as usize)).collect();
         live.sort_unstable();
         for (start, len) in live {
             let at = buf.len();

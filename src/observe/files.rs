@@ -322,6 +322,9 @@ pub fn look(
         }
     }
     let entry = (store && changed).then_some(RunEntry { dirs: dir_sigs, files: present });
+    // Sized for every declared file, but absent ones are not listed: these are kept for every
+    // run (a third of their size at 100,000 runs).
+    states.shrink_to_fit();
     Looked { files: RunFiles { exists, states }, loaded, entry }
 }
 
