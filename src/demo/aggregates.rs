@@ -31,8 +31,7 @@ pub fn write(root: &Path, damage: bool) -> Result<Vec<String>> {
     let exp = Experiment::open_root(root.to_path_buf(), None)?;
     let graph = Graph::new(&exp, Registry::standard());
     let stamp = crate::util::time::iso_micros(
-        exp.checkpoint
-            .as_ref()
+        exp.checkpoint()
             .and_then(|c| c.get("last_updated_at"))
             .and_then(Value::as_str)
             .and_then(crate::util::time::parse_iso)

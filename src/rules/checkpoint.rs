@@ -133,7 +133,7 @@ fn regenerate(cx: &AggCx) -> String {
     let exp = cx.exp;
     let era = exp.era;
     let now = &cx.now;
-    let mut cp: Map<String, Value> = match &exp.checkpoint {
+    let mut cp: Map<String, Value> = match exp.checkpoint() {
         Some(Value::Object(m)) => m.clone(),
         _ => {
             let mut m = Map::new();
@@ -221,7 +221,7 @@ impl AggregateRule for Checkpoint {
 
     fn check(&self, cx: &AggCx, _at: usize) -> Finding {
         let exp = cx.exp;
-        let Some(cp) = &exp.checkpoint else {
+        let Some(cp) = exp.checkpoint() else {
             return match &exp.checkpoint_problem {
                 Some(why) => Finding::output(file(), why.clone()),
                 None => Finding::Missing(file()),

@@ -49,7 +49,7 @@ pub fn completion_order(exp: &Experiment) -> Vec<String> {
             .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()))
     };
     let from_checkpoint = || {
-        let cp = exp.checkpoint.as_ref()?;
+        let cp = exp.checkpoint()?;
         ["completed_runs", "run_states"]
             .iter()
             .find_map(|k| cp.get(*k).and_then(Value::as_object).filter(|m| !m.is_empty()))
@@ -66,14 +66,9 @@ pub fn completion_order(exp: &Experiment) -> Vec<String> {
 /// Only a checkpoint the runner wrote counts (it always records its pid; one darn created has
 /// none): darn's own times are never taken for the experiment's.
 fn times(exp: &Experiment) -> ExperimentTimes {
-    let runner_written = exp.checkpoint.as_ref().is_some_and(|c| c.get("pid").is_some_and(Value::is_i64));
+    let runner_written = exp.checkpoint().is_some_and(|c| c.get("pid").is_some_and(Value::is_i64));
     let get = |k: &str| {
-        exp.checkpoint
-            .as_ref()
-            .filter(|_| runner_written)
-            .and_then(|c| c.get(k))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        exp.checkpoint().filter(|_| runner_written).and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string)
     };
     ExperimentTimes {
         started_at: get("started_at"),
