@@ -9,7 +9,8 @@
 //! `DARN_SCALE=1130,10080,100800 cargo bench --bench scale` (default `1130,10080`); `DARN_REPEAT`
 //! pairs per measure (default 5). Each pair runs darn and its baseline back to back, so the
 //! machine's noise hits both; the table gives medians and the median of the per-pair ratios.
-//! Needs `ninja` (PyPI's `ninja` or Debian's `ninja-build`) and `python3` on PATH.
+//! Needs `ninja` (PyPI's `ninja` or Debian's `ninja-build`) and `python3` on PATH; both are run
+//! as their own executables, never through a launcher.
 
 mod common;
 
@@ -57,12 +58,14 @@ fn darn(root: &Path, args: &[&str]) -> Command {
 }
 
 /// A `build.ninja` with one edge per derived node of every run and aggregate, over the files
-/// darn reads and writes for it (the run's part from darn's rules themselves), made up to date
-/// with `touch` when it changed. A rule that also reads what a later rule writes (the agent's
-/// check reads `agent/result.json`) does not get that input: ninja's graph must be acyclic.
+/// darn reads and writes for it (the run's part from darn's rules themselves). A rule that also
+/// reads what a later rule writes (the agent's check reads `agent/result.json`) does not get
+/// that input: ninja's graph must be acyclic. The edges are `phony`: `ninja -n` then stats
+/// every file and walks the graph as for real edges, but without its log to look up (a lighter
+/// baseline than a built tree, and no million `touch` processes to make one at 100,000 runs).
 fn write_ninja(root: &Path) {
     let exp = darn::Experiment::open(root, None).expect("open");
-    let mut out = String::from("rule touch\n  command = touch $out\n\n");
+    let mut out = String::new();
     let rel = |p: &Path| p.strip_prefix(root).map_or_else(|_| p.display().to_string(), |r| r.display().to_string());
     let mut edge = |outs: &[PathBuf], ins: &[PathBuf]| {
         let ins: Vec<&PathBuf> = ins.iter().filter(|p| p.is_file()).collect();
@@ -71,7 +74,7 @@ fn write_ninja(root: &Path) {
             return;
         }
         let i: Vec<String> = ins.iter().map(|p| rel(p).replace(' ', "$ ")).collect();
-        let _ = writeln!(out, "build {}: touch {}", o.join(" "), i.join(" "));
+        let _ = writeln!(out, "build {}: phony {}", o.join(" "), i.join(" "));
     };
     let mut run_edges = darn::run_file_edges(exp.config.judge_models.len() as u16);
     let mut written_later: std::collections::HashSet<&str> = run_edges.iter().flat_map(|(o, _)| o.clone()).collect();
@@ -112,13 +115,37 @@ fn write_ninja(root: &Path) {
         &tier_results,
     );
     edge(&[r("checkpoint.json")], &all_results);
-    if std::fs::read_to_string(root.join("build.ninja")).is_ok_and(|old| old == out) {
-        return;
+    if !std::fs::read_to_string(root.join("build.ninja")).is_ok_and(|old| old == out) {
+        std::fs::write(root.join("build.ninja"), out).expect("write build.ninja");
     }
-    std::fs::write(root.join("build.ninja"), out).expect("write build.ninja");
-    let status =
-        Command::new("ninja").arg("-C").arg(root).stdout(Stdio::null()).status().expect("run ninja (is it on PATH?)");
-    assert!(status.success(), "ninja failed");
+    let dry = Command::new(tool("ninja")).arg("-n").arg("-C").arg(root).output().expect("run ninja (is it on PATH?)");
+    assert!(
+        dry.status.success() && String::from_utf8_lossy(&dry.stdout).contains("no work to do"),
+        "ninja -n over the bench's build.ninja has work to do"
+    );
+}
+
+/// The executable a baseline runs, resolved once: a launcher in its place (a pyenv shim, the
+/// `ninja` wheel's entry point) would add its own start-up, tens of milliseconds, to every
+/// baseline figure. `ninja`: the wheel's binary when Python has it, else the one on PATH.
+fn tool(name: &str) -> PathBuf {
+    static RESOLVED: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    let (python, ninja) = RESOLVED.get_or_init(|| {
+        let ask = |code: &str| {
+            Command::new("python3")
+                .args(["-c", code])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+                .filter(|p| p.is_file())
+        };
+        let python = ask("import sys; print(sys.executable)").unwrap_or_else(|| "python3".into());
+        let ninja =
+            ask("import ninja, os; print(os.path.join(ninja.BIN_DIR, 'ninja'))").unwrap_or_else(|| "ninja".into());
+        (python, ninja)
+    });
+    if name == "ninja" { ninja.clone() } else { python.clone() }
 }
 
 struct Row {
@@ -162,7 +189,7 @@ fn main() {
         eprintln!("scale {n}: tree ready in {:.1} s", t0.elapsed().as_secs_f64());
         let runs = darn::Experiment::open(&root, None).expect("open").runs.len();
         write_ninja(&root);
-        // Stamp everything (after ninja's touches): afterwards reconcile has nothing to do.
+        // Stamp everything: afterwards reconcile has nothing to do.
         for _ in 0..2 {
             let _ = measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"]));
         }
@@ -170,11 +197,11 @@ fn main() {
             format!("no-op reconcile, {runs} runs / ninja -n"),
             repeat,
             || measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"])),
-            || measure(Command::new("ninja").arg("-n").arg("-C").arg(&root)).0,
+            || measure(Command::new(tool("ninja")).arg("-n").arg("-C").arg(&root)).0,
         );
         noop_times.push((runs, noop.darn));
         rows.push(noop);
-        let python = || measure(Command::new("python3").arg(&scan).arg(&root)).0;
+        let python = || measure(Command::new(tool("python3")).arg(&scan).arg(&root)).0;
         let status = || measure(&mut darn(&root, &["status"]));
         rows.push(pairs(format!("status with .darn/, {runs} runs / Python scan"), repeat, status, python));
         let darn_dir = root.join(".darn");
