@@ -175,7 +175,9 @@ pub fn reconcile(
         held.retain(|_, (h, _)| *h != Hold::Failed);
     }
     out.held = held.into_iter().map(|(n, (h, c))| (n, h, c)).collect();
+    // Both only save time later; a failure to write either loses no stamp.
     let _ = engine.journal.compact_if_needed();
+    let _ = engine.journal.index_if_needed();
     Ok(out)
 }
 
