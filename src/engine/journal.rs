@@ -466,11 +466,12 @@ impl Journal {
 
     /// Writes the side index (`journal.idx`: where every live stamp is, and what the file looked
     /// like up to where it stops) when the records after the last one exceed an eighth of the
-    /// journal: a load then reads 44 bytes a stamp instead of every record (480 MB at 100,800
-    /// runs). Bound journals only; losing or damaging it costs a full read, never a stamp.
+    /// journal and 256 KiB: a load then reads 44 bytes a stamp instead of every record (480 MB
+    /// at 100,800 runs). Bound journals only; losing or damaging it costs a full read, never a
+    /// stamp.
     pub fn index_if_needed(&mut self) -> std::io::Result<bool> {
         let tail = self.file_bytes.saturating_sub(self.indexed.max(MAGIC.len() as u64));
-        if !self.bound || self.last_at == 0 || tail < (4 << 20).max(self.file_bytes / 8) {
+        if !self.bound || self.last_at == 0 || tail < (256 << 10).max(self.file_bytes / 8) {
             return Ok(false);
         }
         use std::os::unix::fs::FileExt;
@@ -676,14 +677,14 @@ mod tests {
     #[test]
     fn a_side_index_stands_for_the_records_it_covers_and_only_for_its_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ids: Vec<String> = (0..50_000).map(|i| format!("n{i}")).collect();
+        let ids: Vec<String> = (0..20_000).map(|i| format!("n{i}")).collect();
         let mut j = Journal::load(dir.path());
         j.append(ids.iter().enumerate().map(|(i, id)| (NodeId(i as u32), id.clone(), Some(stamp(1)))).collect())
             .expect("append");
         // The graph lacks the last node (its tier left the config) and has one the journal lacks.
         let keys = |with_last: bool| -> Vec<Key> {
-            let mut k: Vec<Key> = ids[..49_999].iter().map(|i| key_of(i)).collect();
-            k.push(key_of(if with_last { "n49999" } else { "new" }));
+            let mut k: Vec<Key> = ids[..19_999].iter().map(|i| key_of(i)).collect();
+            k.push(key_of(if with_last { "n19999" } else { "new" }));
             k
         };
         let mut b = Journal::load_bound(dir.path(), keys(false));
@@ -691,12 +692,12 @@ mod tests {
         assert!(!b.index_if_needed().expect("index"), "nothing new since");
         b.append(vec![(NodeId(5), "n5".into(), Some(stamp(2))), (NodeId(6), "n6".into(), None)]).expect("append");
 
-        let digests = |j: &Journal| (0..50_000).map(|i| Stamps::digest(j, NodeId(i))).collect::<Vec<_>>();
+        let digests = |j: &Journal| (0..20_000).map(|i| Stamps::digest(j, NodeId(i))).collect::<Vec<_>>();
         let via_index = Journal::load_bound(dir.path(), keys(true));
         assert!(via_index.indexed > 0, "the index was used");
         assert_eq!(Stamps::get(&via_index, NodeId(5)), Some(stamp(2)), "appended after the index");
         assert_eq!(Stamps::digest(&via_index, NodeId(6)), None, "invalidated after the index");
-        assert_eq!(Stamps::get(&via_index, NodeId(49_999)), Some(stamp(1)), "kept for a node the graph lacked");
+        assert_eq!(Stamps::get(&via_index, NodeId(19_999)), Some(stamp(1)), "kept for a node the graph lacked");
         let index = dir.path().join(".darn/journal.idx");
         let bytes = std::fs::read(&index).expect("read index");
         std::fs::remove_file(&index).expect("remove");

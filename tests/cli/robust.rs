@@ -298,3 +298,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The journal's side index only saves time: a damaged or missing one changes no answer, and a
+/// reconcile after more stamps writes one that covers them.
+#[test]
+fn the_journal_index_changes_no_answer() {
+    let (exp, _) = Exp::demo(darn::DemoSpec { damage: false, phased: false, ..darn::DemoSpec::default() });
+    let out = exp.darn(&["reconcile", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index = exp.path(".darn/journal.idx");
+    assert!(index.is_file(), "a 300-run reconcile indexes its journal");
+    // Exit 0: nothing to do; 1: work to do.
+    let plan_with = |code: i32| {
+        let out = exp.darn(&["--json", "plan"]);
+        assert_eq!(out.status.code(), Some(code), "{}{}", text(&out.stdout), text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).expect("plan JSON")
+    };
+    let plan = || plan_with(0);
+    let fresh = plan();
+    assert_eq!(fresh["actions"].as_array().map(Vec::len), Some(0), "{fresh}");
+    let mut bytes = std::fs::read(&index).expect("read index");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&index, &bytes).expect("damage the index");
+    assert_eq!(plan(), fresh, "a damaged index is not used");
+    std::fs::remove_file(&index).expect("remove the index");
+    assert_eq!(plan(), fresh, "nor is a missing one needed");
+    // New stamps after an index: a later load reads the index and the records after it.
+    let out = exp.darn(&["reconcile", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(index.is_file());
+    exp.remove(&format!("{RUN}/run_result.json"));
+    let stale = plan_with(1);
+    assert_ne!(stale, fresh);
+    let out = exp.darn(&["reconcile", "-q", "--regenerate-only"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(plan(), fresh, "the rebuilt run's new stamp is found past the index");
+}
