@@ -52,6 +52,15 @@ enum Blob {
     New(Vec<u8>),
 }
 
+impl Blob {
+    fn len(&self) -> u32 {
+        match self {
+            Blob::Loaded(_, n) => *n,
+            Blob::New(v) => v.len() as u32,
+        }
+    }
+}
+
 /// The loaded stat cache.
 #[derive(Debug, Default)]
 pub struct StatCache {
@@ -231,57 +240,54 @@ impl StatCache {
     /// Saves the cache if it changed (atomic rename; a lost cache only costs time). Entries
     /// are copied from the loaded file one at a time, never all held.
     pub fn save(&mut self) -> std::io::Result<()> {
-        let Some(path) = self.path.clone() else { return Ok(()) };
+        let Some(path) = &self.path else { return Ok(()) };
         if !self.dirty {
             return Ok(());
         }
-        let mut at = 0u64;
-        let mut place = |m: &HashMap<Box<str>, Blob>| -> Vec<(Box<str>, u64, u32)> {
-            let mut v: Vec<(Box<str>, u64, u32)> = m
-                .iter()
-                .map(|(k, b)| {
-                    let n = match b {
-                        Blob::Loaded(_, n) => *n,
-                        Blob::New(v) => v.len() as u32,
-                    };
-                    (k.clone(), 0, n)
-                })
-                .collect();
-            v.sort_unstable();
-            for e in &mut v {
-                e.1 = at;
-                at += u64::from(e.2);
-            }
+        self.write_to(path)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn write_to<'s>(&'s self, path: &Path) -> std::io::Result<()> {
+        // Entries in key order, each placed after the one before.
+        let sorted = |m: &'s HashMap<Box<str>, Blob>| {
+            let mut v: Vec<(&'s str, &'s Blob)> = m.iter().map(|(k, b)| (&**k, b)).collect();
+            v.sort_unstable_by_key(|(k, _)| *k);
             v
         };
-        let runs = place(&self.runs);
-        let digests = place(&self.digests);
+        let (runs, digests) = (sorted(&self.runs), sorted(&self.digests));
+        let mut at = 0u64;
+        let mut place = |list: &[(&'s str, &Blob)]| -> Vec<(&'s str, u64, u32)> {
+            list.iter()
+                .map(|(k, b)| {
+                    let start = at;
+                    at += u64::from(b.len());
+                    (*k, start, b.len())
+                })
+                .collect()
+        };
         let header = Header {
             version: VERSION,
             darn: env!("CARGO_PKG_VERSION"),
             vocabulary: crate::experiment::files::vocabulary_digest(),
-            runs: runs.iter().map(|(k, a, n)| (&**k, *a, *n)).collect(),
-            digests: digests.iter().map(|(k, a, n)| (&**k, *a, *n)).collect(),
+            runs: place(&runs),
+            digests: place(&digests),
             files: self.files.iter().map(|(k, e)| (k.as_str(), e.clone())).collect(),
         };
         let head = postcard::to_allocvec(&header).map_err(std::io::Error::other)?;
-        crate::util::fs::replace_with(&path, |w| {
+        crate::util::fs::replace_with(path, |w| {
             w.write_all(MAGIC)?;
             w.write_all(&(head.len() as u64).to_le_bytes())?;
             w.write_all(&head)?;
-            for (list, map) in [(&runs, &self.runs), (&digests, &self.digests)] {
-                for (k, _, _) in list {
-                    let bytes = map
-                        .get(k)
-                        .and_then(|b| self.bytes_of(b))
-                        .ok_or_else(|| std::io::Error::other("the stat cache's file could not be read back"))?;
-                    w.write_all(&bytes)?;
-                }
+            for (_, b) in runs.iter().chain(&digests) {
+                let bytes = self
+                    .bytes_of(b)
+                    .ok_or_else(|| std::io::Error::other("the stat cache's file could not be read back"))?;
+                w.write_all(&bytes)?;
             }
             Ok(())
-        })?;
-        self.dirty = false;
-        Ok(())
+        })
     }
 }
 
