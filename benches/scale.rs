@@ -118,34 +118,33 @@ fn write_ninja(root: &Path) {
     if !std::fs::read_to_string(root.join("build.ninja")).is_ok_and(|old| old == out) {
         std::fs::write(root.join("build.ninja"), out).expect("write build.ninja");
     }
-    let dry = Command::new(tool("ninja")).arg("-n").arg("-C").arg(root).output().expect("run ninja (is it on PATH?)");
+    let dry = Command::new(ninja()).arg("-n").arg("-C").arg(root).output().expect("run ninja (is it on PATH?)");
     assert!(
         dry.status.success() && String::from_utf8_lossy(&dry.stdout).contains("no work to do"),
         "ninja -n over the bench's build.ninja has work to do"
     );
 }
 
-/// The executable a baseline runs, resolved once: a launcher in its place (a pyenv shim, the
-/// `ninja` wheel's entry point) would add its own start-up, tens of milliseconds, to every
-/// baseline figure. `ninja`: the wheel's binary when Python has it, else the one on PATH.
-fn tool(name: &str) -> PathBuf {
-    static RESOLVED: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
-    let (python, ninja) = RESOLVED.get_or_init(|| {
-        let ask = |code: &str| {
-            Command::new("python3")
-                .args(["-c", code])
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-                .filter(|p| p.is_file())
-        };
-        let python = ask("import sys; print(sys.executable)").unwrap_or_else(|| "python3".into());
-        let ninja =
-            ask("import ninja, os; print(os.path.join(ninja.BIN_DIR, 'ninja'))").unwrap_or_else(|| "ninja".into());
-        (python, ninja)
-    });
-    if name == "ninja" { ninja.clone() } else { python.clone() }
+/// `ninja`, resolved once: the `ninja` wheel's binary when Python has it, else the one on PATH.
+/// A baseline runs its own executable: a launcher in its place (a pyenv shim, the wheel's entry
+/// point) would add its own start-up, tens of milliseconds, to every figure.
+fn ninja() -> &'static Path {
+    static NINJA: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    NINJA.get_or_init(|| {
+        ask_python("import ninja, os; print(os.path.join(ninja.BIN_DIR, 'ninja'))").unwrap_or("ninja".into())
+    })
+}
+
+/// `python3`'s own executable, resolved once (see [`ninja`]).
+fn python() -> &'static Path {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| ask_python("import sys; print(sys.executable)").unwrap_or("python3".into()))
+}
+
+/// The file a line of Python prints, when it runs and names one.
+fn ask_python(code: &str) -> Option<PathBuf> {
+    let out = Command::new("python3").args(["-c", code]).output().ok().filter(|o| o.status.success())?;
+    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())).filter(|p| p.is_file())
 }
 
 struct Row {
@@ -197,11 +196,11 @@ fn main() {
             format!("no-op reconcile, {runs} runs / ninja -n"),
             repeat,
             || measure(&mut darn(&root, &["reconcile", "--regenerate-only", "-q"])),
-            || measure(Command::new(tool("ninja")).arg("-n").arg("-C").arg(&root)).0,
+            || measure(Command::new(ninja()).arg("-n").arg("-C").arg(&root)).0,
         );
         noop_times.push((runs, noop.darn));
         rows.push(noop);
-        let python = || measure(Command::new(tool("python3")).arg(&scan).arg(&root)).0;
+        let python = || measure(Command::new(python()).arg(&scan).arg(&root)).0;
         let status = || measure(&mut darn(&root, &["status"]));
         rows.push(pairs(format!("status with .darn/, {runs} runs / Python scan"), repeat, status, python));
         let darn_dir = root.join(".darn");

@@ -89,13 +89,12 @@ fn adopt(engine: &mut Engine, plan: &Plan, at: i64) -> Result<usize> {
 pub fn reconcile(
     engine: &mut Engine,
     opts: &PlanOptions,
-    first: Option<Plan>,
+    mut first: Option<Plan>,
     exec: &ExecOptions,
     backend: Option<Arc<dyn Backend + Send + Sync>>,
     watch: &dyn Watch,
 ) -> Result<Outcome> {
     let _t = crate::util::trace::span("reconcile");
-    let mut first = first;
     let mut out = Outcome::default();
     let mut rebuilt: HashSet<NodeId> = HashSet::new();
     let mut failed: HashSet<NodeId> = HashSet::new();

@@ -239,9 +239,9 @@ impl Journal {
     }
 
     /// Loads the journal's index bound to a graph whose node `i` has key `keys[i]`: stamps are
-    /// then found by node, and stamps of nodes the graph no longer has are not kept. Only a map
-    /// from key to node is built on the way (a map of every record's entry by key held about
-    /// four times as much at 100,000 runs).
+    /// then found by node (those of keys the graph lacks wait in `others`). Only a map from key
+    /// to node is built on the way (a map of every record's entry by key held about four times
+    /// as much at 100,000 runs).
     pub fn load_bound(root: &Path, keys: Vec<Key>) -> Journal {
         let mut j = Self::empty(root);
         let node_of: KeyMap<u32> = keys.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
