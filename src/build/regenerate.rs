@@ -6,11 +6,9 @@ use crate::engine::Engine;
 use crate::engine::graph::NodeId;
 use crate::observe::files::RunFiles;
 use crate::observe::sources::RunSources;
-use crate::py::json as pyjson;
 use crate::rules::content::judge_prompt::StepResult;
 use crate::rules::{BuildEnv, Finding, PromptEffects, Rule, RunCx, WorkspaceChanges};
 use rayon::prelude::*;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -89,28 +87,22 @@ impl PromptEffects for Effects<'_> {
     }
 }
 
-/// Whether new content differs from what is on disk in more than its timestamps
-/// (`generated_at`, the `**Generated**:` line, the checkpoint's clock).
-pub fn differs(path: &Path, new: &[u8]) -> bool {
-    let Ok(old) = std::fs::read(path) else { return true };
+/// Keys a rebuild always changes, left out when deciding whether content changed.
+const TIMESTAMPS: [&str; 3] = ["generated_at", "last_updated_at", "last_heartbeat"];
+
+/// Whether new content differs from the old file `name` held in more than its timestamps
+/// (`generated_at`, the `**Generated**:` line, the checkpoint's clock). JSON is compared by
+/// digest of its value, so a large aggregate is never held as two parsed trees.
+pub fn differs(name: &str, old: &[u8], new: &[u8]) -> bool {
     if old == new {
         return false;
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if name.ends_with(".md") {
         let strip = |b: &[u8]| crate::rules::content::run_report::without_generated(&String::from_utf8_lossy(b));
-        return strip(&old) != strip(new);
+        return strip(old) != strip(new);
     }
     if name.ends_with(".json") {
-        let (Ok(mut a), Ok(mut b)) = (pyjson::parse(&old), pyjson::parse(new)) else { return true };
-        for v in [&mut a, &mut b] {
-            if let Value::Object(m) = v {
-                for k in ["generated_at", "last_updated_at", "last_heartbeat"] {
-                    m.shift_remove(k);
-                }
-            }
-        }
-        return a != b;
+        return !crate::py::json_digest::same_value(old, new, &TIMESTAMPS);
     }
     true
 }
@@ -189,13 +181,34 @@ fn compare(dir: &Path, outputs: Vec<crate::rules::Output>, own: bool) -> Built {
     let mut write = Vec::new();
     for o in outputs {
         let path = dir.join(o.file.as_str());
-        let semantic = differs(&path, &o.bytes);
+        // The old file is held only while it is compared.
+        let (bytes_differ, semantic) = match std::fs::read(&path) {
+            Ok(old) => (old != o.bytes, differs(o.file.as_str(), &old, &o.bytes)),
+            Err(_) => (true, true),
+        };
         changed |= semantic;
-        let bytes_differ = std::fs::read(&path).map_or(true, |old| old != o.bytes);
         // A rebuild forced only by upstream keeps a file whose only change is its timestamp.
         if bytes_differ && (own || semantic) {
             write.push(PendingFile { path, bytes: o.bytes, executable: o.executable });
         }
     }
     Built { write, changed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::differs;
+
+    #[test]
+    fn only_a_change_beyond_timestamps_is_a_change() {
+        let old = br#"{"generated_at": "t1", "score": 0.5, "tiers": {"T0": {"generated_at": "x"}}}"#;
+        let restamped = b"{\"score\": 0.5, \"tiers\": {\"T0\": {\"generated_at\": \"x\"}}, \"generated_at\": \"t2\"}";
+        assert!(!differs("result.json", old, restamped), "top-level stamps and key order");
+        assert!(differs("result.json", old, br#"{"generated_at": "t1", "score": 0.6, "tiers": {"T0": {"generated_at": "x"}}}"#));
+        assert!(differs("result.json", old, br#"{"generated_at": "t1", "score": 0.5, "tiers": {"T0": {"generated_at": "y"}}}"#), "a nested stamp is content");
+        assert!(differs("result.json", b"{\"score\": 0.5", br#"{"score": 0.5}"#), "a damaged file is replaced");
+        assert!(!differs("report.md", b"# R\n**Generated**: t1\nx", b"# R\n**Generated**: t2\nx"));
+        assert!(differs("report.md", b"# R\n**Generated**: t1\nx", b"# R\n**Generated**: t1\ny"));
+        assert!(differs("run.sh", b"a", b"b"));
+    }
 }

@@ -36,7 +36,7 @@ impl std::fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 impl ParseError {
-    fn from_serde(e: &serde_json::Error) -> Self {
+    pub(super) fn from_serde(e: &serde_json::Error) -> Self {
         let full = e.to_string();
         // serde_json appends " at line L column C"; keep only the description.
         let message = match full.rfind(" at line ") {
@@ -55,7 +55,7 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
 
 /// The document with Python's bare non-finite tokens made standard JSON (a copy only when it
 /// has any).
-fn standard(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(super) fn standard(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if has_nonfinite_token(bytes) {
         std::borrow::Cow::Owned(patch_nonfinite(bytes))
     } else {

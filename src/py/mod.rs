@@ -2,4 +2,5 @@
 
 pub mod fmt;
 pub mod json;
+pub mod json_digest;
 pub mod stats;

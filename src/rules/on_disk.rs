@@ -70,7 +70,7 @@ pub fn compare(dir: &Path, outputs: &[(&str, Vec<u8>)]) -> Finding {
                     return Finding::Malformed(f, Malformed::Empty);
                 }
                 if name.ends_with(".json")
-                    && let Err(m) = crate::observe::sources::parse_json(&have)
+                    && let Err(m) = crate::util::problem::check_json(&have)
                 {
                     return Finding::Malformed(f, m);
                 }
