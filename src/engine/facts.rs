@@ -146,9 +146,8 @@ pub struct Facts {
     observed: Vec<bool>,
     /// By run index (`None`: the run was not looked at).
     pub runs: Vec<Option<RunFacts>>,
+    /// Means of past executions, for estimates.
     pub history: History,
-    /// Estimates of execution nodes.
-    pub estimates: HashMap<NodeId, Estimate>,
 }
 
 impl Facts {
@@ -164,10 +163,6 @@ impl Facts {
     /// Whether the node was looked at (runs outside a selection are not).
     pub fn observed(&self, n: NodeId) -> bool {
         self.observed[n.index()]
-    }
-
-    pub fn estimate(&self, n: NodeId) -> Estimate {
-        self.estimates.get(&n).copied().unwrap_or_default()
     }
 
     /// Records a node as just built by darn: fresh, with this digest.
@@ -189,7 +184,6 @@ impl Facts {
             observed: vec![false; len],
             runs: vec![None; runs],
             history: History::default(),
-            estimates: HashMap::new(),
         }
     }
 }
@@ -579,9 +573,8 @@ pub fn set_run(facts: &mut Facts, out: RunOut) {
     facts.runs[out.run] = Some(out.facts);
 }
 
-/// Cost and time estimates of every execution node of the looked-at runs, from the history of
-/// their past executions.
-pub fn estimate(cx: &Context, facts: &mut Facts) {
+/// What past executions of the looked-at runs cost and took, for estimates.
+pub fn history(cx: &Context, facts: &mut Facts) {
     facts.history = History::of(
         facts
             .runs
@@ -589,22 +582,20 @@ pub fn estimate(cx: &Context, facts: &mut Facts) {
             .enumerate()
             .filter_map(|(r, f)| f.as_ref().map(|f| (cx.exp.runs[r].key.tier.as_str(), &*f.extras))),
     );
-    let mut estimates = HashMap::new();
-    for run in 0..cx.graph.runs() {
-        if facts.runs[run].is_none() {
-            continue;
-        }
-        let info = cx.info(run);
-        for n in cx.graph.run_nodes(run) {
-            let node = cx.graph.node(n);
-            if let Rule::Run(r) = cx.graph.registry.get(node.rule)
-                && let Some(e) = r.estimate(&info, node.slot, &facts.history)
-            {
-                estimates.insert(n, e);
-            }
-        }
+}
+
+/// The cost and time estimate of an execution node from that history, computed when asked: a
+/// plan asks only of the nodes it would execute, so a no-op asks of none.
+pub fn estimate(cx: &Context, facts: &Facts, n: NodeId) -> Estimate {
+    let Some(run) = cx.graph.run_of(n) else { return Estimate::default() };
+    if facts.runs.get(run).is_none_or(Option::is_none) {
+        return Estimate::default();
     }
-    facts.estimates = estimates;
+    let node = cx.graph.node(n);
+    match cx.graph.registry.get(node.rule) {
+        Rule::Run(r) => r.estimate(&cx.info(run), node.slot, &facts.history).unwrap_or_default(),
+        Rule::Aggregate(_) => Estimate::default(),
+    }
 }
 
 /// The named parts of any node now (for `why` and stamps).

@@ -182,13 +182,18 @@ impl Engine {
             &engine.known,
             engine.writable,
         );
-        let _t = crate::util::trace::span("estimates");
-        facts::estimate(&cx, &mut engine.facts);
+        let _t = crate::util::trace::span("history");
+        facts::history(&cx, &mut engine.facts);
         Ok(engine)
     }
 
     fn context(&self) -> Context<'_> {
         engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known, self.writable)
+    }
+
+    /// The cost and time estimate of an execution node (nothing for any other).
+    pub fn estimate(&self, n: NodeId) -> crate::rules::Estimate {
+        facts::estimate(&self.context(), &self.facts, n)
     }
 
     /// What the rules know of a run besides its files.
@@ -251,7 +256,7 @@ impl Engine {
         self.assess_aggregates(built);
         let cx =
             engine_context(&self.exp, &self.graph, &self.journal, &self.stat, &self.checks, &self.known, self.writable);
-        facts::estimate(&cx, &mut self.facts);
+        facts::history(&cx, &mut self.facts);
         Ok(())
     }
 
@@ -328,7 +333,7 @@ impl Engine {
         let _t = crate::util::trace::span("plan");
         // The named parts of aggregates need a context each time; runs' are cheap.
         let parts = |n: NodeId| self.parts(n);
-        plan::plan(&self.graph, &self.facts, &self.journal, &parts, opts)
+        plan::plan(&self.graph, &self.facts, &self.journal, &parts, &|n| self.estimate(n), opts)
     }
 
     /// The failure classes that are re-executed (`[execution] rerun`, default all).

@@ -350,6 +350,7 @@ pub fn plan(
     facts: &Facts,
     stamps: &dyn Stamps,
     parts: &(dyn Fn(NodeId) -> Option<Parts> + Sync),
+    estimate: &dyn Fn(NodeId) -> crate::rules::Estimate,
     opts: &PlanOptions,
 ) -> Plan {
     let explicit: HashSet<NodeId> = opts.targets.iter().copied().collect();
@@ -470,7 +471,7 @@ pub fn plan(
         {
             hold = Some(Hold::Stage);
         }
-        let estimate = facts.estimate(x);
+        let estimate = estimate(x);
         if hold.is_none()
             && strategy == Strategy::Execute
             && let Some(max) = opts.max_cost
@@ -514,6 +515,7 @@ mod tests {
         graph: Graph,
         facts: Facts,
         stamps: HashMap<NodeId, Stamp>,
+        estimates: HashMap<NodeId, Estimate>,
     }
 
     fn parts_of(n: NodeId, version: u32) -> Parts {
@@ -531,7 +533,7 @@ mod tests {
                 facts.set(n, parts.digest(), Finding::Fresh);
                 stamps.insert(n, parts.stamp(false, 0));
             }
-            World { graph, facts, stamps }
+            World { graph, facts, stamps, estimates: HashMap::new() }
         }
 
         fn node(&self, id: &str) -> NodeId {
@@ -545,7 +547,8 @@ mod tests {
         }
 
         fn plan(&self, opts: &PlanOptions) -> Plan {
-            plan(&self.graph, &self.facts, &self.stamps, &|n| Some(parts_of(n, 2)), opts)
+            let estimate = |n: NodeId| self.estimates.get(&n).copied().unwrap_or_default();
+            plan(&self.graph, &self.facts, &self.stamps, &|n| Some(parts_of(n, 2)), &estimate, opts)
         }
     }
 
@@ -636,7 +639,7 @@ mod tests {
             let id = format!("T0/00/{run}/agent");
             w.damage(&id, failed(FailureClass::RateLimit, FailureKind::RateLimited));
             let n = w.node(&id);
-            w.facts.estimates.insert(n, Estimate { cost_usd: 1.0, seconds: 30.0 });
+            w.estimates.insert(n, Estimate { cost_usd: 1.0, seconds: 30.0 });
         }
         let p = w.plan(&PlanOptions { max_cost: Some(1.5), ..everything() });
         let agents: Vec<_> = p.actions.iter().filter(|a| w.graph.id(a.node).ends_with("/agent")).collect();

@@ -218,7 +218,7 @@ pub struct PlanReport {
 fn estimate(engine: &Engine, n: NodeId) -> Option<Estimate> {
     let spec = engine.graph.registry.spec(engine.graph.node(n).rule);
     (spec.strategy == Strategy::Execute).then(|| {
-        let e = engine.facts.estimate(n);
+        let e = engine.estimate(n);
         Estimate { cost_usd: e.cost_usd, seconds: e.seconds }
     })
 }
@@ -306,7 +306,7 @@ pub fn report(engine: &Engine, plan: &Plan, jobs: usize) -> PlanReport {
     by_tier.retain(|s| s.regenerate + s.execute > 0);
     by_stage.retain(|s| s.regenerate + s.execute > 0);
     let wall_seconds =
-        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.facts.estimate(n).seconds);
+        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.estimate(n).seconds);
     PlanReport {
         experiment: engine.exp.name().to_string(),
         counts: Counts { regenerate, execute, held: held.len(), blocked },

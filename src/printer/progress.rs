@@ -78,7 +78,7 @@ pub fn expect(
     jobs: usize,
 ) -> (Expected, HashMap<NodeId, String>) {
     let wall_seconds =
-        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.facts.estimate(n).seconds);
+        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.estimate(n).seconds);
     let names = plan
         .actions
         .iter()

@@ -239,40 +239,49 @@ pub struct History {
     pub judge: (f64, f64),
 }
 
-fn mean_pair(items: &[(f64, f64)]) -> Option<(f64, f64)> {
-    if items.is_empty() {
-        return None;
+/// A running mean of (cost, seconds) pairs.
+#[derive(Default, Clone, Copy)]
+struct Mean {
+    cost: f64,
+    seconds: f64,
+    n: usize,
+}
+
+impl Mean {
+    fn add(&mut self, (cost, seconds): (f64, f64)) {
+        self.cost += cost;
+        self.seconds += seconds;
+        self.n += 1;
     }
-    let n = items.len() as f64;
-    Some((items.iter().map(|x| x.0).sum::<f64>() / n, items.iter().map(|x| x.1).sum::<f64>() / n))
+
+    fn get(self) -> Option<(f64, f64)> {
+        (self.n > 0).then(|| (self.cost / self.n as f64, self.seconds / self.n as f64))
+    }
 }
 
 impl History {
     /// Means over successful agent runs (per tier) and judge calls (per model that made them,
     /// as each slot recorded it): a slot's estimate depends only on its model's calls.
     pub fn of<'e>(runs: impl IntoIterator<Item = (&'e str, &'e RunExtras)>) -> History {
-        let mut by_tier: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-        let mut all = Vec::new();
-        let mut by_model: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-        let mut judges = Vec::new();
+        let mut by_tier: HashMap<&str, Mean> = HashMap::new();
+        let mut all = Mean::default();
+        let mut by_model: HashMap<&str, Mean> = HashMap::new();
         for (tier, x) in runs {
             if let (Some(c), Some(d)) = (x.agent_cost, x.agent_seconds) {
-                by_tier.entry(tier.to_string()).or_default().push((c, d));
-                all.push((c, d));
+                by_tier.entry(tier).or_default().add((c, d));
+                all.add((c, d));
             }
             for s in &x.slots {
-                if let (Some(c), Some(d)) = (s.cost, s.seconds) {
-                    if let Some(m) = &s.model {
-                        by_model.entry(m.clone()).or_default().push((c, d));
-                    }
-                    judges.push((c, d));
+                if let (Some(c), Some(d), Some(m)) = (s.cost, s.seconds, &s.model) {
+                    by_model.entry(m.as_str()).or_default().add((c, d));
                 }
             }
         }
+        let means = |m: HashMap<&str, Mean>| m.into_iter().filter_map(|(k, v)| Some((k.to_string(), v.get()?))).collect();
         History {
-            agent_by_tier: by_tier.iter().filter_map(|(k, v)| mean_pair(v).map(|m| (k.clone(), m))).collect(),
-            agent: mean_pair(&all).unwrap_or(DEFAULT_AGENT_ESTIMATE),
-            judge_by_model: by_model.iter().filter_map(|(k, v)| mean_pair(v).map(|m| (k.clone(), m))).collect(),
+            agent_by_tier: means(by_tier),
+            agent: all.get().unwrap_or(DEFAULT_AGENT_ESTIMATE),
+            judge_by_model: means(by_model),
             judge: DEFAULT_JUDGE_ESTIMATE,
         }
     }
