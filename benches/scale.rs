@@ -4,7 +4,11 @@
 //! - its peak resident memory, and its growth in time from one size to the next;
 //! - the first `status` on an experiment darn has never seen (no `.darn/`), and `status` once
 //!   `.darn/` exists, against `benches/exists_scan.py`, a Python scan that only checks which
-//!   files exist (what the old repair scripts did).
+//!   files exist (what the old repair scripts did);
+//! - both against their floors: a process that makes only the system calls the command cannot
+//!   do without (`stat` of every path darn looks at, or opening, `fstat`-ing and reading every
+//!   file it reads), on all cores, with nothing decided. Each floor is also measured against the
+//!   Python scan, which bounds the ratio any `status` that checks the same files can reach.
 //!
 //! `DARN_SCALE=1130,10080,100800 cargo bench --bench scale` (default `1130,10080`); `DARN_REPEAT`
 //! pairs per measure (default 5). Each pair runs darn and its baseline back to back, so the
@@ -147,6 +151,86 @@ fn ask_python(code: &str) -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())).filter(|p| p.is_file())
 }
 
+/// What a floor process goes through: each directory (absolute) with the paths below it.
+type FloorList = Vec<(PathBuf, Vec<String>)>;
+
+/// The paths darn looks at, by run directory (the run itself as `.`), and the aggregate files
+/// of the tree (by the directory they are in), written to a list a floor process reads.
+fn write_floor_list(root: &Path, out: &Path) {
+    let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<String>> = Default::default();
+    for p in common::files_read(root) {
+        let run = p.ancestors().find(|a| a.file_name().is_some_and(|n| n.to_string_lossy().starts_with("run_")));
+        let run = run.unwrap_or(root).to_path_buf();
+        let rel = p.strip_prefix(&run).map_or_else(|_| ".".to_string(), |r| r.display().to_string());
+        by_dir.entry(run).or_default().push(if rel.is_empty() { ".".into() } else { rel });
+    }
+    // The aggregates: every file of the experiment, phase, tier and subtest directories.
+    let mut dirs = vec![root.to_path_buf()];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for d in &dirs {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+                let Ok(t) = e.file_type() else { continue };
+                if t.is_file() && !name.starts_with(".ninja") && name != "build.ninja" {
+                    by_dir.entry(d.clone()).or_default().push(name);
+                } else if t.is_dir() && !name.starts_with('.') && !name.starts_with("run_") && name != "repo" {
+                    next.push(path);
+                }
+            }
+        }
+        dirs = next;
+    }
+    let mut text = String::new();
+    for (dir, rels) in by_dir {
+        let _ = writeln!(text, "{}", dir.display());
+        for r in rels {
+            let _ = writeln!(text, "\t{r}");
+        }
+    }
+    std::fs::write(out, text).expect("write the floor list");
+}
+
+/// A floor process (`DARN_BENCH_FLOOR=stat|read LIST`): the system calls alone, on all cores,
+/// relative to a handle on each directory as darn makes them.
+fn floor(kind: &str, list: &Path) {
+    use rayon::prelude::*;
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    let text = std::fs::read_to_string(list).expect("read the floor list");
+    let mut dirs: FloorList = Vec::new();
+    for line in text.lines() {
+        match (line.strip_prefix('\t'), dirs.last_mut()) {
+            (Some(rel), Some((_, rels))) => rels.push(rel.to_string()),
+            _ => dirs.push((PathBuf::from(line), Vec::new())),
+        }
+    }
+    let found: usize = dirs
+        .par_iter()
+        .map_init(
+            || vec![0u8; 1 << 16],
+            |buf, (dir, rels)| {
+                let Ok(fd) = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                else {
+                    return 0;
+                };
+                let stat = |rel: &str| rustix::fs::statat(&fd, rel, AtFlags::empty()).is_ok();
+                let read = |buf: &mut Vec<u8>, rel: &str| {
+                    let Ok(f) = rustix::fs::openat(&fd, rel, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+                        return false;
+                    };
+                    if rustix::fs::fstat(&f).is_ok_and(|s| s.st_mode & libc::S_IFMT != libc::S_IFREG) {
+                        return true;
+                    }
+                    while rustix::io::read(&f, &mut buf[..]).is_ok_and(|n| n > 0) {}
+                    true
+                };
+                rels.iter().filter(|r| if kind == "stat" { stat(r) } else { read(buf, r) }).count()
+            },
+        )
+        .sum();
+    println!("{found}");
+}
+
 struct Row {
     measure: String,
     darn: f64,
@@ -172,6 +256,10 @@ fn pairs(measure: String, repeat: usize, mut a: impl FnMut() -> (f64, f64), mut 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
+    }
+    if let Ok(kind) = std::env::var("DARN_BENCH_FLOOR") {
+        let list = std::env::args_os().nth(1).expect("a floor list");
+        return floor(&kind, Path::new(&list));
     }
     let sizes: Vec<u32> = std::env::var("DARN_SCALE")
         .unwrap_or_else(|_| "1130,10080".into())
@@ -202,11 +290,21 @@ fn main() {
         rows.push(noop);
         let python = || measure(Command::new(python()).arg(&scan).arg(&root)).0;
         let status = || measure(&mut darn(&root, &["status"]));
+        let list = root.with_extension("floor");
+        write_floor_list(&root, &list);
+        let me = std::env::current_exe().expect("the bench's own path");
+        let floor = |kind: &str| measure(Command::new(&me).arg(&list).env("DARN_BENCH_FLOOR", kind));
         rows.push(pairs(format!("status with .darn/, {runs} runs / Python scan"), repeat, status, python));
+        rows.push(pairs(format!("stat floor, {runs} runs / Python scan"), repeat, || floor("stat"), python));
+        rows.push(pairs(format!("status with .darn/, {runs} runs / stat floor"), repeat, status, || floor("stat").0));
         let darn_dir = root.join(".darn");
         let aside = root.join(".darn-bench-aside");
         std::fs::rename(&darn_dir, &aside).expect("move .darn aside");
         rows.push(pairs(format!("first status (no .darn/), {runs} runs / Python scan"), repeat, status, python));
+        rows.push(pairs(format!("read floor, {runs} runs / Python scan"), repeat, || floor("read"), python));
+        rows.push(pairs(format!("first status (no .darn/), {runs} runs / read floor"), repeat, status, || {
+            floor("read").0
+        }));
         // The next look at a tree without `.darn/`: the first one's caches are in the user's
         // cache directory (here a fresh one, filled by one look before the pairs).
         let user_cache = tempfile::tempdir().expect("tempdir");

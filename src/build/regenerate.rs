@@ -204,8 +204,19 @@ mod tests {
         let old = br#"{"generated_at": "t1", "score": 0.5, "tiers": {"T0": {"generated_at": "x"}}}"#;
         let restamped = b"{\"score\": 0.5, \"tiers\": {\"T0\": {\"generated_at\": \"x\"}}, \"generated_at\": \"t2\"}";
         assert!(!differs("result.json", old, restamped), "top-level stamps and key order");
-        assert!(differs("result.json", old, br#"{"generated_at": "t1", "score": 0.6, "tiers": {"T0": {"generated_at": "x"}}}"#));
-        assert!(differs("result.json", old, br#"{"generated_at": "t1", "score": 0.5, "tiers": {"T0": {"generated_at": "y"}}}"#), "a nested stamp is content");
+        assert!(differs(
+            "result.json",
+            old,
+            br#"{"generated_at": "t1", "score": 0.6, "tiers": {"T0": {"generated_at": "x"}}}"#
+        ));
+        assert!(
+            differs(
+                "result.json",
+                old,
+                br#"{"generated_at": "t1", "score": 0.5, "tiers": {"T0": {"generated_at": "y"}}}"#
+            ),
+            "a nested stamp is content"
+        );
         assert!(differs("result.json", b"{\"score\": 0.5", br#"{"score": 0.5}"#), "a damaged file is replaced");
         assert!(!differs("report.md", b"# R\n**Generated**: t1\nx", b"# R\n**Generated**: t2\nx"));
         assert!(differs("report.md", b"# R\n**Generated**: t1\nx", b"# R\n**Generated**: t1\ny"));

@@ -305,8 +305,7 @@ pub fn report(engine: &Engine, plan: &Plan, jobs: usize) -> PlanReport {
     }
     by_tier.retain(|s| s.regenerate + s.execute > 0);
     by_stage.retain(|s| s.regenerate + s.execute > 0);
-    let wall_seconds =
-        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.estimate(n).seconds);
+    let wall_seconds = crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.estimate(n).seconds);
     PlanReport {
         experiment: engine.exp.name().to_string(),
         counts: Counts { regenerate, execute, held: held.len(), blocked },

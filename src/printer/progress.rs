@@ -77,8 +77,7 @@ pub fn expect(
     plan: &crate::engine::plan::Plan,
     jobs: usize,
 ) -> (Expected, HashMap<NodeId, String>) {
-    let wall_seconds =
-        crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.estimate(n).seconds);
+    let wall_seconds = crate::engine::estimate::wall_seconds(&engine.graph, plan, jobs, |n| engine.estimate(n).seconds);
     let names = plan
         .actions
         .iter()

@@ -277,7 +277,8 @@ impl History {
                 }
             }
         }
-        let means = |m: HashMap<&str, Mean>| m.into_iter().filter_map(|(k, v)| Some((k.to_string(), v.get()?))).collect();
+        let means =
+            |m: HashMap<&str, Mean>| m.into_iter().filter_map(|(k, v)| Some((k.to_string(), v.get()?))).collect();
         History {
             agent_by_tier: means(by_tier),
             agent: all.get().unwrap_or(DEFAULT_AGENT_ESTIMATE),
