@@ -74,17 +74,17 @@ pub(super) fn view(run: &RunCx, slot: u16) -> SlotView {
     }
     let s = &v.sources;
     let has_response = s.response_txt.as_deref().is_some_and(|t| !t.trim().is_empty());
-    let (response, mut response_file): (Option<String>, Option<RunFile>) = match (&s.response_txt, &s.stream) {
-        (Some(t), _) if has_response => (Some(t.clone()), f("response.txt")),
+    let (response, mut response_file): (Option<&str>, Option<RunFile>) = match (&s.response_txt, &s.stream) {
+        (Some(t), _) if has_response => (Some(t.as_str()), f("response.txt")),
         (_, Some(st)) => {
             if s.response_txt.is_none() && !st.text.trim().is_empty() {
                 v.response_to_restore = Some(st.text.clone());
             }
-            (Some(st.text.clone()), f("stdout.log"))
+            (Some(st.text.as_str()), f("stdout.log"))
         }
         _ => (None, f("response.txt")),
     };
-    let mut parsed = response.as_deref().map(judgment::parse_response);
+    let mut parsed = response.map(judgment::parse_response);
     // A damaged response.txt (cut short by a crash) next to a complete stream: the stream wins
     // and response.txt is restored from it.
     if has_response

@@ -48,6 +48,17 @@ impl Judgment {
         Value::Object(m)
     }
 
+    /// Whether `judgment.json` rendered from either would load as the same values (numbers
+    /// compare as floats, as [`compare::same`](crate::rules::compare::same) does).
+    pub fn same(&self, other: &Judgment) -> bool {
+        self.score == other.score
+            && self.passed == other.passed
+            && self.grade == other.grade
+            && self.reasoning == other.reasoning
+            && self.is_valid == other.is_valid
+            && crate::rules::compare::same(&self.criteria_scores, &other.criteria_scores)
+    }
+
     /// Reads an existing `judgment.json`, validating what the engine relies on.
     pub fn from_value(v: &Value) -> Result<Self, Malformed> {
         let key = |k: &str| -> Box<str> { k.into() };
@@ -94,8 +105,8 @@ pub fn parse_response(response: &str) -> Result<Judgment, String> {
     if text.is_empty() {
         return Err("empty response".into());
     }
-    let obj = extract_json(text).ok_or("no JSON object in the response")?;
-    let obj = obj.as_object().ok_or("the response's JSON is not an object")?;
+    let mut obj = extract_json(text).ok_or("no JSON object in the response")?;
+    let obj = obj.as_object_mut().ok_or("the response's JSON is not an object")?;
     let raw_score = obj.get("score").ok_or("the response's JSON has no `score`")?;
     let score = match raw_score {
         Value::Null => 0.0,
@@ -108,18 +119,17 @@ pub fn parse_response(response: &str) -> Result<Judgment, String> {
     }
     let score = score.clamp(0.0, 1.0);
     let passed = truthy(obj.get("passed"));
-    let reasoning = match obj.get("reasoning") {
+    let reasoning = match obj.get_mut("reasoning") {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => std::mem::take(s),
         Some(other) => other.to_string(),
     };
     let reasoning = if reasoning.is_empty() { "No reasoning provided".to_string() } else { reasoning };
     let criteria_scores = ["categories", "criteria_scores"]
         .iter()
-        .filter_map(|k| obj.get(*k))
-        .find(|v| truthy(Some(v)))
-        .cloned()
-        .unwrap_or(Value::Null);
+        .find(|k| truthy(obj.get(**k)))
+        .and_then(|k| obj.get_mut(*k))
+        .map_or(Value::Null, Value::take);
     Ok(Judgment { score, passed, grade: grade(score).to_string(), reasoning, is_valid: true, criteria_scores })
 }
 

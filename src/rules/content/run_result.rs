@@ -32,7 +32,7 @@ pub struct RunResultInputs<'a> {
 pub fn build(inp: &RunResultInputs) -> Value {
     let shape = inp.era.run_result;
     let c = inp.consensus;
-    let judges: Vec<Value> =
+    let mut judges: Vec<Value> =
         inp.slots.iter().enumerate().map(|(i, (model, outcome))| judge_entry(shape, i + 1, model, outcome)).collect();
     let tokens_input = inp.tokens.input_tokens + inp.tokens.cache_read_tokens;
     let duration = inp.agent_duration + inp.judge_duration;
@@ -41,7 +41,7 @@ pub fn build(inp: &RunResultInputs) -> Value {
     let command_log = format!("{}/agent/command_log.json", inp.run_path);
     // The closest judge's criteria from 2026-02-09 on (a judge without any left `null` until
     // 02-19, `{}` after); an empty object before.
-    let criteria = match shape {
+    let mut criteria = match shape {
         RunResultShape::Jan => json!({}),
         RunResultShape::Feb09 => c.criteria_scores.clone(),
         _ if c.criteria_scores.is_null() => json!({}),
@@ -49,7 +49,7 @@ pub fn build(inp: &RunResultInputs) -> Value {
     };
     // The process lists are the runner's own (from the workspace diff); the judges' verdict in
     // them follows the final consensus, as the runner refreshes it before writing.
-    let progress: Vec<Value> = carried_list(inp.previous, "progress_tracking")
+    let mut progress: Vec<Value> = carried_list(inp.previous, "progress_tracking")
         .into_iter()
         .map(|mut step| {
             if let Some(o) = step.as_object_mut() {
@@ -58,7 +58,7 @@ pub fn build(inp: &RunResultInputs) -> Value {
             step
         })
         .collect();
-    let changes: Vec<Value> = carried_list(inp.previous, "changes")
+    let mut changes: Vec<Value> = carried_list(inp.previous, "changes")
         .into_iter()
         .map(|mut change| {
             if let Some(o) = change.as_object_mut() {
@@ -67,7 +67,9 @@ pub fn build(inp: &RunResultInputs) -> Value {
             change
         })
         .collect();
-    let field = |key: &str| -> Value {
+    let mut metrics = Some(process_metrics(&progress, &changes));
+    // Each key is asked for once: the large values are moved into the result, not copied.
+    let mut field = |key: &str| -> Value {
         match key {
             "run_number" => json!(inp.run_number),
             "exit_code" => json!(inp.exit_code),
@@ -82,15 +84,15 @@ pub fn build(inp: &RunResultInputs) -> Value {
             "judge_passed" => json!(c.passed),
             "judge_grade" => json!(c.grade),
             "judge_reasoning" => json!(c.reasoning),
-            "judges" => Value::Array(judges.clone()),
+            "judges" => Value::Array(std::mem::take(&mut judges)),
             "workspace_path" => json!(workspace),
             "logs_path" => json!(logs),
             "command_log_path" => json!(command_log),
-            "criteria_scores" => criteria.clone(),
+            "criteria_scores" => criteria.take(),
             "baseline_pipeline_summary" => inp.baseline_summary.cloned().unwrap_or(Value::Null),
-            "process_metrics" => process_metrics(&progress, &changes),
-            "progress_tracking" => Value::Array(progress.clone()),
-            "changes" => Value::Array(changes.clone()),
+            "process_metrics" => metrics.take().unwrap_or(Value::Null),
+            "progress_tracking" => Value::Array(std::mem::take(&mut progress)),
+            "changes" => Value::Array(std::mem::take(&mut changes)),
             _ => Value::Null,
         }
     };
