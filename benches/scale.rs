@@ -159,7 +159,12 @@ type FloorList = Vec<(PathBuf, Vec<String>)>;
 fn write_floor_list(root: &Path, out: &Path) {
     let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<String>> = Default::default();
     for p in common::files_read(root) {
-        let run = p.ancestors().find(|a| a.file_name().is_some_and(|n| n.to_string_lossy().starts_with("run_")));
+        let is_run = |a: &Path| {
+            a.file_name()
+                .and_then(|n| n.to_str()?.strip_prefix("run_"))
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let run = p.ancestors().find(|a| is_run(a));
         let run = run.unwrap_or(root).to_path_buf();
         let rel = p.strip_prefix(&run).map_or_else(|_| ".".to_string(), |r| r.display().to_string());
         by_dir.entry(run).or_default().push(if rel.is_empty() { ".".into() } else { rel });

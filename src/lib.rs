@@ -33,6 +33,7 @@ pub use experiment::Experiment;
 pub use experiment::era::Era;
 pub use observe::files::FileState;
 pub use printer::status::report as status_report;
+pub use util::pages::small_pages;
 
 /// The run and slot nodes of a run with `judges` judge slots, each as the files it writes and the
 /// files it reads, relative to the run directory (for the scale bench's `build.ninja`).

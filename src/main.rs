@@ -11,6 +11,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    darn::small_pages();
     let cli = darn::parse();
     let code = match darn::run(cli) {
         Ok(code) => code,

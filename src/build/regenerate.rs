@@ -27,6 +27,7 @@ pub struct Effects<'a> {
 }
 
 fn git(workspace: &Path, args: &[&str]) -> Option<String> {
+    crate::util::pages::for_children();
     let out = std::process::Command::new("git").arg("-C").arg(workspace).args(args).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -1092,6 +1092,7 @@ fn cli_version(argv: &[String]) -> String {
     {
         return v.clone();
     }
+    crate::util::pages::for_children();
     let version = std::process::Command::new(program)
         .arg("--version")
         .output()

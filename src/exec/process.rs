@@ -334,6 +334,7 @@ pub fn run(spec: &ProcessSpec) -> Result<Outcome, ProcessError> {
         return Err(ProcessError::Cancelled { program: name.clone() });
     }
 
+    crate::util::pages::for_children();
     let mut cmd = Command::new(&program);
     cmd.arg0(name).args(&spec.argv[1..]).stdin(stdin).stdout(stdout).stderr(stderr).process_group(0);
     if let Some(dir) = &spec.cwd {

@@ -3,6 +3,7 @@
 pub mod fs;
 pub mod hash;
 pub mod interrupt;
+pub mod pages;
 pub mod phase;
 pub mod problem;
 pub mod shell;
