@@ -117,8 +117,25 @@ pub fn report_shape(md: Option<&str>, json: Option<&Value>) -> Option<ReportShap
 const LARGEST: u64 = 8 << 20;
 
 fn read_json(path: &Path) -> Option<Value> {
+    read_json_as(path, crate::py::json::parse)
+}
+
+/// [`read_json`] through a reader that keeps only what a cue looks at: a tier's `result.json`
+/// embeds every run of the tier, which no key-order cue needs.
+fn read_json_as(path: &Path, parse: impl Fn(&[u8]) -> Result<Value, crate::py::json::ParseError>) -> Option<Value> {
     let size = std::fs::metadata(path).ok()?.len();
-    (size <= LARGEST).then(|| std::fs::read(path).ok().and_then(|b| crate::py::json::parse(&b).ok())).flatten()
+    (size <= LARGEST).then(|| std::fs::read(path).ok().and_then(|b| parse(&b).ok())).flatten()
+}
+
+/// An aggregate's `result.json` without its subtests: enough for the key-order cues.
+fn read_aggregate_keys(path: &Path) -> Option<Value> {
+    read_json_as(path, |b| crate::py::json::parse_pruned(b, &["subtest_results"]))
+}
+
+/// An aggregate's `result.json` with only the cost of each embedded run: enough for the
+/// summation cue.
+fn read_aggregate_costs(path: &Path) -> Option<Value> {
+    read_json_as(path, |b| crate::py::json::parse_lean_runs(b, &["cost_usd"]))
 }
 
 /// The newest of the shapes `each` finds in up to [`SAMPLE`] runs that have the file.
@@ -170,9 +187,10 @@ pub fn detect(
             Layout::Phased => root.join("completed"),
             Layout::Flat => root.to_path_buf(),
         };
-        read_json(&base.join(t).join("result.json")).as_ref().and_then(summation_cue)
+        read_aggregate_costs(&base.join(t).join("result.json")).as_ref().and_then(summation_cue)
     });
-    let summation = summation.or_else(|| read_json(&root.join("result.json")).as_ref().and_then(summation_cue));
+    let summation =
+        summation.or_else(|| read_aggregate_costs(&root.join("result.json")).as_ref().and_then(summation_cue));
 
     let mut era = match (rr, checkpoint_shape) {
         (Some(rr), _) => anchor(rr),
@@ -221,7 +239,7 @@ fn aggregate_cue(root: &Path, layout: Layout, tiers: &[String]) -> Option<(Aggre
     let mut md = Vec::new();
     let mut json_says_not_m = false;
     for t in tiers {
-        if let Some(v) = read_json(&base.join(t).join("result.json")) {
+        if let Some(v) = read_aggregate_keys(&base.join(t).join("result.json")) {
             match tier_json_is_m(&v) {
                 Some(true) => return Some((AggregateShape::M, true)),
                 Some(false) => json_says_not_m = true,
@@ -233,7 +251,7 @@ fn aggregate_cue(root: &Path, layout: Layout, tiers: &[String]) -> Option<(Aggre
         }
     }
     if !json_says_not_m
-        && let Some(v) = read_json(&root.join("result.json"))
+        && let Some(v) = read_aggregate_keys(&root.join("result.json"))
         && let Some(first) = v.get("tier_results").and_then(Value::as_object).and_then(|t| t.values().next())
         && first.get("token_stats").is_some()
         && first.get("cost_of_pass").is_none()
@@ -294,6 +312,25 @@ mod tests {
         assert_eq!(settle_aggregates(F, Some((F, false))), F);
         assert_eq!(settle_aggregates(M, Some((J, false))), J);
         assert_eq!(settle_aggregates(M, None), M);
+    }
+
+    #[test]
+    fn aggregate_files_are_read_only_as_far_as_their_cues_need() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("T0")).expect("mkdir");
+        let runs =
+            json!([{"run_number": 1, "cost_usd": 0.1, "judges": [{"score": 1}]}, {"cost_usd": 0.2}, {"cost_usd": 0.3}]);
+        // M's key order (token_stats before cost_of_pass), with subtests to be passed over.
+        let tier = json!({"tier_id": "T0", "subtest_results": {"00": {"runs": runs, "total_cost": 0.6}}, "token_stats": {}, "cost_of_pass": 1.0});
+        std::fs::write(root.join("T0/result.json"), crate::py::json::to_string(&tier)).expect("write");
+        assert_eq!(aggregate_cue(root, Layout::Flat, &["T0".to_string()]), Some((AggregateShape::M, true)));
+        let keys = read_aggregate_keys(&root.join("T0/result.json")).expect("read");
+        assert!(keys.get("subtest_results").is_none(), "subtests are not held");
+        let costs = read_aggregate_costs(&root.join("T0/result.json")).expect("read");
+        assert_eq!(costs["subtest_results"]["00"]["runs"][0], json!({"cost_usd": 0.1}));
+        assert_eq!(summation_cue(&costs), summation_cue(&tier));
+        assert_eq!(summation_cue(&costs), Some(Summation::Compensated));
     }
 
     #[test]
