@@ -184,7 +184,8 @@ fn compare(dir: &Path, outputs: Vec<crate::rules::Output>, own: bool) -> Built {
         let path = dir.join(o.file.as_str());
         // The old file is held only while it is compared.
         let (bytes_differ, semantic) = match std::fs::read(&path) {
-            Ok(old) => (old != o.bytes, differs(o.file.as_str(), &old, &o.bytes)),
+            Ok(old) if old == o.bytes => (false, false),
+            Ok(old) => (true, differs(o.file.as_str(), &old, &o.bytes)),
             Err(_) => (true, true),
         };
         changed |= semantic;

@@ -393,9 +393,6 @@ pub fn plan(
     // cascades from what is rebuilt upstream.
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(graph.len());
     let mut rebuild = vec![false; graph.len()];
-    // Until something is rebuilt nothing cascades, and an aggregate's predecessors (every run's
-    // nodes, for the experiment's) need not be listed: a no-op lists none.
-    let mut rebuilt_any = false;
     let mut actions = Vec::new();
     let (mut cost, mut secs, mut held_cost) = (0.0, 0.0, 0.0);
     for x in graph.nodes() {
@@ -406,7 +403,9 @@ pub fn plan(
         let own = own(graph, facts, stamps, parts, x);
         let spec = graph.registry.spec(graph.node(x).rule);
         let strategy = spec.strategy;
-        let mut upstream: Vec<Cause> = if rebuilt_any {
+        // Until something is rebuilt (an action is made) nothing cascades, and an aggregate's
+        // predecessors (every run's nodes, for the experiment's) need not be listed.
+        let mut upstream: Vec<Cause> = if !actions.is_empty() {
             graph
                 .preds(x)
                 .into_iter()
@@ -495,7 +494,6 @@ pub fn plan(
             }
             None => {
                 rebuild[x.index()] = true;
-                rebuilt_any = true;
                 if strategy == Strategy::Execute {
                     cost += estimate.cost_usd;
                     secs += estimate.seconds;

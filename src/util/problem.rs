@@ -89,23 +89,23 @@ pub enum Unusable {
 
 /// Parses JSON, saying what is wrong with it when it is not usable JSON.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, Malformed> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Malformed::Empty);
-    }
-    pyjson::parse(bytes).map_err(malformed)
+    read_json_with(bytes, pyjson::parse)
 }
 
 /// What [`parse_json`] would say is wrong with `bytes`, without building the value: for files
 /// too large to hold parsed (an aggregate of 100,000 runs).
 pub fn check_json(bytes: &[u8]) -> Result<(), Malformed> {
+    read_json_with(bytes, |b| crate::py::json_digest::semantic_digest(b, &[]).map(drop))
+}
+
+/// `bytes` through a JSON reader, its failure said as what is wrong with the file.
+fn read_json_with<T>(bytes: &[u8], read: impl FnOnce(&[u8]) -> Result<T, pyjson::ParseError>) -> Result<T, Malformed> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Malformed::Empty);
     }
-    crate::py::json_digest::semantic_digest(bytes, &[]).map(drop).map_err(malformed)
-}
-
-fn malformed(e: pyjson::ParseError) -> Malformed {
-    if e.eof { Malformed::Truncated } else { Malformed::NotJson { line: e.line as u32, column: e.column as u32 } }
+    read(bytes).map_err(|e| {
+        if e.eof { Malformed::Truncated } else { Malformed::NotJson { line: e.line as u32, column: e.column as u32 } }
+    })
 }
 
 /// A JSON file that must hold an object.
